@@ -1,0 +1,41 @@
+# csxa-lightning: `make test` and `make demo` create .venv on first use and reuse it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# The stamp is newer than pyproject.toml once the environment matches it.
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help venv test test-all lint format demo clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)  ## create .venv (python3 -m venv, editable install with dev extras)
+
+test: $(STAMP)  ## fast tests (< 10 min on 2 CPU cores); slow and gpu tests excluded
+	$(BIN)/python -m pytest
+
+test-all: $(STAMP)  ## every test, slow ones included (gpu tests need a CUDA device)
+	$(BIN)/python -m pytest -m "not gpu"
+
+lint: $(STAMP)  ## ruff: lint and format check
+	$(BIN)/ruff check csxa_lightning tests
+	$(BIN)/ruff format --check csxa_lightning tests
+
+format: $(STAMP)  ## ruff: apply fixes and formatting
+	$(BIN)/ruff check --fix csxa_lightning tests
+	$(BIN)/ruff format csxa_lightning tests
+
+demo: $(STAMP)  ## train a small ResNet18 on the phantom set, print where metrics.json is
+	$(BIN)/python -m csxa_lightning.train experiment=demo
+
+clean:  ## remove build artefacts and run outputs (keeps .venv and the cache dir)
+	rm -rf outputs .pytest_cache .ruff_cache build *.egg-info
+	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +

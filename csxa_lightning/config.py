@@ -1,0 +1,33 @@
+"""OmegaConf resolvers the configs use; imported by every entry point before Hydra composes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+
+from omegaconf import OmegaConf
+
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "conf")
+_UNSAFE = re.compile(r"[^A-Za-z0-9=,._+\-\[\]]")
+MAX_NAME = 200  # file systems allow 255 bytes per name
+
+
+def run_name(override_dirname: str) -> str:
+    """A folder name from the overrides: 'default' when none, unsafe characters replaced,
+    long names shortened with a hash so that distinct overrides stay distinct."""
+    name = _UNSAFE.sub("_", override_dirname) or "default"
+    if len(name) > MAX_NAME:
+        digest = hashlib.sha1(name.encode()).hexdigest()[:10]
+        name = f"{name[: MAX_NAME - 11]}-{digest}"
+    return name
+
+
+def register_resolvers() -> None:
+    if not OmegaConf.has_resolver("csxa_run_name"):
+        OmegaConf.register_new_resolver("csxa_run_name", run_name)
+    if not OmegaConf.has_resolver("csxa_pid"):
+        OmegaConf.register_new_resolver("csxa_pid", lambda: os.getpid(), use_cache=True)
+
+
+register_resolvers()

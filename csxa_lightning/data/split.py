@@ -1,0 +1,51 @@
+"""The stratified, seeded train/val/test split: a function of the index, the seed and the fractions
+only, so it is the same for every preprocessing variant, balancing choice and model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+SPLITS = ("train", "val", "test")
+
+
+def make_split(
+    index: pd.DataFrame, seed: int, test_fraction: float = 0.25, val_fraction: float = 0.1
+) -> pd.DataFrame:
+    """case_id, stem, label and split ("train" | "val" | "test") for every row of the index.
+
+    The test set is carved first (paper: 75 % / 25 %, 1241 of 4963 images), then the
+    validation slice is taken out of train (a fraction of train). val_fraction=0 reproduces
+    the paper, which had no validation set.
+    """
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"data.test_fraction={test_fraction}: must lie strictly between 0 and 1")
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"data.val_fraction={val_fraction}: must lie in [0, 1)")
+    # Sort by case id so the split does not depend on the order files were listed in.
+    ordered = index.sort_values("case_id", ignore_index=True)
+    positions = np.arange(len(ordered))
+    labels = ordered["label"].to_numpy()
+    try:
+        train_pos, test_pos = train_test_split(
+            positions, test_size=test_fraction, stratify=labels, random_state=seed
+        )
+        val_pos = np.array([], dtype=int)
+        if val_fraction > 0:
+            train_pos, val_pos = train_test_split(
+                train_pos, test_size=val_fraction, stratify=labels[train_pos],
+                random_state=seed,
+            )
+    except ValueError as err:
+        counts = dict(zip(*np.unique(labels, return_counts=True), strict=True))
+        raise ValueError(
+            f"cannot make a stratified split of {len(ordered)} images with class counts "
+            f"{counts} (test_fraction={test_fraction}, val_fraction={val_fraction}): {err}. "
+            "Use more images or smaller fractions."
+        ) from err
+    split = np.empty(len(ordered), dtype=object)
+    split[train_pos], split[val_pos], split[test_pos] = "train", "val", "test"
+    out = ordered[["case_id", "stem", "label"]].copy()
+    out["split"] = split
+    return out

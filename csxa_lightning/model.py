@@ -1,0 +1,116 @@
+"""The LightningModule: a torchvision backbone with a 2-way head, trained with cross-entropy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import lightning as L
+import torch
+from torch import nn
+from torchmetrics import MetricCollection
+from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, MulticlassAccuracy
+
+from csxa_lightning.backbones import build_backbone
+from csxa_lightning.data.datamodule import IMAGENET_MEAN, IMAGENET_STD
+
+
+def stage_metrics(prefix: str) -> MetricCollection:
+    # Balanced accuracy = macro-averaged per-class recall; with 96 % diseased, plain accuracy
+    # alone cannot tell a model from always answering "diseased".
+    return MetricCollection(
+        {
+            "acc": BinaryAccuracy(),
+            "bal_acc": MulticlassAccuracy(num_classes=2, average="macro"),
+            "auroc": BinaryAUROC(),
+        },
+        prefix=f"{prefix}/",
+    )
+
+
+class CSXAClassifier(L.LightningModule):
+    def __init__(
+        self,
+        arch: str = "resnet50",
+        pretrained: str = "imagenet",
+        weights_path: str | None = None,
+        num_classes: int = 2,
+        optimizer: Callable[..., torch.optim.Optimizer] | None = None,
+        scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
+        channels_last: bool = True,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(logger=False, ignore=["optimizer", "scheduler"])
+        self.net = build_backbone(arch, num_classes, pretrained, weights_path)
+        self.optimizer_factory = optimizer or (lambda params: torch.optim.Adam(params, lr=3e-4))
+        self.scheduler_factory = scheduler
+        self.channels_last = channels_last
+        if channels_last:  # NHWC lets cuDNN use tensor-core convolutions without transposes
+            self.net = self.net.to(memory_format=torch.channels_last)
+        self.criterion = nn.CrossEntropyLoss()
+        # Normalization lives in the module (and its checkpoint) so that prediction applies the
+        # statistics training used.
+        self.register_buffer("input_mean", torch.tensor(IMAGENET_MEAN).view(1, -1, 1, 1))
+        self.register_buffer("input_std", torch.tensor(IMAGENET_STD).view(1, -1, 1, 1))
+        # One metrics object per stage: their states must never mix.
+        self.train_metrics = stage_metrics("train")
+        self.val_metrics = stage_metrics("val")
+        self.test_metrics = stage_metrics("test")
+        self.test_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def set_normalization(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+        self.input_mean.copy_(torch.tensor(mean).view(1, -1, 1, 1))
+        self.input_std.copy_(torch.tensor(std).view(1, -1, 1, 1))
+
+    def prepare_input(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 (B, C, H, W) on the device -> normalized float, 3 channels for the backbone."""
+        x = images.float().div_(255.0)
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)  # gray replicated: ImageNet backbones expect 3
+        x = (x - self.input_mean) / self.input_std
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(self.prepare_input(images))
+
+    def _step(self, batch: dict[str, torch.Tensor], metrics: MetricCollection, stage: str):
+        logits = self(batch["image"])
+        loss = self.criterion(logits, batch["label"])
+        prob = logits.float().softmax(dim=1)[:, 1]
+        metrics["acc"].update(prob, batch["label"])
+        metrics["bal_acc"].update(logits.float(), batch["label"])
+        metrics["auroc"].update(prob, batch["label"])
+        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=True,
+                 batch_size=len(batch["label"]))
+        self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "train")
+        return loss, prob
+
+    def training_step(self, batch, batch_idx):
+        loss, _ = self._step(batch, self.train_metrics, "train")
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        self._step(batch, self.val_metrics, "val")
+
+    def on_test_epoch_start(self) -> None:
+        self.test_outputs = []
+
+    def test_step(self, batch, batch_idx):
+        _, prob = self._step(batch, self.test_metrics, "test")
+        self.test_outputs.append((batch["index"].detach().cpu(), prob.detach().cpu()))
+
+    def test_probabilities(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(row indices into the test frame, probability of diseased) of the last test run."""
+        if not self.test_outputs:
+            raise RuntimeError("no test outputs: run trainer.test first")
+        index = torch.cat([i for i, _ in self.test_outputs])
+        prob = torch.cat([p for _, p in self.test_outputs])
+        return index, prob
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer_factory(params=self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer=optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}

@@ -1,0 +1,54 @@
+"""A phantom set generated once into the cache dir and reused by every later run."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+from csxa_lightning.phantom.layout import CSXA_HEALTHY_FRACTION, generate_phantom
+
+log = logging.getLogger(__name__)
+
+# Bump when the drawing or the layout changes, so that old cached sets are not reused.
+PHANTOM_VERSION = 1
+COMPLETE_MARKER = ".complete"
+
+
+def phantom_dir(cache_dir: str | Path, n: int, seed: int, healthy_fraction: float) -> Path:
+    name = f"v{PHANTOM_VERSION}-n{n}-seed{seed}-healthy{healthy_fraction:.4f}"
+    return Path(cache_dir).expanduser() / "phantom" / name
+
+
+def ensure_phantom(
+    cache_dir: str | Path,
+    n: int = 500,
+    seed: int = 0,
+    healthy_fraction: float = CSXA_HEALTHY_FRACTION,
+    workers: int | None = None,
+) -> Path:
+    """The folder of this phantom set, generating it first if no complete copy exists.
+
+    Generation writes into a private temporary folder that is renamed into place, so a run
+    never sees a half-written set, and two jobs generating the same set at once both succeed
+    (the loser of the rename discards its copy).
+    """
+    target = phantom_dir(cache_dir, n, seed, healthy_fraction)
+    if (target / COMPLETE_MARKER).exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        log.info("generating phantom CSXA set (%d images, seed %d) into %s", n, seed, target)
+        generate_phantom(staging, n=n, seed=seed, healthy_fraction=healthy_fraction,
+                         workers=workers)
+        (staging / COMPLETE_MARKER).touch()
+        try:
+            staging.rename(target)
+        except OSError:
+            if not (target / COMPLETE_MARKER).exists():
+                raise  # not a lost race: a real problem with the cache dir
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target

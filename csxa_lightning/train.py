@@ -1,0 +1,108 @@
+"""python -m csxa_lightning.train [overrides]  (and --multirun): train, then test, one variant.
+
+Thin entry point: Hydra composes conf/train.yaml, `train(cfg)` does the work and can be called
+directly (the tests do).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import hydra
+import lightning as L
+import pandas as pd
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from csxa_lightning import config as _config  # noqa: F401  (registers the resolvers)
+from csxa_lightning.data.datamodule import CSXADataModule
+from csxa_lightning.metrics import metrics_with_intervals
+from csxa_lightning.model import CSXAClassifier
+
+log = logging.getLogger(__name__)
+
+
+def predictions_frame(test_frame: pd.DataFrame, index: torch.Tensor, prob: torch.Tensor,
+                      threshold: float = 0.5) -> pd.DataFrame:
+    """One row per test image: case_id, stem, label, prob_diseased, pred."""
+    order = index.numpy().argsort()
+    rows = test_frame.iloc[index.numpy()[order]]
+    prob_np = prob.float().numpy()[order]
+    if len(rows) != len(test_frame) or rows.index.duplicated().any():
+        raise RuntimeError(
+            f"test produced {len(rows)} predictions for {len(test_frame)} images; each test "
+            "image must be scored exactly once"
+        )
+    return pd.DataFrame(
+        {
+            "case_id": rows["case_id"].to_numpy(),
+            "stem": rows["stem"].to_numpy(),
+            "label": rows["label"].to_numpy(),
+            "prob_diseased": prob_np,
+            "pred": (prob_np >= threshold).astype(int),
+        }
+    )
+
+
+def train(cfg: DictConfig) -> dict:
+    """Fit, test the selected checkpoint, write split.csv, predictions.csv and metrics.json."""
+    out = Path(cfg.paths.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    L.seed_everything(cfg.seed, workers=True)
+    if torch.cuda.is_available():
+        torch.set_float32_matmul_precision("high")  # TF32 for the fp32 parts
+
+    datamodule: CSXADataModule = instantiate(cfg.data)
+    datamodule.setup("fit")
+    datamodule.split_frame.to_csv(out / "split.csv", index=False)
+
+    model: CSXAClassifier = instantiate(cfg.model)
+    model.set_normalization(*datamodule.normalization)
+
+    checkpoint = instantiate(
+        cfg.callbacks.model_checkpoint,
+        **({} if datamodule.has_validation else {"monitor": None}),
+    )
+    callbacks = [checkpoint] + [
+        instantiate(c) for k, c in cfg.callbacks.items() if k != "model_checkpoint"
+    ]
+    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    trainer.fit(model, datamodule=datamodule)
+
+    # Best validation checkpoint, or the last epoch when there is no validation split.
+    ckpt_path = checkpoint.best_model_path or None
+    trainer.test(model, datamodule=datamodule, ckpt_path=ckpt_path)
+
+    predictions = predictions_frame(datamodule.frames["test"], *model.test_probabilities())
+    predictions.to_csv(out / "predictions.csv", index=False)
+    metrics = metrics_with_intervals(
+        predictions["label"].to_numpy(), predictions["prob_diseased"].to_numpy(), seed=cfg.seed
+    )
+    metrics.update(
+        arch=cfg.model.arch,
+        checkpoint=str(ckpt_path),
+        selected_by=checkpoint.monitor or "last epoch",
+        epochs=trainer.current_epoch,
+        n_train=len(datamodule.frames["train"]),
+        n_val=len(datamodule.frames["val"]),
+    )
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    log.info("test accuracy %.4f (majority baseline %.4f), balanced accuracy %.4f, AUROC %.4f",
+             metrics["accuracy"], metrics["majority_accuracy"], metrics["balanced_accuracy"],
+             metrics["auroc"])
+    print(f"metrics: {out / 'metrics.json'}")
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+def main(cfg: DictConfig) -> float:
+    log.debug("config:\n%s", OmegaConf.to_yaml(cfg))
+    return train(cfg)["balanced_accuracy"]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""A tiny but complete run: phantom set -> split -> train -> test -> files a user reads."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hydra.utils import instantiate
+
+from csxa_lightning.train import train
+from tests.conftest import PHANTOM_N, compose_train_config
+
+TINY = ["model=resnet18", "model.pretrained=none", "image_size=64", "trainer=cpu",
+        "trainer.max_epochs=1", "data.batch_size=8", "data.num_workers=0"]
+
+
+def test_phantom_run_writes_split_predictions_and_metrics(tmp_path):
+    out, cache = tmp_path / "run", tmp_path / "cache"
+    cfg = compose_train_config(
+        TINY + [f"paths.output_dir={out}", f"paths.cache_dir={cache}", "data=phantom",
+                "data.phantom.n=40", "data.phantom.healthy_fraction=0.3"]
+    )
+    metrics = train(cfg)
+
+    # data=phantom generated its set into the cache dir, completely
+    generated = list((cache / "phantom").iterdir())
+    assert len(generated) == 1 and (generated[0] / ".complete").exists()
+    assert len(list((generated[0] / "datasets-PNG").iterdir())) == 40
+
+    split = pd.read_csv(out / "split.csv")
+    assert len(split) == 40 and split["case_id"].is_unique
+    assert split["split"].value_counts().to_dict() == {"train": 27, "test": 10, "val": 3}
+
+    predictions = pd.read_csv(out / "predictions.csv")
+    test_ids = set(split.loc[split["split"] == "test", "case_id"])
+    assert len(predictions) == 10 and set(predictions["case_id"]) == test_ids
+    assert list(predictions.columns) == ["case_id", "stem", "label", "prob_diseased", "pred"]
+    assert predictions["prob_diseased"].between(0, 1).all()
+    assert (predictions["pred"] == (predictions["prob_diseased"] >= 0.5)).all()
+    merged = predictions.merge(split, on="case_id", suffixes=("", "_split"))
+    assert (merged["label"] == merged["label_split"]).all()
+
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved == pytest.approx(metrics) or saved["accuracy"] == metrics["accuracy"]
+    assert saved["n"] == 10 and saved["n_healthy"] == 3
+    assert saved["accuracy"] == pytest.approx((predictions["pred"] == predictions["label"]).mean())
+    assert saved["accuracy_ci_low"] <= saved["accuracy"] <= saved["accuracy_ci_high"]
+    assert saved["selected_by"] == "val/loss" and Path(saved["checkpoint"]).is_file()
+    assert saved["arch"] == "resnet18"
+
+
+def test_without_validation_the_last_epoch_is_tested(phantom, tmp_path):
+    out = tmp_path / "run"
+    cfg = compose_train_config(
+        TINY + [f"paths.output_dir={out}", "data=csxa", f"data.root={phantom.root}",
+                "data.val_fraction=0", "trainer.max_epochs=2"]
+    )
+    metrics = train(cfg)
+    split = pd.read_csv(out / "split.csv")
+    assert set(split["split"]) == {"train", "test"}
+    assert metrics["selected_by"] == "last epoch" and metrics["n_val"] == 0
+    assert Path(metrics["checkpoint"]).name == "epoch001.ckpt"  # epochs 0 and 1: the last
+    assert len(pd.read_csv(out / "predictions.csv")) == len(split[split["split"] == "test"])
+
+
+def test_command_line_run_names_its_folder_after_the_overrides(phantom, tmp_path):
+    overrides = TINY + ["data=csxa", f"data.root={phantom.root}", f"paths.log_dir={tmp_path}"]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    result = subprocess.run(
+        [sys.executable, "-m", "csxa_lightning.train", *overrides],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = list((tmp_path / "train" / "runs").iterdir())
+    assert len(runs) == 1
+    # data.root and paths.* are left out of the name: it says what was run, not where from
+    assert runs[0].name == ",".join(sorted(o for o in overrides if not o.startswith(("data.root", "paths."))))
+    (run_dir,) = list(runs[0].iterdir())
+    for name in ("metrics.json", "predictions.csv", "split.csv", ".hydra/config.yaml"):
+        assert (run_dir / name).is_file(), name
+    assert f"metrics: {run_dir / 'metrics.json'}" in result.stdout
+    assert len(pd.read_csv(run_dir / "split.csv")) == PHANTOM_N
+
+
+@pytest.mark.parametrize("arch", ["resnet50", "vgg19", "resnet18"])
+def test_every_model_config_composes_and_builds(arch, tmp_path):
+    cfg = compose_train_config([f"model={arch}", "model.pretrained=none",
+                                f"paths.output_dir={tmp_path}"])
+    assert cfg.model.optimizer.lr == 3e-4 and cfg.model.scheduler.step_size == 5
+    assert cfg.model.scheduler.gamma == 0.5 and cfg.trainer.max_epochs == 30
+    model = instantiate(cfg.model)
+    assert model.hparams.arch == arch
+    optimizers = model.configure_optimizers()
+    assert type(optimizers["optimizer"]).__name__ == "Adam"

@@ -1,0 +1,142 @@
+"""load_index on a phantom CSXA: joins, drops and their counts, and clear failures."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+
+import openpyxl
+import pytest
+
+from csxa_lightning.data.csxa import CSXAFormatError, load_index, parse_stem, read_sheet
+from tests.conftest import PHANTOM_N
+
+
+def test_index_has_one_row_per_usable_image(phantom):
+    index = load_index(phantom.root)
+    assert len(index) == PHANTOM_N
+    assert int((index["label"] == 0).sum()) == phantom.n_healthy
+    assert index["case_id"].is_monotonic_increasing
+    expected = {"case_id", "stem", "gender", "age", "label", "curvature", "png_path", "json_path"}
+    assert expected <= set(index.columns)
+    assert all(index["stem"].str.len() == 7)
+    # the block of case ids without image is exactly what the phantom left out
+    assert set(phantom.missing_case_ids).isdisjoint(index["case_id"])
+
+
+def test_unmodified_phantom_drops_only_rows_without_image(phantom, caplog):
+    with caplog.at_level(logging.INFO, logger="csxa_lightning.data.csxa"):
+        index = load_index(phantom.root)
+    drops = index.attrs["drops"]
+    assert drops["rows_without_image"] == len(phantom.missing_case_ids)
+    assert drops["images_without_row"] == 0
+    assert drops["rows_without_class"] == 0  # the unlabelled row is among the image-less ones
+    assert drops["images_without_json"] == 0
+    assert drops["age_mismatches"] == len(phantom.age_mismatch_case_ids) > 0
+    summary = [r.message for r in caplog.records if "usable images" in r.message]
+    assert len(summary) == 1
+    assert f"{PHANTOM_N} usable images" in summary[0]
+    assert f"dropped {len(phantom.missing_case_ids)} rows without image" in summary[0]
+
+
+def test_file_name_age_wins_over_sheet_age(phantom):
+    index = load_index(phantom.root).set_index("case_id")
+    for case_id in phantom.age_mismatch_case_ids:
+        row = index.loc[case_id]
+        assert row["age"] == parse_stem(row["stem"])[2]
+        assert row["sheet_age"] != row["age"]
+
+
+def test_every_kind_of_drop_is_counted(phantom_copy):
+    index = load_index(phantom_copy)
+    victims = index.iloc[[3, 8]]
+    # an image whose annotation is missing
+    (phantom_copy / "datasets-JSON" / f"{victims.iloc[0]['stem']}.json").unlink()
+    # a sheet row with an image but no class
+    book = openpyxl.load_workbook(phantom_copy / "datasets.xlsx")
+    sheet = book["Sheet1"]
+    for row in sheet.iter_rows(min_row=3):
+        if row[0].value == victims.iloc[1]["case_id"]:
+            row[3].value = None
+    book.save(phantom_copy / "datasets.xlsx")
+    # an image (with annotation) whose case id has no row in the sheet
+    src = index.iloc[0]["stem"]
+    orphan = "9990145"
+    shutil.copy(phantom_copy / "datasets-PNG" / f"{src}.png", phantom_copy / "datasets-PNG" / f"{orphan}.png")
+    shutil.copy(phantom_copy / "datasets-JSON" / f"{src}.json", phantom_copy / "datasets-JSON" / f"{orphan}.json")
+
+    after = load_index(phantom_copy)
+    drops = after.attrs["drops"]
+    assert drops["images_without_json"] == 1
+    assert drops["rows_without_class"] == 1
+    assert drops["images_without_row"] == 1
+    assert len(after) == PHANTOM_N - 2
+    assert not set(victims["case_id"]) & set(after["case_id"])
+    assert 9990 not in set(after["case_id"])
+
+
+def test_join_is_on_case_id_not_row_order(phantom_copy):
+    before = load_index(phantom_copy).set_index("case_id")["label"]
+    book = openpyxl.load_workbook(phantom_copy / "datasets.xlsx")
+    sheet = book["Sheet1"]
+    rows = [[c.value for c in r] for r in sheet.iter_rows(min_row=3)]
+    for r_idx, values in enumerate(reversed(rows), start=3):
+        for c_idx, value in enumerate(values, start=1):
+            sheet.cell(row=r_idx, column=c_idx, value=value)
+    book.save(phantom_copy / "datasets.xlsx")
+    after = load_index(phantom_copy).set_index("case_id")["label"]
+    assert after.sort_index().equals(before.sort_index())
+
+
+def test_sheet_columns_are_read_by_position(phantom_copy):
+    book = openpyxl.load_workbook(phantom_copy / "datasets.xlsx")
+    sheet = book["Sheet1"]
+    for col in range(1, 6):  # rename every header: position, not name, is what counts
+        sheet.cell(row=2, column=col, value=f"renamed {col}")
+    book.save(phantom_copy / "datasets.xlsx")
+    assert len(load_index(phantom_copy)) == PHANTOM_N
+
+
+def test_bad_class_value_names_file_column_and_row(phantom_copy):
+    book = openpyxl.load_workbook(phantom_copy / "datasets.xlsx")
+    book["Sheet1"].cell(row=5, column=4, value="healthy")
+    book.save(phantom_copy / "datasets.xlsx")
+    with pytest.raises(CSXAFormatError, match=r"datasets\.xlsx.*column D.*'healthy'.*row 5"):
+        read_sheet(phantom_copy / "datasets.xlsx")
+
+
+@pytest.mark.parametrize(
+    ("remove", "message"),
+    [
+        ("", "CSXA folder not found"),
+        ("datasets-PNG", "image folder datasets-PNG/ not found"),
+        ("datasets-JSON", "annotation folder datasets-JSON/ not found"),
+        ("datasets.xlsx", "spreadsheet datasets.xlsx not found"),
+    ],
+)
+def test_missing_parts_name_what_and_where_to_get_csxa(phantom_copy, tmp_path, remove, message):
+    root = phantom_copy
+    if remove == "":
+        root = tmp_path / "nowhere"
+    elif (root / remove).is_dir():
+        shutil.rmtree(root / remove)
+    else:
+        (root / remove).unlink()
+    with pytest.raises(CSXAFormatError) as err:
+        load_index(root)
+    assert message in str(err.value)
+    assert "doi:10.57760/sciencedb.15391" in str(err.value)
+
+
+def test_wrong_sheet_name_is_reported(phantom_copy):
+    book = openpyxl.load_workbook(phantom_copy / "datasets.xlsx")
+    book["Sheet1"].title = "Data"
+    book.save(phantom_copy / "datasets.xlsx")
+    with pytest.raises(CSXAFormatError, match="Sheet1"):
+        load_index(phantom_copy)
+
+
+def test_parse_stem():
+    assert parse_stem("2548130") == (2548, 1, 30)
+    with pytest.raises(CSXAFormatError, match="not a CSXA stem"):
+        parse_stem("IMG_0001")

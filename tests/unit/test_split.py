@@ -1,0 +1,41 @@
+"""The split: stratified, seeded, and the paper's exact counts on CSXA's class balance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from csxa_lightning.data.split import make_split
+
+
+def csxa_like_index(seed: int = 0) -> pd.DataFrame:
+    labels = np.array([0] * 181 + [1] * 4782)
+    np.random.default_rng(seed).shuffle(labels)
+    ids = np.arange(1, 4964)
+    return pd.DataFrame({"case_id": ids, "stem": [f"{i:04d}130" for i in ids], "label": labels})
+
+
+def test_paper_split_sizes_without_validation():
+    split = make_split(csxa_like_index(), seed=42, test_fraction=0.25, val_fraction=0.0)
+    counts = split.groupby(["split", "label"]).size().to_dict()
+    # The paper's sizes: 3722 train, 1241 test. Its 47 healthy test images are not a
+    # proportional share (181 / 4 = 45.25); exact stratification gives 45.
+    assert counts == {("train", 0): 136, ("train", 1): 3586, ("test", 0): 45, ("test", 1): 1196}
+
+
+def test_validation_is_carved_out_of_train_only():
+    no_val = make_split(csxa_like_index(), seed=42, val_fraction=0.0)
+    with_val = make_split(csxa_like_index(), seed=42, val_fraction=0.1)
+    test_ids = set(no_val.loc[no_val["split"] == "test", "case_id"])
+    assert set(with_val.loc[with_val["split"] == "test", "case_id"]) == test_ids
+    val = with_val[with_val["split"] == "val"]
+    assert len(val) == 373 and (val["label"] == 0).sum() == 14  # 10 % of 3722; of 136
+
+
+def test_split_ignores_row_order_and_depends_on_seed():
+    index = csxa_like_index()
+    a = make_split(index, seed=1)
+    b = make_split(index.sample(frac=1.0, random_state=5), seed=1)
+    c = make_split(index, seed=2)
+    assert a.equals(b)
+    assert not a["split"].equals(c["split"])
