@@ -61,7 +61,9 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
-        raise ValueError(f"model.weights_path={path}: holds {type(state).__name__}, not a state dict")
+        raise ValueError(
+            f"model.weights_path={path}: holds {type(state).__name__}, not a state dict"
+        )
     # Our LightningModule stores the backbone under "net."; accept its checkpoints directly.
     if any(k.startswith("net.") for k in state):
         state = {k[4:]: v for k, v in state.items() if k.startswith("net.")}
@@ -79,11 +81,14 @@ def load_backbone_weights(
     own = model.state_dict()
     head_keys = {f"{head}.weight", f"{head}.bias"}
     usable = {
-        k: v for k, v in state.items()
+        k: v
+        for k, v in state.items()
         if k in own and (k not in head_keys or v.shape == own[k].shape)
     }
     missing = [k for k in own if k not in usable and k not in head_keys]
-    wrong_shape = [k for k in state if k in own and k not in head_keys and state[k].shape != own[k].shape]
+    wrong_shape = [
+        k for k in state if k in own and k not in head_keys and state[k].shape != own[k].shape
+    ]
     if missing or wrong_shape:
         raise ValueError(
             f"{source}: does not fit this backbone ({len(missing)} tensors missing, e.g. "

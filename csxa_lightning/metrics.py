@@ -13,8 +13,14 @@ from statsmodels.stats.proportion import proportion_confint
 
 # Metrics that get a stratified-bootstrap 95 % interval in metrics.json.
 BOOTSTRAP_METRICS = (
-    "balanced_accuracy", "sensitivity", "specificity", "precision_weighted", "f1_weighted",
-    "f1_macro", "auroc", "auprc",
+    "balanced_accuracy",
+    "sensitivity",
+    "specificity",
+    "precision_weighted",
+    "f1_weighted",
+    "f1_macro",
+    "auroc",
+    "auprc",
 )
 
 
@@ -50,7 +56,10 @@ def _threshold_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, np.ndarray]
         "f1_healthy": f1_neg,
         "f1_macro": (f1_pos + f1_neg) / 2,
         "f1_weighted": w_pos * f1_pos + w_neg * f1_neg,
-        "tp": tp, "tn": tn, "fp": fp, "fn": fn,
+        "tp": tp,
+        "tn": tn,
+        "fp": fp,
+        "fn": fn,
     }
 
 
@@ -86,7 +95,10 @@ def compute_metrics(
     out["auprc"] = _auprc(y, prob)
     n_pos = int(y.sum())
     out.update(
-        n=len(y), n_diseased=n_pos, n_healthy=len(y) - n_pos, threshold=threshold,
+        n=len(y),
+        n_diseased=n_pos,
+        n_healthy=len(y) - n_pos,
+        threshold=threshold,
         # Always answering the larger class: the bar every model must clear (paper: 96.21 %).
         majority_accuracy=max(n_pos, len(y) - n_pos) / len(y),
     )
@@ -107,7 +119,9 @@ def bootstrap_intervals(
     prob = np.asarray(prob_diseased, dtype=float)
     rng = np.random.default_rng(seed)
     pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
-    parts = [rng.choice(group, size=(n_resamples, len(group))) for group in (pos, neg) if len(group)]
+    parts = [
+        rng.choice(group, size=(n_resamples, len(group))) for group in (pos, neg) if len(group)
+    ]
     idx = np.concatenate(parts, axis=1)
     yb, pb = y[idx], prob[idx]
     values = _threshold_metrics(yb, (pb >= threshold).astype(int))

@@ -25,8 +25,9 @@ from csxa_lightning.model import CSXAClassifier
 log = logging.getLogger(__name__)
 
 
-def predictions_frame(test_frame: pd.DataFrame, index: torch.Tensor, prob: torch.Tensor,
-                      threshold: float = 0.5) -> pd.DataFrame:
+def predictions_frame(
+    test_frame: pd.DataFrame, index: torch.Tensor, prob: torch.Tensor, threshold: float = 0.5
+) -> pd.DataFrame:
     """One row per test image: case_id, stem, label, prob_diseased, pred."""
     order = index.numpy().argsort()
     rows = test_frame.iloc[index.numpy()[order]]
@@ -91,9 +92,13 @@ def train(cfg: DictConfig) -> dict:
         n_val=len(datamodule.frames["val"]),
     )
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    log.info("test accuracy %.4f (majority baseline %.4f), balanced accuracy %.4f, AUROC %.4f",
-             metrics["accuracy"], metrics["majority_accuracy"], metrics["balanced_accuracy"],
-             metrics["auroc"])
+    log.info(
+        "test accuracy %.4f (majority baseline %.4f), balanced accuracy %.4f, AUROC %.4f",
+        metrics["accuracy"],
+        metrics["majority_accuracy"],
+        metrics["balanced_accuracy"],
+        metrics["auroc"],
+    )
     print(f"metrics: {out / 'metrics.json'}")
     return metrics
 

@@ -207,9 +207,15 @@ def load_index(root: str | Path) -> pd.DataFrame:
         "CSXA index %s: %d usable images (%d diseased, %d healthy); dropped %d rows without "
         "image, %d images without row, %d rows without class, %d images without JSON; "
         "%d sheet ages disagree with the file name (file name wins)",
-        root, len(index), int(index["label"].sum()), int((index["label"] == 0).sum()),
-        drops["rows_without_image"], drops["images_without_row"], drops["rows_without_class"],
-        drops["images_without_json"], drops["age_mismatches"],
+        root,
+        len(index),
+        int(index["label"].sum()),
+        int((index["label"] == 0).sum()),
+        drops["rows_without_image"],
+        drops["images_without_row"],
+        drops["rows_without_class"],
+        drops["images_without_json"],
+        drops["age_mismatches"],
     )
     return index
 

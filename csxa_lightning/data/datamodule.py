@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from torch.utils.data import DataLoader
 
-from csxa_lightning.data.csxa import load_index, read_keypoints
+from csxa_lightning.data.csxa import CSXA_SOURCE, load_index, read_keypoints
 from csxa_lightning.data.dataset import ArrayDataset
 from csxa_lightning.data.images import read_image
 from csxa_lightning.data.split import SPLITS, make_split
@@ -65,10 +65,15 @@ class CSXADataModule(L.LightningDataModule):
         preprocess_workers: int | None = None,
     ) -> None:
         super().__init__()
-        if (root is None) == (phantom is None):
+        if root is None and phantom is None:
             raise ValueError(
-                "set exactly one of data.root (the unzipped CSXA folder) or data.phantom "
-                f"(the synthetic set); got root={root!r}, phantom={phantom!r}"
+                f"data=csxa needs the dataset folder: data.root=/path/to/CSXA (or set CSXA_ROOT). "
+                f"{CSXA_SOURCE} Without it, data=phantom trains on the built-in synthetic set."
+            )
+        if root is not None and phantom is not None:
+            raise ValueError(
+                f"data.root={root!r} and data.phantom are both set; use data=csxa for a folder "
+                "or data=phantom for the synthetic set"
             )
         self.preprocess = preprocess
         self.root = root

@@ -18,7 +18,9 @@ class ArrayDataset(Dataset):
         if len(images) != len(labels):
             raise ValueError(f"{len(images)} images but {len(labels)} labels")
         self.images = torch.from_numpy(np.ascontiguousarray(images))
-        self.labels = torch.tensor(np.array(labels), dtype=torch.long)  # copy: pandas arrays are read-only
+        self.labels = torch.tensor(
+            np.array(labels), dtype=torch.long
+        )  # copy: pandas arrays are read-only
 
     def __len__(self) -> int:
         return len(self.labels)

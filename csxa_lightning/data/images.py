@@ -16,7 +16,9 @@ def read_image(path: str | Path) -> np.ndarray:
     """Decode a PNG exactly as stored (8/16-bit, gray/BGR/BGRA; palettes come out as BGR)."""
     path = Path(path)
     buffer = np.fromfile(path, dtype=np.uint8) if path.exists() else None
-    image = None if buffer is None or buffer.size == 0 else cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    image = (
+        None if buffer is None or buffer.size == 0 else cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    )
     if image is None:
         state = "missing" if buffer is None else "empty or corrupt"
         raise ImageReadError(
@@ -51,8 +53,13 @@ def center_crop(gray: np.ndarray, size: int, pad_value: int = 0) -> np.ndarray:
     pad_y, pad_x = max(0, size - height), max(0, size - width)
     if pad_y or pad_x:
         gray = cv2.copyMakeBorder(
-            gray, pad_y // 2, pad_y - pad_y // 2, pad_x // 2, pad_x - pad_x // 2,
-            cv2.BORDER_CONSTANT, value=pad_value,
+            gray,
+            pad_y // 2,
+            pad_y - pad_y // 2,
+            pad_x // 2,
+            pad_x - pad_x // 2,
+            cv2.BORDER_CONSTANT,
+            value=pad_value,
         )
         height, width = gray.shape[:2]
     top, left = (height - size) // 2, (width - size) // 2

@@ -34,7 +34,9 @@ def make_split(
         val_pos = np.array([], dtype=int)
         if val_fraction > 0:
             train_pos, val_pos = train_test_split(
-                train_pos, test_size=val_fraction, stratify=labels[train_pos],
+                train_pos,
+                test_size=val_fraction,
+                stratify=labels[train_pos],
                 random_state=seed,
             )
     except ValueError as err:

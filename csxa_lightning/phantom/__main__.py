@@ -13,19 +13,28 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m csxa_lightning.phantom",
         description="Write a synthetic Cervical Spine X-ray Atlas with the real layout and quirks.",
     )
-    parser.add_argument("--out", required=True, help="folder to create (must not exist or be empty)")
+    parser.add_argument(
+        "--out", required=True, help="folder to create (must not exist or be empty)"
+    )
     parser.add_argument("--n", type=int, default=500, help="number of usable images (default 500)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument(
-        "--healthy-fraction", type=float, default=CSXA_HEALTHY_FRACTION,
+        "--healthy-fraction",
+        type=float,
+        default=CSXA_HEALTHY_FRACTION,
         help=f"fraction of healthy cases (default CSXA's 181/4963 = {CSXA_HEALTHY_FRACTION:.4f})",
     )
     parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:
-        summary = generate_phantom(args.out, n=args.n, seed=args.seed,
-                                   healthy_fraction=args.healthy_fraction, workers=args.workers)
+        summary = generate_phantom(
+            args.out,
+            n=args.n,
+            seed=args.seed,
+            healthy_fraction=args.healthy_fraction,
+            workers=args.workers,
+        )
     except (FileExistsError, ValueError) as err:
         parser.exit(2, f"error: {err}\n")
     print(

@@ -142,8 +142,13 @@ def _labelme_shapes(
 ) -> list[dict]:
     shapes = []
     for i, (label, (x, y)) in enumerate(keypoints.items()):
-        shape = {"label": label, "points": [[x, y]], "group_id": None,
-                 "shape_type": "point", "flags": {}}
+        shape = {
+            "label": label,
+            "points": [[x, y]],
+            "group_id": None,
+            "shape_type": "point",
+            "flags": {},
+        }
         if quirk == "polygon" and i % 5 == 2:
             # A landmark clicked as a polygon: 2-4 vertices within a pixel of each other,
             # jittered symmetrically so that their mean is the landmark.
@@ -164,8 +169,13 @@ def write_case(root: Path, case: PhantomCase, seed: int) -> None:
     """Render one film and write its PNG (RGBA, opaque) and LabelMe JSON."""
     rng = np.random.default_rng([seed, case.case_id])
     gray, keypoints = render_radiograph(
-        rng, width=case.width, height=case.height, diseased=case.label == 1,
-        severity=case.severity, curvature=case.curvature, inverted=case.inverted,
+        rng,
+        width=case.width,
+        height=case.height,
+        diseased=case.label == 1,
+        severity=case.severity,
+        curvature=case.curvature,
+        inverted=case.inverted,
     )
     rgba = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGRA)
     ok, png = cv2.imencode(".png", rgba, [cv2.IMWRITE_PNG_COMPRESSION, 6])
@@ -231,8 +241,15 @@ def generate_phantom(
             write_case(root, case, seed)
     else:
         with ProcessPoolExecutor(workers) as pool:
-            list(pool.map(write_case, [root] * len(with_image), with_image, [seed] * len(with_image),
-                          chunksize=8))
+            list(
+                pool.map(
+                    write_case,
+                    [root] * len(with_image),
+                    with_image,
+                    [seed] * len(with_image),
+                    chunksize=8,
+                )
+            )
     write_sheet(root / SHEET_FILE, cases, seed)
     quirks: dict[str, list[str]] = {}
     for case in with_image:

@@ -41,8 +41,9 @@ def ensure_phantom(
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         log.info("generating phantom CSXA set (%d images, seed %d) into %s", n, seed, target)
-        generate_phantom(staging, n=n, seed=seed, healthy_fraction=healthy_fraction,
-                         workers=workers)
+        generate_phantom(
+            staging, n=n, seed=seed, healthy_fraction=healthy_fraction, workers=workers
+        )
         (staging / COMPLETE_MARKER).touch()
         try:
             staging.rename(target)

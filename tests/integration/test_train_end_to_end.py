@@ -15,15 +15,28 @@ from hydra.utils import instantiate
 from csxa_lightning.train import train
 from tests.conftest import PHANTOM_N, compose_train_config
 
-TINY = ["model=resnet18", "model.pretrained=none", "image_size=64", "trainer=cpu",
-        "trainer.max_epochs=1", "data.batch_size=8", "data.num_workers=0"]
+TINY = [
+    "model=resnet18",
+    "model.pretrained=none",
+    "image_size=64",
+    "trainer=cpu",
+    "trainer.max_epochs=1",
+    "data.batch_size=8",
+    "data.num_workers=0",
+]
 
 
 def test_phantom_run_writes_split_predictions_and_metrics(tmp_path):
     out, cache = tmp_path / "run", tmp_path / "cache"
     cfg = compose_train_config(
-        TINY + [f"paths.output_dir={out}", f"paths.cache_dir={cache}", "data=phantom",
-                "data.phantom.n=40", "data.phantom.healthy_fraction=0.3"]
+        TINY
+        + [
+            f"paths.output_dir={out}",
+            f"paths.cache_dir={cache}",
+            "data=phantom",
+            "data.phantom.n=40",
+            "data.phantom.healthy_fraction=0.3",
+        ]
     )
     metrics = train(cfg)
 
@@ -57,8 +70,14 @@ def test_phantom_run_writes_split_predictions_and_metrics(tmp_path):
 def test_without_validation_the_last_epoch_is_tested(phantom, tmp_path):
     out = tmp_path / "run"
     cfg = compose_train_config(
-        TINY + [f"paths.output_dir={out}", "data=csxa", f"data.root={phantom.root}",
-                "data.val_fraction=0", "trainer.max_epochs=2"]
+        TINY
+        + [
+            f"paths.output_dir={out}",
+            "data=csxa",
+            f"data.root={phantom.root}",
+            "data.val_fraction=0",
+            "trainer.max_epochs=2",
+        ]
     )
     metrics = train(cfg)
     split = pd.read_csv(out / "split.csv")
@@ -73,13 +92,19 @@ def test_command_line_run_names_its_folder_after_the_overrides(phantom, tmp_path
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     result = subprocess.run(
         [sys.executable, "-m", "csxa_lightning.train", *overrides],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     runs = list((tmp_path / "train" / "runs").iterdir())
     assert len(runs) == 1
     # data.root and paths.* are left out of the name: it says what was run, not where from
-    assert runs[0].name == ",".join(sorted(o for o in overrides if not o.startswith(("data.root", "paths."))))
+    assert runs[0].name == ",".join(
+        sorted(o for o in overrides if not o.startswith(("data.root", "paths.")))
+    )
     (run_dir,) = list(runs[0].iterdir())
     for name in ("metrics.json", "predictions.csv", "split.csv", ".hydra/config.yaml"):
         assert (run_dir / name).is_file(), name
@@ -89,11 +114,19 @@ def test_command_line_run_names_its_folder_after_the_overrides(phantom, tmp_path
 
 @pytest.mark.parametrize("arch", ["resnet50", "vgg19", "resnet18"])
 def test_every_model_config_composes_and_builds(arch, tmp_path):
-    cfg = compose_train_config([f"model={arch}", "model.pretrained=none",
-                                f"paths.output_dir={tmp_path}"])
+    cfg = compose_train_config(
+        [f"model={arch}", "model.pretrained=none", f"paths.output_dir={tmp_path}"]
+    )
     assert cfg.model.optimizer.lr == 3e-4 and cfg.model.scheduler.step_size == 5
     assert cfg.model.scheduler.gamma == 0.5 and cfg.trainer.max_epochs == 30
     model = instantiate(cfg.model)
     assert model.hparams.arch == arch
     optimizers = model.configure_optimizers()
     assert type(optimizers["optimizer"]).__name__ == "Adam"
+
+
+def test_csxa_without_a_folder_says_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.delenv("CSXA_ROOT", raising=False)
+    cfg = compose_train_config(["data=csxa", f"paths.output_dir={tmp_path}"])
+    with pytest.raises(Exception, match=r"data.root=/path/to/CSXA.*doi:10.57760/sciencedb.15391"):
+        instantiate(cfg.data)

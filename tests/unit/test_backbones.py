@@ -14,8 +14,9 @@ from csxa_lightning.backbones import (
 )
 
 
-@pytest.mark.parametrize(("arch", "head"), [("resnet18", "fc"), ("resnet50", "fc"),
-                                            ("vgg19", "classifier.6")])
+@pytest.mark.parametrize(
+    ("arch", "head"), [("resnet18", "fc"), ("resnet50", "fc"), ("vgg19", "classifier.6")]
+)
 def test_head_is_two_way(arch, head):
     model = build_backbone(arch, pretrained="none")
     assert model.get_submodule(head).out_features == 2

@@ -62,8 +62,14 @@ def test_every_kind_of_drop_is_counted(phantom_copy):
     # an image (with annotation) whose case id has no row in the sheet
     src = index.iloc[0]["stem"]
     orphan = "9990145"
-    shutil.copy(phantom_copy / "datasets-PNG" / f"{src}.png", phantom_copy / "datasets-PNG" / f"{orphan}.png")
-    shutil.copy(phantom_copy / "datasets-JSON" / f"{src}.json", phantom_copy / "datasets-JSON" / f"{orphan}.json")
+    shutil.copy(
+        phantom_copy / "datasets-PNG" / f"{src}.png",
+        phantom_copy / "datasets-PNG" / f"{orphan}.png",
+    )
+    shutil.copy(
+        phantom_copy / "datasets-JSON" / f"{src}.json",
+        phantom_copy / "datasets-JSON" / f"{orphan}.json",
+    )
 
     after = load_index(phantom_copy)
     drops = after.attrs["drops"]

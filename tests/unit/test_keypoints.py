@@ -15,8 +15,13 @@ from csxa_lightning.data.keypoints import KEYPOINT_LABELS
 def write_labelme(path, shapes, image_data="not base64 at all: must never be decoded"):
     path.write_text(
         json.dumps(
-            {"shapes": shapes, "imagePath": "x.png", "imageWidth": 600, "imageHeight": 800,
-             "imageData": image_data}
+            {
+                "shapes": shapes,
+                "imagePath": "x.png",
+                "imageWidth": 600,
+                "imageHeight": 800,
+                "imageData": image_data,
+            }
         )
     )
     return path
@@ -48,8 +53,11 @@ def test_duplicate_landmark_is_averaged(tmp_path):
 
 def test_polygon_vertices_are_averaged(tmp_path):
     shapes = reference_shapes()
-    shapes[4] = {"label": KEYPOINT_LABELS[4], "shape_type": "polygon",
-                 "points": [[10.0, 20.0], [11.0, 20.5], [12.0, 21.0], [11.0, 20.5]]}
+    shapes[4] = {
+        "label": KEYPOINT_LABELS[4],
+        "shape_type": "polygon",
+        "points": [[10.0, 20.0], [11.0, 20.5], [12.0, 21.0], [11.0, 20.5]],
+    }
     kp = read_keypoints(write_labelme(tmp_path / "p.json", shapes))
     assert kp[KEYPOINT_LABELS[4]] == pytest.approx((11.0, 20.5))
 

@@ -26,7 +26,9 @@ def test_point_estimates_match_scikit_learn(scored):
     assert m["sensitivity"] == pytest.approx(skm.recall_score(y, pred))
     assert m["specificity"] == pytest.approx(skm.recall_score(y, pred, pos_label=0))
     assert m["precision_diseased"] == pytest.approx(skm.precision_score(y, pred))
-    assert m["precision_weighted"] == pytest.approx(skm.precision_score(y, pred, average="weighted"))
+    assert m["precision_weighted"] == pytest.approx(
+        skm.precision_score(y, pred, average="weighted")
+    )
     assert m["f1_weighted"] == pytest.approx(skm.f1_score(y, pred, average="weighted"))
     assert m["f1_macro"] == pytest.approx(skm.f1_score(y, pred, average="macro"))
     assert m["auroc"] == pytest.approx(skm.roc_auc_score(y, prob))

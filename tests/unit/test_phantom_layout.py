@@ -70,10 +70,12 @@ def test_images_are_opaque_rgba_of_csxa_sizes(phantom):
 
 def test_inverted_films_have_bright_backgrounds(phantom):
     assert 0 < len(phantom.inverted_stems) < PHANTOM_N
+
     def corner_mean(stem):
         gray = cv2.imread(str(phantom.root / "datasets-PNG" / f"{stem}.png"), cv2.IMREAD_GRAYSCALE)
         h, w = gray.shape
         return float(np.median(gray[h // 3 : 2 * h // 3, w // 12 : w // 6]))
+
     stems = [p.stem for p in (phantom.root / "datasets-PNG").glob("*.png")]
     normal = [corner_mean(s) for s in stems if s not in phantom.inverted_stems]
     inverted = [corner_mean(s) for s in phantom.inverted_stems]
@@ -85,6 +87,7 @@ def test_labelme_json_carries_image_data_and_size(phantom):
     doc = json.loads(path.read_text())
     png = (phantom.root / "datasets-PNG" / f"{path.stem}.png").read_bytes()
     import base64
+
     assert base64.b64decode(doc["imageData"]) == png
     image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
     assert (doc["imageHeight"], doc["imageWidth"]) == image.shape[:2]

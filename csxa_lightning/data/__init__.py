@@ -1,0 +1,1 @@
+"""Reading CSXA, preprocessing, splitting and serving it to Lightning."""
