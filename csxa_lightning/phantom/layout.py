@@ -178,7 +178,8 @@ def write_case(root: Path, case: PhantomCase, seed: int) -> None:
         inverted=case.inverted,
     )
     rgba = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGRA)
-    ok, png = cv2.imencode(".png", rgba, [cv2.IMWRITE_PNG_COMPRESSION, 6])
+    # zlib level 1: 4x faster than level 6 for 30 % larger files; generation speed matters more.
+    ok, png = cv2.imencode(".png", rgba, [cv2.IMWRITE_PNG_COMPRESSION, 1])
     if not ok:
         raise RuntimeError(f"could not encode the PNG of case {case.case_id}")
     png_bytes = png.tobytes()
