@@ -1,7 +1,9 @@
 """Draw one synthetic lateral cervical-spine radiograph and the 23 landmarks it contains.
 
-The patient faces image-left, so "left" is anterior. Everything is drawn as attenuation in
-float32 (0 = no absorption) and tone-mapped to a film-like gray image at the end. Back to front:
+The geometry (spine curve, bodies, disease signs, landmarks) comes from
+:mod:`csxa_lightning.phantom.anatomy`; this module draws it. The patient faces image-left, so
+"left" is anterior. Everything is drawn as attenuation in float32 (0 = no absorption) and
+tone-mapped to a film-like gray image at the end. Back to front:
 
 * film: a dark base with a slow exposure gradient and mottle;
 * soft tissue (drawn at quarter resolution, it is blurred anyway): the neck as a broad band that
@@ -11,12 +13,12 @@ float32 (0 = no absorption) and tone-mapped to a film-like gray image at the end
   of C2/C3, the hyoid, the atlas (C1) arches, posterior elements (pedicle, articular pillar,
   lamina with spinous process, long at C7), the dens, and the C2-C7 vertebral bodies with a bright
   cortical rim and trabecular texture; discs are simply the soft-tissue gaps between bodies;
-* disease, each sign with its own probability and strength growing with ``severity``: narrowed
-  discs (mostly C5-6 and C6-7), anterior osteophytes growing out of the body corners, and
-  sclerotic (thick, bright) endplates;
+* disease, as sampled by the anatomy: narrowed discs (in the geometry already), anterior
+  osteophytes growing out of the body corners, and sclerotic (thick, bright) endplates;
 * acquisition: a radiographed ruler, sometimes a bright collimation edge, blur, exposure
   (offset, contrast, gamma) and film grain; then burned-in text, sometimes a black frame, and
-  finally the optional inversion (white background, dark bone).
+  finally the optional inversion (white background, dark bone). Ruler, collimation, text and
+  frame come from :mod:`csxa_lightning.phantom.clutter`.
 
 The landmarks returned are the drawn corners of the C3-C7 bodies plus the centroid and the two
 inferior corners of the C2 body, in pixel coordinates (x right, y down). Osteophytes grow outside
@@ -31,103 +33,36 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from csxa_lightning.data.keypoints import KEYPOINT_LABELS
+from csxa_lightning.phantom.anatomy import (
+    KYPHOTIC,
+    LORDOTIC,
+    REVERSE_SIGMOID,
+    SIGMOID,
+    STRAIGHT,
+    DiseaseSigns,
+    Frame,
+    SpineCurve,
+    Vertebra,
+    build_curve,
+    build_vertebrae,
+    keypoints,
+    placement_offset,
+    sample_disease,
+    sample_sizes,
+)
+from csxa_lightning.phantom.clutter import add_black_frame, add_collimation, add_ruler, burn_in_text
+from csxa_lightning.phantom.drawing import ellipse, fill, outline, smooth_noise
 
-LORDOTIC, STRAIGHT, SIGMOID, REVERSE_SIGMOID, KYPHOTIC = 1, 2, 3, 4, 5
+__all__ = ["KYPHOTIC", "LORDOTIC", "REVERSE_SIGMOID", "SIGMOID", "STRAIGHT", "render_radiograph"]
 
-_LEVELS = ("C2", "C3", "C4", "C5", "C6", "C7")
-_SHIFT_BITS = 4  # sub-pixel precision of cv2 polygon drawing: corners land where computed
 _SOFT_SCALE = 0.25  # soft tissue is drawn at quarter resolution and upsampled
-# Where degeneration concentrates: discs C2-3 .. C6-7 and bodies C2 .. C7 (C5-C6 most often).
-_DISC_DISEASE_WEIGHT = np.array([0.25, 0.4, 0.65, 1.0, 0.9])
-_BODY_DISEASE_WEIGHT = np.array([0.2, 0.4, 0.7, 1.0, 1.0, 0.6])
 # Spinous process length per level in body depths: C2 is big, C7 ("vertebra prominens") longest.
 _SPINOUS_LENGTH = np.array([1.0, 0.6, 0.62, 0.7, 0.85, 1.45])
 
 
-# --------------------------------------------------------------------------------------------
-# Geometry
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SpineCurve:
-    """Centre line of the column, parametrised by arc length ``s`` (px; 0 = C2 body centre,
-    positive = caudal). ``theta`` is the tangent angle from image-vertical, positive where the
-    column runs to the right (posteriorly) going down."""
-
-    s: np.ndarray
-    xy: np.ndarray
-    theta: np.ndarray
-
-    def at(self, s: np.ndarray | float, u: np.ndarray | float = 0.0) -> np.ndarray:
-        """Point ``u`` px posterior (negative: anterior) of the centre line at arc length ``s``."""
-        s = np.asarray(s, dtype=np.float64)
-        th = np.interp(s, self.s, self.theta)
-        x = np.interp(s, self.s, self.xy[:, 0]) + u * np.cos(th)
-        y = np.interp(s, self.s, self.xy[:, 1]) - u * np.sin(th)
-        return np.stack([x, y], axis=-1)
-
-    def angle(self, s: float) -> float:
-        return float(np.interp(s, self.s, self.theta))
-
-    def shifted(self, offset: np.ndarray) -> SpineCurve:
-        return SpineCurve(self.s, self.xy + offset, self.theta)
-
-
-@dataclass(frozen=True)
-class Frame:
-    """Rigid local frame of one vertebra: ``u`` posterior, ``v`` caudal, origin at body centre."""
-
-    origin: np.ndarray
-    theta: float
-
-    def at(self, u: np.ndarray | float, v: np.ndarray | float) -> np.ndarray:
-        u = np.asarray(u, dtype=np.float64)
-        v = np.asarray(v, dtype=np.float64)
-        c, s = math.cos(self.theta), math.sin(self.theta)
-        x = self.origin[0] + u * c + v * s
-        y = self.origin[1] - u * s + v * c
-        return np.stack([x, y], axis=-1)
-
-    def poly(self, uv: list[tuple[float, float]]) -> np.ndarray:
-        arr = np.asarray(uv, dtype=np.float64)
-        return self.at(arr[:, 0], arr[:, 1])
-
-
-@dataclass(frozen=True)
-class Vertebra:
-    """One vertebral body. ``corners``: anterior-superior, posterior-superior, posterior-inferior,
-    anterior-inferior (i.e. top left, top right, bottom right, bottom left)."""
-
-    level: str
-    corners: np.ndarray
-    frame: Frame
-    height: float
-    depth: float
-    s_top: float
-    s_bottom: float
-
-    def shifted(self, offset: np.ndarray) -> Vertebra:
-        frame = Frame(self.frame.origin + offset, self.frame.theta)
-        return Vertebra(
-            self.level,
-            self.corners + offset,
-            frame,
-            self.height,
-            self.depth,
-            self.s_top,
-            self.s_bottom,
-        )
-
-
-@dataclass(frozen=True)
-class DiseaseSigns:
-    """Per-case degenerative findings; all zero for a healthy spine."""
-
-    disc_narrowing: np.ndarray  # (5,) fraction of disc height lost, discs C2-3 .. C6-7
-    osteophytes: np.ndarray  # (6, 2) spur length / body height at [superior, inferior] corner
-    sclerosis: np.ndarray  # (6,) endplate sclerosis thickness / body height
+# -----------------------------------------------------------------------------------------------
+# Per-case look: densities and acquisition settings
+# -----------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -148,223 +83,27 @@ class Look:
     grain: float
 
 
-def _curvature_profile(t: np.ndarray, curvature: int) -> np.ndarray:
-    """Tangent-angle profile in [-1, 1] along the normalised column (t = 0 at C2, 1 at C7).
-
-    A bow towards anterior (image-left) means the tangent first heads left, then right.
-    """
-    if curvature == LORDOTIC:
-        return -np.cos(np.pi * t)
-    if curvature == KYPHOTIC:
-        return np.cos(np.pi * t)
-    if curvature == SIGMOID:  # upper half lordotic, lower half kyphotic
-        return -np.cos(2 * np.pi * t)
-    if curvature == REVERSE_SIGMOID:
-        return np.cos(2 * np.pi * t)
-    if curvature == STRAIGHT:
-        return np.zeros_like(t)
-    raise ValueError(f"curvature must be 1..5, got {curvature}")
-
-
-def _curvature_angle(rng: np.random.Generator, curvature: int) -> float:
-    """Total tangent change (rad) from C2 to C7; S-shapes change twice, so they get less."""
-    low, high = {
-        LORDOTIC: (16, 34),
-        KYPHOTIC: (14, 30),
-        SIGMOID: (10, 17),
-        REVERSE_SIGMOID: (10, 17),
-        STRAIGHT: (0, 3),
-    }[curvature]
-    return math.radians(rng.uniform(low, high))
-
-
-def _build_curve(
-    rng: np.random.Generator, curvature: int, length: float, extent: float
-) -> SpineCurve:
-    """Integrate the tangent angle along arc length; straight beyond C2 and C7."""
-    # The neck leans forward on a lateral film: going down, the column drifts posteriorly.
-    lean = math.radians(rng.uniform(-3.0, 14.0))
-    bend = _curvature_angle(rng, curvature)
-    step = 4.0
-    n = int(math.ceil(extent / step))
-    s = np.arange(-n, n + 1, dtype=np.float64) * step
-    t = np.clip(s / length, 0.0, 1.0)
-    theta = lean + 0.5 * bend * _curvature_profile(t, curvature)
-    mid = 0.5 * (theta[1:] + theta[:-1])
-    x = np.concatenate([[0.0], np.cumsum(np.sin(mid) * step)])
-    y = np.concatenate([[0.0], np.cumsum(np.cos(mid) * step)])
-    xy = np.stack([x, y], axis=1)
-    return SpineCurve(s, xy - xy[n], theta)
-
-
-def _sample_disease(rng: np.random.Generator, diseased: bool, severity: float) -> DiseaseSigns:
-    """Draw the same random numbers for both classes, then switch signs on by class/severity."""
-    has_narrowing, has_osteophytes, has_sclerosis = rng.random(3) < (0.85, 0.75, 0.6)
-    narrowing = 0.7 * _DISC_DISEASE_WEIGHT * rng.uniform(0.7, 1.0, 5)
-    spur_on = rng.random((6, 2)) < 0.35 + 0.65 * _BODY_DISEASE_WEIGHT[:, None]
-    spurs = 0.5 * _BODY_DISEASE_WEIGHT[:, None] * rng.uniform(0.5, 1.0, (6, 2)) * spur_on
-    spurs[0, 0] = 0.0  # C2 has no superior endplate (the dens rises there)
-    sclerosis = 0.12 * _BODY_DISEASE_WEIGHT * rng.uniform(0.5, 1.0, 6)
-    scale = severity if diseased else 0.0
-    return DiseaseSigns(
-        disc_narrowing=narrowing * scale * has_narrowing,
-        osteophytes=spurs * scale * has_osteophytes,
-        sclerosis=sclerosis * scale * has_sclerosis,
+def _sample_look(rng: np.random.Generator) -> Look:
+    soft = rng.uniform(0.24, 0.34)
+    return Look(
+        soft=soft,
+        bone=rng.uniform(0.26, 0.36),
+        cortex=rng.uniform(1.25, 1.5),
+        posterior=rng.uniform(0.13, 0.19),
+        airway=soft * rng.uniform(0.45, 0.75),
+        shoulder=rng.uniform(0.25, 0.45),
+        trabecular=rng.uniform(0.12, 0.22),
+        offset=rng.uniform(0.03, 0.12),
+        contrast=rng.uniform(0.8, 1.1),
+        gamma=rng.uniform(0.8, 1.2),
+        blur_sigma=rng.uniform(0.5, 1.6),
+        grain=rng.uniform(0.008, 0.02),
     )
 
 
-def _sample_sizes(
-    rng: np.random.Generator, disease: DiseaseSigns
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Body heights, depths and disc heights in units of a typical body height."""
-    heights = np.array([1.3, 0.95, 0.97, 1.0, 1.03, 1.08]) * rng.uniform(0.96, 1.04, 6)
-    depth_ratio = rng.uniform(1.1, 1.2)
-    depths = heights * depth_ratio * rng.uniform(0.97, 1.03, 6)
-    depths[0] = depth_ratio * rng.uniform(0.95, 1.05)  # C2 is tall, not deep
-    discs = rng.uniform(0.22, 0.3) * np.array([0.8, 0.9, 1.0, 1.05, 1.0])
-    discs = discs * rng.uniform(0.92, 1.08, 5) * (1.0 - disease.disc_narrowing)
-    return heights, depths, np.maximum(discs, 0.06)  # even a collapsed disc leaves a gap
-
-
-def _endplate(
-    rng: np.random.Generator, curve: SpineCurve, s: float, half_depth: float, unit: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Anterior and posterior corner of one endplate, with a slight random tilt and jitter."""
-    tilt = math.radians(rng.uniform(-1.2, 1.2)) * half_depth
-    front = curve.at(s - tilt, -half_depth) + rng.uniform(-0.012, 0.012, 2) * unit
-    back = curve.at(s + tilt, half_depth) + rng.uniform(-0.012, 0.012, 2) * unit
-    return front, back
-
-
-def _build_vertebrae(
-    rng: np.random.Generator,
-    curve: SpineCurve,
-    heights: np.ndarray,
-    depths: np.ndarray,
-    discs: np.ndarray,
-    unit: float,
-) -> list[Vertebra]:
-    vertebrae = []
-    s_top = -0.5 * heights[0] * unit
-    for i, level in enumerate(_LEVELS):
-        height, depth = heights[i] * unit, depths[i] * unit
-        s_bottom = s_top + height
-        top_left, top_right = _endplate(rng, curve, s_top, 0.5 * depth, unit)
-        bottom_left, bottom_right = _endplate(rng, curve, s_bottom, 0.5 * depth, unit)
-        s_mid = 0.5 * (s_top + s_bottom)
-        frame = Frame(curve.at(s_mid), curve.angle(s_mid))
-        corners = np.stack([top_left, top_right, bottom_right, bottom_left])
-        vertebrae.append(Vertebra(level, corners, frame, height, depth, s_top, s_bottom))
-        if i < len(discs):
-            s_top = s_bottom + discs[i] * unit
-    return vertebrae
-
-
-def _polygon_centroid(poly: np.ndarray) -> np.ndarray:
-    x, y = poly[:, 0], poly[:, 1]
-    cross = x * np.roll(y, -1) - np.roll(x, -1) * y
-    area = cross.sum() / 2.0
-    cx = ((x + np.roll(x, -1)) * cross).sum() / (6.0 * area)
-    cy = ((y + np.roll(y, -1)) * cross).sum() / (6.0 * area)
-    return np.array([cx, cy])
-
-
-def _keypoints(vertebrae: list[Vertebra]) -> dict[str, tuple[float, float]]:
-    points: dict[str, tuple[float, float]] = {}
-    c2 = vertebrae[0]
-    points["C2 centroid"] = tuple(float(v) for v in _polygon_centroid(c2.corners))
-    points["C2 bottom left"] = (float(c2.corners[3, 0]), float(c2.corners[3, 1]))
-    points["C2 bottom right"] = (float(c2.corners[2, 0]), float(c2.corners[2, 1]))
-    for vert in vertebrae[1:]:
-        for name, idx in (
-            ("top left", 0),
-            ("top right", 1),
-            ("bottom left", 3),
-            ("bottom right", 2),
-        ):
-            points[f"{vert.level} {name}"] = (
-                float(vert.corners[idx, 0]),
-                float(vert.corners[idx, 1]),
-            )
-    return {label: points[label] for label in KEYPOINT_LABELS}
-
-
-def _placement_offset(
-    rng: np.random.Generator, vertebrae: list[Vertebra], width: int, height: int
-) -> np.ndarray:
-    """Translate the column so the bodies sit in the middle column with margins all round."""
-    corners = np.concatenate([v.corners for v in vertebrae])
-    lo, hi = corners.min(axis=0), corners.max(axis=0)
-    centre = 0.5 * (lo + hi)
-    # Bodies slightly left of centre: posterior elements and the back of the neck take room.
-    target = np.array([width * rng.uniform(0.38, 0.52), height * rng.uniform(0.47, 0.56)])
-    offset = target - centre
-    margin_lo = np.array([0.12 * width, 0.2 * height])  # skull base must fit above C2
-    margin_hi = np.array([0.6 * width, 0.88 * height])  # posterior elements must fit right
-    offset = np.maximum(offset, margin_lo - lo)
-    return np.minimum(offset, margin_hi - hi)
-
-
-# --------------------------------------------------------------------------------------------
-# Drawing helpers
-# --------------------------------------------------------------------------------------------
-
-
-def _fill(canvas: np.ndarray, poly: np.ndarray, value: float, scale: float = 1.0) -> None:
-    pts = np.round(np.asarray(poly) * scale * (1 << _SHIFT_BITS)).astype(np.int32)
-    cv2.fillPoly(canvas, [pts], float(value), lineType=cv2.LINE_8, shift=_SHIFT_BITS)
-
-
-def _outline(
-    canvas: np.ndarray, poly: np.ndarray, value: float, thickness: int, closed: bool = True
-) -> None:
-    pts = np.round(np.asarray(poly) * (1 << _SHIFT_BITS)).astype(np.int32)
-    cv2.polylines(canvas, [pts], closed, float(value), max(1, thickness), cv2.LINE_8, _SHIFT_BITS)
-
-
-def _ellipse(
-    centre: np.ndarray, axes: tuple[float, float], theta: float, n: int = 40
-) -> np.ndarray:
-    """Polygon of an ellipse whose first axis points along ``theta``'s posterior normal."""
-    phi = np.linspace(0.0, 2 * np.pi, n, endpoint=False)
-    u, v = axes[0] * np.cos(phi), axes[1] * np.sin(phi)
-    return Frame(np.asarray(centre, dtype=np.float64), theta).at(u, v)
-
-
-def _bowed_edge(a: np.ndarray, b: np.ndarray, bow: np.ndarray, n: int = 6) -> np.ndarray:
-    """Points from a to b (b excluded) bulging by ``bow`` at the middle (parabolic)."""
-    t = np.linspace(0.0, 1.0, n, endpoint=False)[:, None]
-    return a + (b - a) * t + bow * (4 * t * (1 - t))
-
-
-def _body_outline(vert: Vertebra) -> np.ndarray:
-    """Body contour through the four corners with concave endplates and anterior surface."""
-    tl, tr, br, bl = vert.corners
-    down = (bl - tl + br - tr) / np.linalg.norm(bl - tl + br - tr)
-    back = (tr - tl + br - bl) / np.linalg.norm(tr - tl + br - bl)
-    cup = 0.04 * vert.height
-    return np.concatenate(
-        [
-            _bowed_edge(tl, tr, down * cup),  # superior endplate dips into the body
-            _bowed_edge(tr, br, -back * 0.015 * vert.depth),
-            _bowed_edge(br, bl, -down * cup),
-            _bowed_edge(bl, tl, back * 0.03 * vert.depth),  # anterior surface is slightly concave
-        ]
-    )
-
-
-def _smooth_noise(
-    rng: np.random.Generator, shape: tuple[int, int], cell: float, interpolation: int
-) -> np.ndarray:
-    """Zero-mean, unit-ish noise with features about ``cell`` px wide (small array, upsampled)."""
-    h, w = shape
-    small = rng.standard_normal((max(2, int(h / cell)), max(2, int(w / cell))), dtype=np.float32)
-    return cv2.resize(small, (w, h), interpolation=interpolation)
-
-
-# --------------------------------------------------------------------------------------------
+# -----------------------------------------------------------------------------------------------
 # Soft tissue (quarter resolution)
-# --------------------------------------------------------------------------------------------
+# -----------------------------------------------------------------------------------------------
 
 
 def _neck_polygon(
@@ -412,7 +151,7 @@ def _shoulder_polygons(
     for shift in (0.0, rng.uniform(0.2, 0.6) * height):
         radius_v = height * rng.uniform(2.5, 3.5)
         centre = curve.at(top + shift + radius_v, depth * rng.uniform(0.0, 1.5))
-        polys.append(_ellipse(centre, (depth * rng.uniform(5, 7), radius_v), curve.angle(top)))
+        polys.append(ellipse(centre, (depth * rng.uniform(5, 7), radius_v), curve.angle(top)))
     return polys
 
 
@@ -428,25 +167,47 @@ def _soft_tissue_layer(
     small_shape = (int(math.ceil(height * _SOFT_SCALE)), int(math.ceil(width * _SOFT_SCALE)))
     small = np.zeros(small_shape, np.float32)
     layer = np.zeros(small_shape, np.float32)
-    _fill(small, _neck_polygon(rng, curve, verts, extent), look.soft, _SOFT_SCALE)
+    fill(small, _neck_polygon(rng, curve, verts, extent), look.soft, _SOFT_SCALE)
     # Muscle, fat and skin folds make soft tissue uneven.
-    small *= 1.0 + 0.1 * _smooth_noise(rng, small_shape, 6.0, cv2.INTER_CUBIC)
+    small *= 1.0 + 0.1 * smooth_noise(rng, small_shape, 6.0, cv2.INTER_CUBIC)
     shoulders = np.zeros(small_shape, np.float32)
     for poly in _shoulder_polygons(rng, curve, verts):
         layer[:] = 0
-        _fill(layer, poly, look.shoulder * 0.5, _SOFT_SCALE)
+        fill(layer, poly, look.shoulder * 0.5, _SOFT_SCALE)
         shoulders += layer
     small += cv2.GaussianBlur(shoulders, (0, 0), 5.0)  # shoulders lie far from the film
     layer[:] = 0
-    _fill(layer, _airway_polygon(rng, curve, verts, extent), look.airway, _SOFT_SCALE)
+    fill(layer, _airway_polygon(rng, curve, verts, extent), look.airway, _SOFT_SCALE)
     small -= cv2.GaussianBlur(layer, (0, 0), 1.2)
     small = cv2.GaussianBlur(small, (0, 0), 2.0)
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-# --------------------------------------------------------------------------------------------
+# -----------------------------------------------------------------------------------------------
 # Bone
-# --------------------------------------------------------------------------------------------
+# -----------------------------------------------------------------------------------------------
+
+
+def _bowed_edge(a: np.ndarray, b: np.ndarray, bow: np.ndarray, n: int = 6) -> np.ndarray:
+    """Points from a to b (b excluded) bulging by ``bow`` at the middle (parabolic)."""
+    t = np.linspace(0.0, 1.0, n, endpoint=False)[:, None]
+    return a + (b - a) * t + bow * (4 * t * (1 - t))
+
+
+def _body_outline(vert: Vertebra) -> np.ndarray:
+    """Body contour through the four corners with concave endplates and anterior surface."""
+    tl, tr, br, bl = vert.corners
+    down = (bl - tl + br - tr) / np.linalg.norm(bl - tl + br - tr)
+    back = (tr - tl + br - bl) / np.linalg.norm(tr - tl + br - bl)
+    cup = 0.04 * vert.height
+    return np.concatenate(
+        [
+            _bowed_edge(tl, tr, down * cup),  # superior endplate dips into the body
+            _bowed_edge(tr, br, -back * 0.015 * vert.depth),
+            _bowed_edge(br, bl, -down * cup),
+            _bowed_edge(bl, tl, back * 0.03 * vert.depth),  # anterior surface is slightly concave
+        ]
+    )
 
 
 def _draw_skull_base(
@@ -459,20 +220,20 @@ def _draw_skull_base(
     radii = (w * rng.uniform(5.0, 6.5), h * rng.uniform(4.0, 5.0))
     tilt = f.theta + math.radians(rng.uniform(-14, -2))  # occiput hangs lower than the face
     centre = f.at(w * rng.uniform(0.8, 1.4), base - radii[1])
-    _fill(bone, _ellipse(centre, radii, tilt, 64), look.bone * 0.95)
+    fill(bone, ellipse(centre, radii, tilt, 64), look.bone * 0.95)
     # Thin vault: the inner ellipse sits high, leaving a thick dense rim only at the base.
     thickness = h * rng.uniform(0.5, 0.8)
-    inner = _ellipse(
+    inner = ellipse(
         Frame(centre, tilt).at(0.0, -thickness),
         (radii[0] - 0.3 * thickness, radii[1] - 0.3 * thickness),
         tilt,
         64,
     )
-    _fill(bone, inner, look.bone * 0.6)
-    mastoid = _ellipse(
+    fill(bone, inner, look.bone * 0.6)
+    mastoid = ellipse(
         f.at(w * rng.uniform(0.7, 1.1), base - 0.45 * h), (0.5 * w, 0.6 * h), f.theta + 0.4
     )
-    _fill(bone, mastoid, look.bone * 1.15)
+    fill(bone, mastoid, look.bone * 1.15)
     clivus = f.poly(
         [
             (-0.1 * w, base + 0.05 * h),
@@ -481,7 +242,7 @@ def _draw_skull_base(
             (-1.9 * w, base - 2.2 * h),
         ]
     )
-    _fill(bone, clivus, look.bone * 1.05)
+    fill(bone, clivus, look.bone * 1.05)
 
 
 def _draw_face(
@@ -516,8 +277,8 @@ def _draw_face(
             (gonion_u + 0.1 * w, condyle[1] + 0.55 * h),  # mandibular notch
         ]
     )
-    _fill(bone, mandible, look.bone * 0.55)
-    _outline(bone, mandible, look.bone * 1.1, max(2, int(0.05 * h)))
+    fill(bone, mandible, look.bone * 0.55)
+    outline(bone, mandible, look.bone * 1.1, max(2, int(0.05 * h)))
     _draw_teeth(rng, bone, f, gonion_u - 0.6 * w, alveolar_v, chin_u, w, h, look)
 
 
@@ -548,14 +309,14 @@ def _draw_teeth(
                     (u - 0.3 * crown_w, v + root * 1.6 * crown_h),
                 ]
             )
-            _fill(bone, tooth, look.bone * 0.95)  # roots sit in bone, crown is enamel
-            _fill(
+            fill(bone, tooth, look.bone * 0.95)  # roots sit in bone, crown is enamel
+            fill(
                 bone,
-                _ellipse(f.at(u, v), (0.47 * crown_w, 0.55 * crown_h), f.theta, 16),
+                ellipse(f.at(u, v), (0.47 * crown_w, 0.55 * crown_h), f.theta, 16),
                 look.bone * 1.35,
             )
     palate_v = occlusal_v - crown_h * rng.uniform(2.8, 3.5)
-    _fill(
+    fill(
         bone,
         f.poly(
             [
@@ -574,9 +335,7 @@ def _draw_hyoid(rng: np.random.Generator, bone: np.ndarray, c3: Vertebra, look: 
     f = c3.frame
     centre = f.at(-c3.depth * rng.uniform(2.2, 2.8), c3.height * rng.uniform(0.3, 0.9))
     axes = (0.28 * c3.depth, 0.14 * c3.height)
-    _fill(
-        bone, _ellipse(centre, axes, f.theta + math.radians(rng.uniform(-30, 10))), look.bone * 0.9
-    )
+    fill(bone, ellipse(centre, axes, f.theta + math.radians(rng.uniform(-30, 10))), look.bone * 0.9)
 
 
 def _dens_top(c2: Vertebra, dens_height: float) -> float:
@@ -588,7 +347,7 @@ def _draw_atlas(bone: np.ndarray, c2: Vertebra, dens_height: float, look: Look) 
     """C1: lateral mass behind the dens, small anterior arch in front, long posterior arch."""
     f, w, h = c2.frame, c2.depth, c2.height / 1.3
     top = _dens_top(c2, dens_height)
-    _fill(
+    fill(
         bone,
         f.poly(
             [
@@ -600,9 +359,9 @@ def _draw_atlas(bone: np.ndarray, c2: Vertebra, dens_height: float, look: Look) 
         ),
         look.posterior * 0.8,
     )
-    arch = _ellipse(f.at(-0.45 * w, top + 0.45 * h), (0.14 * w, 0.28 * h), f.theta)
-    _fill(bone, arch, look.bone)
-    _outline(bone, arch, look.bone * look.cortex, 2)
+    arch = ellipse(f.at(-0.45 * w, top + 0.45 * h), (0.14 * w, 0.28 * h), f.theta)
+    fill(bone, arch, look.bone)
+    outline(bone, arch, look.bone * look.cortex, 2)
     posterior_arch = f.poly(
         [
             (0.6 * w, top + 0.25 * h),
@@ -611,10 +370,10 @@ def _draw_atlas(bone: np.ndarray, c2: Vertebra, dens_height: float, look: Look) 
             (0.6 * w, top + 0.6 * h),
         ]
     )
-    _fill(bone, posterior_arch, look.posterior)
-    _fill(
+    fill(bone, posterior_arch, look.posterior)
+    fill(
         bone,
-        _ellipse(f.at(2.0 * w, top + 0.32 * h), (0.18 * w, 0.22 * h), f.theta),
+        ellipse(f.at(2.0 * w, top + 0.32 * h), (0.18 * w, 0.22 * h), f.theta),
         look.posterior * 1.15,
     )
 
@@ -635,13 +394,13 @@ def _draw_posterior_elements(
             (hw - 0.05 * w, -0.05 * hh),
         ]
     )
-    _fill(bone, pedicle, look.posterior)
+    fill(bone, pedicle, look.posterior)
     a0, a1 = hw + 0.2 * w, hw + 0.72 * w
     top = -hh - (0.6 * h if index == 0 else 0.1 * h)  # C2's pars reaches up to the atlas
     bottom = hh + 0.7 * disc_below
     pillar = f.poly([(a0, top), (a1, top + slope), (a1, bottom + slope), (a0, bottom)])
-    _fill(bone, pillar, look.posterior)
-    _outline(bone, pillar, look.posterior * 1.35, max(1, int(0.03 * h)))
+    fill(bone, pillar, look.posterior)
+    outline(bone, pillar, look.posterior * 1.35, max(1, int(0.03 * h)))
     girth = (0.55 if index == 0 else 0.38) * h
     base_v = 0.15 * hh + 0.6 * slope
     tip_u, tip_v = a1 + length, base_v + 0.45 * length
@@ -653,10 +412,10 @@ def _draw_posterior_elements(
             (a1 - 0.1 * w, base_v + 0.6 * girth),
         ]
     )
-    _fill(bone, spinous, look.posterior)
-    _fill(
+    fill(bone, spinous, look.posterior)
+    fill(
         bone,
-        _ellipse(f.at(tip_u, tip_v - 0.1 * girth), (0.2 * girth, 0.35 * girth), f.theta),
+        ellipse(f.at(tip_u, tip_v - 0.1 * girth), (0.2 * girth, 0.35 * girth), f.theta),
         look.posterior * 1.1,
     )
 
@@ -669,15 +428,15 @@ def _draw_dens(bone: np.ndarray, c2: Vertebra, dens_height: float, look: Look) -
     column = f.poly(
         [(-r, tip + r), (r, tip + r), (1.15 * r, -0.3 * c2.height), (-1.15 * r, -0.3 * c2.height)]
     )
-    _fill(bone, column, look.bone)
-    _fill(bone, _ellipse(f.at(0.0, tip + r), (r, r), f.theta), look.bone)
-    _outline(bone, column[:2], look.bone * look.cortex, 2, closed=False)
+    fill(bone, column, look.bone)
+    fill(bone, ellipse(f.at(0.0, tip + r), (r, r), f.theta), look.bone)
+    outline(bone, column[:2], look.bone * look.cortex, 2, closed=False)
 
 
 def _draw_body(bone: np.ndarray, vert: Vertebra, look: Look) -> None:
-    outline = _body_outline(vert)
-    _fill(bone, outline, look.bone)
-    _outline(bone, outline, look.bone * look.cortex, max(2, int(round(0.045 * vert.height))))
+    contour = _body_outline(vert)
+    fill(bone, contour, look.bone)
+    outline(bone, contour, look.bone * look.cortex, max(2, int(round(0.045 * vert.height))))
 
 
 def _draw_osteophytes(bone: np.ndarray, vert: Vertebra, spurs: np.ndarray, look: Look) -> None:
@@ -701,8 +460,8 @@ def _draw_osteophytes(bone: np.ndarray, vert: Vertebra, spurs: np.ndarray, look:
                 corner + along_endplate * 0.3 * length,
             ]
         )
-        _fill(bone, beak, look.bone * 1.05)
-        _outline(bone, beak, look.bone * look.cortex, max(1, int(0.03 * vert.height)))
+        fill(bone, beak, look.bone * 1.05)
+        outline(bone, beak, look.bone * look.cortex, max(1, int(0.03 * vert.height)))
 
 
 def _draw_sclerosis(bone: np.ndarray, vert: Vertebra, thickness: float, look: Look) -> None:
@@ -717,7 +476,7 @@ def _draw_sclerosis(bone: np.ndarray, vert: Vertebra, thickness: float, look: Lo
     pairs = [(tl, tr, down), (bl, br, -down)] if vert.level != "C2" else [(bl, br, -down)]
     for a, b, inward in pairs:
         seg = np.stack([a + inward * inset, b + inward * inset])
-        _outline(bone, seg, value, int(round(px)), closed=False)
+        outline(bone, seg, value, int(round(px)), closed=False)
 
 
 def _bone_layer(
@@ -747,32 +506,14 @@ def _bone_layer(
         _draw_sclerosis(bone, vert, float(disease.sclerosis[i]), look)
     # Trabecular bone: fine mottle inside every bone, coarser density variation on top.
     cell = max(2.5, c2.height / 16)
-    texture = _smooth_noise(rng, shape, cell, cv2.INTER_LINEAR)
+    texture = smooth_noise(rng, shape, cell, cv2.INTER_LINEAR)
     bone *= 1.0 + look.trabecular * texture
     return bone
 
 
-# --------------------------------------------------------------------------------------------
-# Acquisition: film, ruler, exposure, grain, burned-in annotations
-# --------------------------------------------------------------------------------------------
-
-
-def _sample_look(rng: np.random.Generator) -> Look:
-    soft = rng.uniform(0.24, 0.34)
-    return Look(
-        soft=soft,
-        bone=rng.uniform(0.26, 0.36),
-        cortex=rng.uniform(1.25, 1.5),
-        posterior=rng.uniform(0.13, 0.19),
-        airway=soft * rng.uniform(0.45, 0.75),
-        shoulder=rng.uniform(0.25, 0.45),
-        trabecular=rng.uniform(0.12, 0.22),
-        offset=rng.uniform(0.03, 0.12),
-        contrast=rng.uniform(0.8, 1.1),
-        gamma=rng.uniform(0.8, 1.2),
-        blur_sigma=rng.uniform(0.5, 1.6),
-        grain=rng.uniform(0.008, 0.02),
-    )
+# -----------------------------------------------------------------------------------------------
+# Film and exposure
+# -----------------------------------------------------------------------------------------------
 
 
 def _film_base(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
@@ -782,71 +523,8 @@ def _film_base(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
     ys = np.linspace(-0.5, 0.5, h, dtype=np.float32)[:, None]
     xs = np.linspace(-0.5, 0.5, w, dtype=np.float32)[None, :]
     ramp = (math.cos(direction) * xs + math.sin(direction) * ys) * rng.uniform(0.02, 0.08)
-    mottle = 0.012 * _smooth_noise(rng, shape, max(shape) / 8, cv2.INTER_CUBIC)
+    mottle = 0.012 * smooth_noise(rng, shape, max(shape) / 8, cv2.INTER_CUBIC)
     return ramp + mottle
-
-
-def _ruler_patch(rng: np.random.Generator, length: int, breadth: int) -> np.ndarray:
-    """A horizontal ruler strip (length x breadth): faint body, dense ticks every few px."""
-    patch = np.zeros((breadth, length), np.uint8)
-    patch[:] = int(rng.integers(70, 130))
-    pitch = rng.uniform(7.0, 11.0)
-    tick_value = int(rng.integers(200, 256))
-    for k in range(int(length / pitch)):
-        x = int(round(4 + k * pitch))
-        size = 0.75 if k % 10 == 0 else 0.5 if k % 5 == 0 else 0.3
-        cv2.line(patch, (x, 0), (x, int(size * breadth)), tick_value, 1)
-        if k % 10 == 0 and k > 0 and x + 16 < length:
-            cv2.putText(
-                patch,
-                str(k // 10),
-                (x + 2, breadth - 3),
-                cv2.FONT_HERSHEY_PLAIN,
-                breadth / 36,
-                tick_value,
-                1,
-                cv2.LINE_AA,
-            )
-    return patch
-
-
-def _add_ruler(rng: np.random.Generator, image: np.ndarray) -> None:
-    """Calibration ruler radiographed along one image edge."""
-    h, w = image.shape
-    edge = int(rng.integers(4))  # left, right, top, bottom
-    along = h if edge < 2 else w
-    length = int(along * rng.uniform(0.35, 0.75))
-    breadth = int(rng.integers(20, 34))
-    patch = _ruler_patch(rng, length, breadth).astype(np.float32) / 255.0 * 0.85
-    start = int(rng.integers(int(0.05 * along), along - length - int(0.05 * along)))
-    gap = int(rng.uniform(0.015, 0.05) * (w if edge < 2 else h))
-    if edge < 2:
-        patch = patch.T if edge == 0 else patch.T[:, ::-1]
-        x0 = gap if edge == 0 else w - gap - breadth
-        region = image[start : start + length, x0 : x0 + breadth]
-    else:
-        patch = patch if edge == 3 else patch[::-1]
-        y0 = gap if edge == 2 else h - gap - breadth
-        region = image[y0 : y0 + breadth, start : start + length]
-    np.maximum(region, patch, out=region)
-
-
-def _add_collimation(rng: np.random.Generator, image: np.ndarray) -> None:
-    """Shutter edges: the region outside the collimated field stays nearly unexposed (bright)."""
-    h, w = image.shape
-    level = rng.uniform(0.75, 0.95)
-    for side in range(4):
-        if rng.random() > 0.5:
-            continue
-        depth = int(rng.uniform(0.02, 0.07) * (w if side < 2 else h))
-        if side == 0:
-            image[:, :depth] = level
-        elif side == 1:
-            image[:, w - depth :] = level
-        elif side == 2:
-            image[:depth, :] = level
-        else:
-            image[h - depth :, :] = level
 
 
 def _expose(rng: np.random.Generator, attenuation: np.ndarray, look: Look) -> np.ndarray:
@@ -855,42 +533,13 @@ def _expose(rng: np.random.Generator, attenuation: np.ndarray, look: Look) -> np
     img = look.offset + look.contrast * np.clip(img, 0.0, None)
     img = np.power(np.clip(img, 0.0, 1.0), look.gamma)
     # Grain is a little coarser than a pixel; drawn at half resolution keeps PNGs small.
-    img += look.grain * _smooth_noise(rng, img.shape, 2.0, cv2.INTER_LINEAR)
+    img += look.grain * smooth_noise(rng, img.shape, 2.0, cv2.INTER_LINEAR)
     return np.clip(img * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
-def _burn_in_text(rng: np.random.Generator, image: np.ndarray) -> None:
-    """Side marker, acquisition date and a hospital-style patient id in the corners."""
-    h, w = image.shape
-    scale = min(h, w) / 800
-    value = int(rng.integers(200, 256))
-    corners = rng.permutation(4)
-    marker = "L" if rng.random() < 0.5 else "R"
-    date = f"{rng.integers(2008, 2024)}-{rng.integers(1, 13):02d}-{rng.integers(1, 29):02d}"
-    patient = f"ID {rng.integers(10**6, 10**7)}  HOSP-{rng.integers(1, 9)}"
-    for text, corner, size, weight in (
-        (marker, corners[0], 2.2 * scale, 4),
-        (date, corners[1], 0.8 * scale, 2),
-        (patient, corners[2], 0.7 * scale, 2),
-    ):
-        (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, size, weight)
-        mx, my = int(rng.uniform(0.03, 0.08) * w), int(rng.uniform(0.03, 0.08) * h)
-        x = mx if corner % 2 == 0 else w - mx - tw
-        y = my + th if corner < 2 else h - my
-        cv2.putText(image, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, size, value, weight, cv2.LINE_AA)
-        if text == marker:  # lead markers usually sit in a box
-            cv2.rectangle(image, (x - 6, y - th - 6), (x + tw + 6, y + 6), value, 2)
-
-
-def _add_black_frame(rng: np.random.Generator, image: np.ndarray) -> None:
-    """Digitisation padding: a black border of a few to tens of pixels."""
-    t = int(rng.integers(4, 30))
-    image[:t], image[-t:], image[:, :t], image[:, -t:] = 0, 0, 0, 0
-
-
-# --------------------------------------------------------------------------------------------
+# -----------------------------------------------------------------------------------------------
 # Public entry point
-# --------------------------------------------------------------------------------------------
+# -----------------------------------------------------------------------------------------------
 
 
 def render_radiograph(
@@ -908,27 +557,27 @@ def render_radiograph(
         raise ValueError(f"curvature must be 1..5, got {curvature}")
     shape = (height, width)
     severity = float(np.clip(severity, 0.0, 1.0))
-    disease = _sample_disease(rng, diseased, severity)
-    heights, depths, discs = _sample_sizes(rng, disease)
+    disease = sample_disease(rng, diseased, severity)
+    heights, depths, discs = sample_sizes(rng, disease)
     span = 0.5 * heights[0] + heights[1:].sum() + discs.sum()  # C2 centre to C7 bottom
     unit = min(height * rng.uniform(0.36, 0.52) / span, width / 9.5)
     length = float((heights.sum() - 0.5 * heights[0] + discs.sum()) * unit)
-    curve = _build_curve(rng, curvature, length, 3.0 * max(shape))
-    verts = _build_vertebrae(rng, curve, heights, depths, discs, unit)
-    offset = _placement_offset(rng, verts, width, height)
+    curve = build_curve(rng, curvature, length, 3.0 * max(shape))
+    verts = build_vertebrae(rng, curve, heights, depths, discs, unit)
+    offset = placement_offset(rng, verts, width, height)
     curve, verts = curve.shifted(offset), [v.shifted(offset) for v in verts]
 
     look = _sample_look(rng)
     attenuation = _film_base(rng, shape)
     attenuation += _soft_tissue_layer(rng, curve, verts, look, shape)
     attenuation += _bone_layer(rng, verts, discs * unit, disease, look, shape)
-    _add_ruler(rng, attenuation)
+    add_ruler(rng, attenuation)
     if rng.random() < 0.35:
-        _add_collimation(rng, attenuation)
+        add_collimation(rng, attenuation)
     image = _expose(rng, attenuation, look)
     if rng.random() < 0.25:
-        _add_black_frame(rng, image)
-    _burn_in_text(rng, image)  # annotations are added after digitisation, over any padding
+        add_black_frame(rng, image)
+    burn_in_text(rng, image)  # annotations are added after digitisation, over any padding
     if inverted:
         image = 255 - image
-    return image, _keypoints(verts)
+    return image, keypoints(verts)

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import torch
+import torchvision
 import pytest
 from hydra.utils import instantiate
 
@@ -130,3 +132,15 @@ def test_csxa_without_a_folder_says_how_to_get_it(tmp_path, monkeypatch):
     cfg = compose_train_config(["data=csxa", f"paths.output_dir={tmp_path}"])
     with pytest.raises(Exception, match=r"data.root=/path/to/CSXA.*doi:10.57760/sciencedb.15391"):
         instantiate(cfg.data)
+
+
+def test_weights_path_override_reaches_the_backbone(tmp_path):
+    reference = torchvision.models.resnet18(weights=None)
+    path = tmp_path / "my-resnet18.pth"
+    torch.save(reference.state_dict(), path)
+    cfg = compose_train_config(
+        ["model=resnet18", f"model.weights_path={path}", f"paths.output_dir={tmp_path}"]
+    )
+    model = instantiate(cfg.model)
+    assert torch.equal(model.net.conv1.weight, reference.conv1.weight)
+    assert model.net.fc.out_features == 2
