@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import torch
 import torchvision
-import pytest
 from hydra.utils import instantiate
 
 from csxa_lightning.train import train
