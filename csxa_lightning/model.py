@@ -6,12 +6,15 @@ from collections.abc import Callable
 
 import lightning as L
 import torch
-from torch import nn
+import torch.nn.functional as F
 from torchmetrics import MetricCollection
 from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, MulticlassAccuracy
 
 from csxa_lightning.backbones import build_backbone
-from csxa_lightning.data.datamodule import IMAGENET_MEAN, IMAGENET_STD
+
+# Until set_normalization() gives the training set's own statistics: ImageNet's.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def stage_metrics(prefix: str) -> MetricCollection:
@@ -46,11 +49,12 @@ class CSXAClassifier(L.LightningModule):
         self.channels_last = channels_last
         if channels_last:  # NHWC lets cuDNN use tensor-core convolutions without transposes
             self.net = self.net.to(memory_format=torch.channels_last)
-        self.criterion = nn.CrossEntropyLoss()
         # Normalization lives in the module (and its checkpoint) so that prediction applies the
         # statistics training used.
         self.register_buffer("input_mean", torch.tensor(IMAGENET_MEAN).view(1, -1, 1, 1))
         self.register_buffer("input_std", torch.tensor(IMAGENET_STD).view(1, -1, 1, 1))
+        # Cross-entropy class weights (balance=weighted); None = unweighted.
+        self.register_buffer("class_weights", None, persistent=False)
         # One metrics object per stage: their states must never mix.
         self.train_metrics = stage_metrics("train")
         self.val_metrics = stage_metrics("val")
@@ -58,8 +62,12 @@ class CSXAClassifier(L.LightningModule):
         self.test_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     def set_normalization(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
-        self.input_mean.copy_(torch.tensor(mean).view(1, -1, 1, 1))
-        self.input_std.copy_(torch.tensor(std).view(1, -1, 1, 1))
+        """Per-channel statistics of the training images; one value is used for all three."""
+        self.input_mean.copy_(torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
+        self.input_std.copy_(torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+
+    def set_class_weights(self, weights: list[float] | None) -> None:
+        self.class_weights = None if weights is None else torch.tensor(weights, dtype=torch.float32)
 
     def prepare_input(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 (B, C, H, W) on the device -> normalized float, 3 channels for the backbone."""
@@ -75,19 +83,29 @@ class CSXAClassifier(L.LightningModule):
         return self.net(self.prepare_input(images))
 
     def _step(self, batch: dict[str, torch.Tensor], metrics: MetricCollection, stage: str):
-        logits = self(batch["image"])
-        loss = self.criterion(logits, batch["label"])
-        prob = logits.float().softmax(dim=1)[:, 1]
-        metrics["acc"].update(prob, batch["label"])
-        metrics["bal_acc"].update(logits.float(), batch["label"])
-        metrics["auroc"].update(prob, batch["label"])
+        images, labels = batch["image"], batch["label"]
+        if images.ndim == 5:
+            # Evaluation item = every channel order of one film: average their probabilities
+            # so that each image is scored exactly once.
+            batch_size, variants = images.shape[:2]
+            logits = self(images.flatten(0, 1)).float().view(batch_size, variants, -1)
+            prob_all = logits.softmax(dim=-1).mean(dim=1)
+            loss = F.nll_loss(prob_all.clamp_min(1e-12).log(), labels, weight=self.class_weights)
+        else:
+            logits = self(images).float()
+            prob_all = logits.softmax(dim=-1)
+            loss = F.cross_entropy(logits, labels, weight=self.class_weights)
+        prob = prob_all[:, 1]
+        metrics["acc"].update(prob, labels)
+        metrics["bal_acc"].update(prob_all, labels)
+        metrics["auroc"].update(prob, labels)
         self.log(
             f"{stage}/loss",
             loss,
             on_step=False,
             on_epoch=True,
             prog_bar=True,
-            batch_size=len(batch["label"]),
+            batch_size=len(labels),
         )
         self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "train")
         return loss, prob

@@ -60,8 +60,11 @@ def train(cfg: DictConfig) -> dict:
     datamodule.setup("fit")
     datamodule.split_frame.to_csv(out / "split.csv", index=False)
 
+    datamodule.save_normalization(out / "normalization.json")
+
     model: CSXAClassifier = instantiate(cfg.model)
-    model.set_normalization(*datamodule.normalization)
+    model.set_normalization(*datamodule.normalization)  # also stored in the checkpoint
+    model.set_class_weights(datamodule.class_weights)
 
     checkpoint = instantiate(
         cfg.callbacks.model_checkpoint,

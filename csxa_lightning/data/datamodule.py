@@ -1,11 +1,10 @@
-"""The LightningDataModule: index -> split -> preprocessed arrays -> loaders."""
+"""The LightningDataModule: index -> split -> cached model inputs -> balance -> loaders."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import lightning as L
@@ -13,52 +12,43 @@ import numpy as np
 import pandas as pd
 from torch.utils.data import DataLoader
 
-from csxa_lightning.data.csxa import CSXA_SOURCE, load_index, read_keypoints
+from csxa_lightning.data.augment import NoAugmentation, seed_worker
+from csxa_lightning.data.balance import NoBalancing
+from csxa_lightning.data.cache import cached_inputs
+from csxa_lightning.data.csxa import CSXA_SOURCE, load_index
 from csxa_lightning.data.dataset import ArrayDataset
-from csxa_lightning.data.images import read_image
+from csxa_lightning.data.normalization import channel_stats
+from csxa_lightning.data.preprocess import Preprocessor
 from csxa_lightning.data.split import SPLITS, make_split
 from csxa_lightning.phantom.store import ensure_phantom
 
 log = logging.getLogger(__name__)
-
-# ImageNet statistics; the pretrained backbones were trained on inputs normalized by them.
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-Preprocess = Callable[..., np.ndarray]
-
-
-def preprocess_rows(frame: pd.DataFrame, preprocess: Preprocess, workers: int) -> np.ndarray:
-    """(N, C, H, W) uint8 model inputs of every row; threads, since OpenCV releases the GIL."""
-    needs_keypoints = getattr(preprocess, "needs_keypoints", True)
-
-    def one(row: tuple[str, str]) -> np.ndarray:
-        png_path, json_path = row
-        keypoints = read_keypoints(json_path) if needs_keypoints else None
-        return preprocess(read_image(png_path), keypoints)
-
-    rows = list(zip(frame["png_path"], frame["json_path"], strict=True))
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        arrays = list(pool.map(one, rows))
-    return np.stack(arrays) if arrays else np.empty((0, 1, 1, 1), dtype=np.uint8)
 
 
 class CSXADataModule(L.LightningDataModule):
     """Serves the real CSXA (root=...) or the phantom set (phantom={n, seed, healthy_fraction}).
 
     After setup(): ``index`` (all usable images), ``split_frame`` (case_id, stem, label, split),
-    ``frames[split]`` (rows of each split, in dataset order) and one ArrayDataset per split.
+    ``frames[split]`` (rows of each split, in dataset order), one ArrayDataset per split,
+    ``normalization`` (per-channel mean/std of the real training images) and ``class_weights``.
+
+    Training samples are single channel orders (color=enhanced with orders=both gives two
+    samples per film, like the paper's two files); evaluation items carry every order of a
+    film, and the model averages their probabilities, so each image is scored exactly once.
     """
 
     def __init__(
         self,
-        preprocess: Preprocess,
+        preprocess: Preprocessor,
+        balance=None,
+        augment=None,
         root: str | None = None,
         phantom: dict | None = None,
         cache_dir: str = "~/.cache/csxa_lightning",
         split_seed: int = 42,
         test_fraction: float = 0.25,
         val_fraction: float = 0.1,
+        seed: int = 42,
         batch_size: int = 32,
         num_workers: int = 0,
         pin_memory: bool = False,
@@ -76,12 +66,15 @@ class CSXADataModule(L.LightningDataModule):
                 "or data=phantom for the synthetic set"
             )
         self.preprocess = preprocess
+        self.balance = balance if balance is not None else NoBalancing()
+        self.augment = augment if augment is not None else NoAugmentation()
         self.root = root
         self.phantom = dict(phantom) if phantom is not None else None
         self.cache_dir = cache_dir
         self.split_seed = split_seed
         self.test_fraction = test_fraction
         self.val_fraction = val_fraction
+        self.seed = seed
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.pin_memory = pin_memory
@@ -90,6 +83,9 @@ class CSXADataModule(L.LightningDataModule):
         self.split_frame: pd.DataFrame | None = None
         self.frames: dict[str, pd.DataFrame] = {}
         self.datasets: dict[str, ArrayDataset] = {}
+        self.normalization: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+        self.class_weights: list[float] | None = None
+        self.balance_counts: dict[str, int] = {}
 
     def dataset_root(self) -> Path:
         if self.root is not None:
@@ -98,31 +94,69 @@ class CSXADataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if self.index is not None:
-            return  # fit, validate and test share one preprocessing pass
+            return  # fit, validate and test share one preparation
         self.index = load_index(self.dataset_root())
         self.split_frame = make_split(
             self.index, self.split_seed, self.test_fraction, self.val_fraction
         )
-        by_case = self.index.set_index("case_id")
+        inputs = cached_inputs(self.index, self.preprocess, self.cache_dir, self.preprocess_workers)
+        position = pd.Series(np.arange(len(self.index)), index=self.index["case_id"])
         for split in SPLITS:
             ids = self.split_frame.loc[self.split_frame["split"] == split, "case_id"]
-            frame = by_case.loc[ids].reset_index()
-            self.frames[split] = frame
-            if frame.empty:
+            rows = position.loc[ids].to_numpy()
+            self.frames[split] = self.index.iloc[rows].reset_index(drop=True)
+            if len(rows) == 0:
                 continue
-            images = preprocess_rows(frame, self.preprocess, self.preprocess_workers)
-            self.datasets[split] = ArrayDataset(images, frame["label"].to_numpy())
-        counts = {s: len(f) for s, f in self.frames.items()}
-        log.info("split (seed %d): %s", self.split_seed, counts)
+            images = np.asarray(inputs[rows])  # a copy in memory, off the memory map
+            labels = self.frames[split]["label"].to_numpy()
+            if split == "train":
+                self._setup_train(images, labels)
+            else:
+                self.datasets[split] = ArrayDataset(images, labels)
+        log.info(
+            "split (seed %d): %s; training samples after %s: %s",
+            self.split_seed,
+            {s: len(f) for s, f in self.frames.items()},
+            type(self.balance).__name__,
+            self.balance_counts,
+        )
+
+    def _setup_train(self, images: np.ndarray, labels: np.ndarray) -> None:
+        """Balance whole films (all channel orders together, so a synthetic film's orders agree),
+        then make each order its own training sample."""
+        variants = images.shape[1]
+        self.normalization = channel_stats(images.reshape(-1, *images.shape[2:]))
+        balanced = self.balance.resample(images, labels, seed=self.seed)
+        self.class_weights = self.balance.class_weights(labels)
+        self.balance_counts = {
+            "healthy": int((balanced.labels == 0).sum()) * variants,
+            "diseased": int((balanced.labels == 1).sum()) * variants,
+            "synthetic": int(balanced.synthetic.sum()) * variants,
+        }
+        samples = balanced.images.reshape(-1, *images.shape[2:])
+        self.augment.reseed(self.seed)
+        self.datasets["train"] = ArrayDataset(
+            samples, np.repeat(balanced.labels, variants), augment=self.augment
+        )
 
     @property
     def has_validation(self) -> bool:
         return "val" in self.datasets
 
-    @property
-    def normalization(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        """Per-channel (mean, std) applied to inputs scaled to [0, 1]."""
-        return IMAGENET_MEAN, IMAGENET_STD
+    def save_normalization(self, path: str | Path) -> None:
+        mean, std = self.normalization
+        Path(path).write_text(
+            json.dumps(
+                {
+                    "mean": list(mean),
+                    "std": list(std),
+                    "computed_on": "training images (no synthetic)",
+                    "scale": "pixel / 255",
+                },
+                indent=2,
+            )
+            + "\n"
+        )
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         if split not in self.datasets:
@@ -134,6 +168,7 @@ class CSXADataModule(L.LightningDataModule):
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,
+            worker_init_fn=seed_worker,
         )
 
     def train_dataloader(self) -> DataLoader:

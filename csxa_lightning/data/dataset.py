@@ -2,28 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 
 class ArrayDataset(Dataset):
-    """Items are {"image": uint8 (C, H, W), "label": int64, "index": row in the split frame}.
+    """Items are {"image": uint8 array, "label": int64, "index": row in the split frame}.
 
+    Training items are (C, H, W) and pass through `augment`; evaluation items are
+    (variants, C, H, W) so that each image is scored once over all its channel orders.
     Images stay uint8 until they reach the device: a quarter of the float32 bytes to copy;
     the LightningModule scales and normalizes them there.
     """
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray) -> None:
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        augment: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> None:
         if len(images) != len(labels):
             raise ValueError(f"{len(images)} images but {len(labels)} labels")
-        self.images = torch.from_numpy(np.ascontiguousarray(images))
-        self.labels = torch.tensor(
-            np.array(labels), dtype=torch.long
-        )  # copy: pandas arrays are read-only
+        self.images = np.ascontiguousarray(images)
+        self.labels = torch.tensor(np.array(labels), dtype=torch.long)  # copy: pandas is read-only
+        self.augment = augment
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        return {"image": self.images[i], "label": self.labels[i], "index": torch.tensor(i)}
+        image = self.images[i]
+        if self.augment is not None:
+            image = self.augment(image)
+        return {
+            "image": torch.from_numpy(np.ascontiguousarray(image)),
+            "label": self.labels[i],
+            "index": torch.tensor(i),
+        }

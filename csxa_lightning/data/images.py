@@ -67,10 +67,66 @@ def center_crop(gray: np.ndarray, size: int, pad_value: int = 0) -> np.ndarray:
 
 
 def resize(image: np.ndarray, size: int) -> np.ndarray:
-    """Square resize; area interpolation when shrinking (no aliasing), cubic when enlarging."""
+    """Square resize of a 2-D image: area interpolation when a side shrinks (no aliasing), cubic
+    when both grow. Non-square crops are stretched, as the paper's 224 x 224 resize does."""
     height, width = image.shape[:2]
     if (height, width) == (size, size):
         return image
-    shrinking = size < min(height, width)
+    shrinking = size < max(height, width)
     interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
     return cv2.resize(image, (size, size), interpolation=interpolation)
+
+
+def keypoint_box(keypoints: dict[str, tuple[float, float]]) -> tuple[float, float, float, float]:
+    """(x_min, y_min, x_max, y_max) of the landmarks: the paper's tight crop box."""
+    xy = np.asarray(list(keypoints.values()), dtype=np.float64)
+    return (
+        float(xy[:, 0].min()),
+        float(xy[:, 1].min()),
+        float(xy[:, 0].max()),
+        float(xy[:, 1].max()),
+    )
+
+
+def crop_window(
+    box: tuple[float, float, float, float],
+    margin_x: float,
+    margin_y: float,
+    width: int,
+    height: int,
+) -> tuple[int, int, int, int]:
+    """Pixel window (x0, y0, x1, y1), end-exclusive, of box grown by margin_x on the left and
+    right and margin_y above and below, clipped at the image border ("up to" the margins, as
+    the paper says). Landmarks are continuous coordinates; the window covers every pixel a
+    landmark falls in: columns floor(x_min) .. floor(x_max) inclusive, likewise rows."""
+    x0 = max(0, int(np.floor(box[0] - margin_x)))
+    y0 = max(0, int(np.floor(box[1] - margin_y)))
+    x1 = min(width, int(np.floor(box[2] + margin_x)) + 1)
+    y1 = min(height, int(np.floor(box[3] + margin_y)) + 1)
+    if x1 <= x0 or y1 <= y0:
+        raise ValueError(
+            f"landmark box {box} lies outside the {width}x{height} image; the annotation does "
+            "not belong to this image"
+        )
+    return x0, y0, x1, y1
+
+
+def box_crop(
+    gray: np.ndarray,
+    box: tuple[float, float, float, float],
+    margin_x: float = 0.0,
+    margin_y: float = 0.0,
+) -> np.ndarray:
+    """The pixels of crop_window(box, margins) (the tight crop with zero margins)."""
+    height, width = gray.shape[:2]
+    x0, y0, x1, y1 = crop_window(box, margin_x, margin_y, width, height)
+    return gray[y0:y1, x0:x1]
+
+
+def equalized(gray: np.ndarray) -> np.ndarray:
+    """Histogram-equalized gray (OpenCV's global equalization)."""
+    return cv2.equalizeHist(np.ascontiguousarray(gray))
+
+
+def inverted(gray: np.ndarray) -> np.ndarray:
+    return 255 - gray

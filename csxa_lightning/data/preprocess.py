@@ -1,31 +1,71 @@
-"""Deterministic preprocessing of one film into the model's input (before normalization).
-
-Issue 2 scope: the paper's base crop (500 x 500 centre crop, padded when the film is smaller)
-then a square resize. The keypoint crops and colour variants plug in here later.
-"""
+"""One film and its landmarks -> the model input, exactly as training, prediction and preview
+see it (before normalization). Deterministic, so its output is cached."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
+import cv2
 import numpy as np
 
-from csxa_lightning.data.images import center_crop, resize, to_gray
+from csxa_lightning.data.images import resize, to_gray
+from csxa_lightning.data.transforms import CenterCrop, GrayColor, Keypoints
+
+
+class Crop(Protocol):
+    name: str
+    needs_keypoints: bool
+
+    def __call__(self, gray: np.ndarray, keypoints: Keypoints | None = None) -> np.ndarray: ...
+    def config(self) -> dict: ...
+
+
+class Color(Protocol):
+    name: str
+    variants: tuple[str, ...]
+
+    def __call__(self, gray: np.ndarray) -> np.ndarray: ...
+    def config(self) -> dict: ...
 
 
 @dataclass(frozen=True)
-class CenterCropResize:
-    """Gray film -> (1, image_size, image_size) uint8."""
+class Preprocessor:
+    """crop > colour > resize. Output: uint8 (variants, channels, image_size, image_size)."""
 
-    crop_size: int = 500
+    crop: Crop = CenterCrop()
+    color: Color = GrayColor()
     image_size: int = 224
-
-    def __call__(
-        self, image: np.ndarray, keypoints: dict[str, tuple[float, float]] | None = None
-    ) -> np.ndarray:
-        gray = to_gray(image)
-        return resize(center_crop(gray, self.crop_size), self.image_size)[None]
 
     @property
     def needs_keypoints(self) -> bool:
-        return False
+        return self.crop.needs_keypoints
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        return self.color.variants
+
+    @property
+    def channels(self) -> int:
+        return 1 if isinstance(self.color, GrayColor) else 3
+
+    def __call__(self, image: np.ndarray, keypoints: Keypoints | None = None) -> np.ndarray:
+        gray = self.crop(to_gray(image), keypoints)
+        # Colour before resize: equalization uses the histogram of the crop at full resolution.
+        stacked = self.color(gray)
+        return np.stack(
+            [[resize(plane, self.image_size) for plane in variant] for variant in stacked]
+        )
+
+    def config(self) -> dict:
+        """Everything that changes the pixels: the cache key."""
+        return {
+            "crop": self.crop.config(),
+            "color": self.color.config(),
+            "image_size": self.image_size,
+            "opencv": cv2.__version__,
+        }
+
+    @property
+    def label(self) -> str:
+        return f"crop={self.crop.name},color={self.color.name}"

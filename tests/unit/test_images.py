@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from csxa_lightning.data.images import ImageReadError, center_crop, read_image, resize, to_gray
-from csxa_lightning.data.preprocess import CenterCropResize
+from csxa_lightning.data.preprocess import Preprocessor
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def test_center_crop_pads_small_films_instead_of_failing():
 
 def test_base_preprocess_gives_one_channel_model_input(gray):
     rgba = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGRA)
-    out = CenterCropResize(crop_size=500, image_size=64)(rgba)
-    assert out.shape == (1, 64, 64) and out.dtype == np.uint8
+    out = Preprocessor(image_size=64)(rgba)  # defaults: crop=none, color=none
+    assert out.shape == (1, 1, 64, 64) and out.dtype == np.uint8
     expected = resize(gray[100:600, 50:550], 64)
-    assert (out[0] == expected).all()
+    assert (out[0, 0] == expected).all()

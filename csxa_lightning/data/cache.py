@@ -1,0 +1,138 @@
+"""The preprocessed cache: model inputs of every image of a dataset, built once per
+(dataset, preprocessing config) and reused by every later run.
+
+An entry is one .npy array (N, variants, channels, S, S) uint8 in index order, plus a .json
+manifest naming its stems and config. The key is a SHA-256 of the preprocessing config and
+of each input file's name, size and modification time, so editing, replacing or adding a file
+makes a new entry. Entries are written to a temporary file and renamed into place (a reader
+never sees half an entry), under a file lock so that concurrent sweep jobs build an entry once
+while the others wait and then reuse it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
+from itertools import repeat
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from filelock import FileLock
+from tqdm.auto import tqdm
+
+from csxa_lightning.data.csxa import read_keypoints
+from csxa_lightning.data.images import read_image
+from csxa_lightning.data.preprocess import Preprocessor
+
+log = logging.getLogger(__name__)
+
+CACHE_FORMAT = 1  # bump when the layout of an entry changes
+
+
+def file_signature(path: str) -> list:
+    stat = os.stat(path)
+    return [os.path.basename(path), stat.st_size, stat.st_mtime_ns]
+
+
+def fingerprint(index: pd.DataFrame, preprocessor: Preprocessor) -> str:
+    """SHA-256 of the preprocessing config and of every input file's name, size and mtime."""
+    digest = hashlib.sha256()
+    digest.update(
+        json.dumps({"format": CACHE_FORMAT, **preprocessor.config()}, sort_keys=True).encode()
+    )
+    for png, annotation in zip(index["png_path"], index["json_path"], strict=True):
+        digest.update(json.dumps([file_signature(png), file_signature(annotation)]).encode())
+    return digest.hexdigest()
+
+
+def preprocess_file(preprocessor: Preprocessor, png_path: str, json_path: str) -> np.ndarray:
+    """The model input of one case; the one function training, prediction and preview share."""
+    keypoints = read_keypoints(json_path) if preprocessor.needs_keypoints else None
+    return preprocessor(read_image(png_path), keypoints)
+
+
+def _build(index: pd.DataFrame, preprocessor: Preprocessor, target: Path, workers: int) -> None:
+    n = len(index)
+    shape = (
+        n,
+        len(preprocessor.variants),
+        preprocessor.channels,
+        preprocessor.image_size,
+        preprocessor.image_size,
+    )
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    # Written straight into a memory-mapped file: the set is never held twice in memory.
+    out = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=shape)
+    pngs, jsons = index["png_path"].tolist(), index["json_path"].tolist()
+    progress = tqdm(total=n, desc=f"preprocessing {preprocessor.label}", unit="img", disable=None)
+    try:
+        with ExitStack() as stack:
+            if workers <= 1:
+                results = map(preprocess_file, repeat(preprocessor), pngs, jsons)
+            else:
+                pool = stack.enter_context(ProcessPoolExecutor(workers))
+                chunk = max(1, min(32, n // (4 * workers)))
+                results = pool.map(
+                    preprocess_file, repeat(preprocessor), pngs, jsons, chunksize=chunk
+                )
+            for i, array in enumerate(results):
+                out[i] = array
+                progress.update()
+        out.flush()
+        del out
+        os.replace(partial, target)  # atomic on one file system
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    finally:
+        progress.close()
+
+
+def cached_inputs(
+    index: pd.DataFrame,
+    preprocessor: Preprocessor,
+    cache_dir: str | Path,
+    workers: int | None = None,
+) -> np.ndarray:
+    """(N, variants, channels, S, S) uint8 model inputs of every index row, from the cache
+    (built now if missing). Returned memory-mapped read-only: slice and copy what you need."""
+    key = fingerprint(index, preprocessor)
+    folder = Path(cache_dir).expanduser() / "inputs"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{key[:24]}.npy"
+    manifest = target.with_suffix(".json")
+    with FileLock(str(target) + ".lock"):
+        if target.exists():
+            log.info("preprocessed cache hit: %s (%s)", target, preprocessor.label)
+        else:
+            log.info(
+                "building preprocessed cache %s (%s, %d images)",
+                target,
+                preprocessor.label,
+                len(index),
+            )
+            _build(index, preprocessor, target, workers or os.cpu_count() or 1)
+            tmp = manifest.with_name(f".{manifest.name}.{os.getpid()}")
+            tmp.write_text(
+                json.dumps(
+                    {
+                        "fingerprint": key,
+                        "config": preprocessor.config(),
+                        "stems": index["stem"].tolist(),
+                    },
+                    indent=1,
+                )
+            )
+            os.replace(tmp, manifest)
+    arrays = np.load(target, mmap_mode="r")
+    if arrays.shape[0] != len(index):
+        raise RuntimeError(
+            f"cache entry {target} holds {arrays.shape[0]} images, the index {len(index)}; "
+            "delete the file to rebuild it"
+        )
+    return arrays

@@ -1,0 +1,105 @@
+"""The paper's preprocessing steps as config-built objects: the crop group and the colour group.
+
+Each is a small frozen dataclass built by Hydra (`_target_`) from conf/crop/*.yaml and
+conf/color/*.yaml; the Preprocessor composes them as crop > colour > resize. Their fields are
+also the cache key, so every value that changes the pixels must be a field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from csxa_lightning.data.images import box_crop, center_crop, equalized, inverted, keypoint_box
+
+Keypoints = dict[str, tuple[float, float]]
+
+
+@dataclass(frozen=True)
+class CenterCrop:
+    """crop=none: the paper's base crop, a size x size centre window (padded if smaller)."""
+
+    size: int = 500
+    name: str = "none"
+    needs_keypoints = False
+
+    def __call__(self, gray: np.ndarray, keypoints: Keypoints | None = None) -> np.ndarray:
+        return center_crop(gray, self.size)
+
+    def config(self) -> dict:
+        return {"type": type(self).__name__, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class KeypointCrop:
+    """crop=tight|wide: the box of the 23 landmarks, grown by margins on each side."""
+
+    margin_x: float = 0.0  # px added left and right (wide: 50 + 50 = 100 in total)
+    margin_y: float = 0.0  # px added above and below (wide: 100 + 100 = 200 in total)
+    name: str = "tight"
+    needs_keypoints = True
+
+    def __call__(self, gray: np.ndarray, keypoints: Keypoints | None = None) -> np.ndarray:
+        if keypoints is None:
+            raise ValueError(f"crop={self.name} needs the landmarks of the image")
+        return box_crop(gray, keypoint_box(keypoints), self.margin_x, self.margin_y)
+
+    def config(self) -> dict:
+        return {"type": type(self).__name__, **asdict(self)}
+
+
+# The two channel orders of the enhanced variant (paper: one file per order).
+ENHANCED_ORDERS = {
+    "gray_eq_inv": ("gray", "equalized", "inverted"),
+    "gray_inv_eq": ("gray", "inverted", "equalized"),
+}
+
+
+@dataclass(frozen=True)
+class GrayColor:
+    """color=none: gray as one channel (replicated to three on the device, for the backbone)."""
+
+    name: str = "none"
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        return ("gray",)
+
+    def __call__(self, gray: np.ndarray) -> np.ndarray:
+        """(variants, channels, H, W) = (1, 1, H, W)."""
+        return gray[None, None]
+
+    def config(self) -> dict:
+        return {"type": type(self).__name__, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class EnhancedColor:
+    """color=enhanced: (gray, equalized, inverted) and/or (gray, inverted, equalized).
+
+    orders="both" keeps both orders (the paper's two files per image); or name one order.
+    """
+
+    orders: str = "both"
+    name: str = "enhanced"
+
+    def __post_init__(self) -> None:
+        if self.orders != "both" and self.orders not in ENHANCED_ORDERS:
+            raise ValueError(
+                f"color.orders={self.orders!r}; choose 'both' or one of {sorted(ENHANCED_ORDERS)}"
+            )
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        return tuple(ENHANCED_ORDERS) if self.orders == "both" else (self.orders,)
+
+    def __call__(self, gray: np.ndarray) -> np.ndarray:
+        """(variants, 3, H, W) uint8."""
+        channels = {"gray": gray, "equalized": equalized(gray), "inverted": inverted(gray)}
+        return np.stack(
+            [np.stack([channels[c] for c in ENHANCED_ORDERS[v]]) for v in self.variants]
+        )
+
+    def config(self) -> dict:
+        return {"type": type(self).__name__, **asdict(self)}

@@ -1,0 +1,145 @@
+"""python -m csxa_lightning.preview [data options] crop=... color=... cases=[...] out=DIR
+
+Look at the preprocessing before spending GPU hours: for each case, the exact model input
+(before normalization) under the chosen crop and colour, named <stem>__<crop>__<color>.png
+(colour 'enhanced-<order>' for each channel order; three-channel inputs are saved with their
+channels as R, G, B), and <stem>__contact_sheet.png: the film with the three crop boxes, then
+all six crop x colour variants side by side.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import cv2
+import hydra
+import numpy as np
+import pandas as pd
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from csxa_lightning import config as _config  # noqa: F401  (registers the resolvers)
+from csxa_lightning.config import CONFIG_DIR
+from csxa_lightning.data.cache import preprocess_file
+from csxa_lightning.data.csxa import load_index, read_keypoints
+from csxa_lightning.data.images import crop_window, keypoint_box, read_image, to_gray
+from csxa_lightning.data.preprocess import Preprocessor
+
+log = logging.getLogger(__name__)
+
+CROPS = ("none", "tight", "wide")
+COLORS = ("none", "enhanced")
+
+
+def select_cases(index: pd.DataFrame, cases: list) -> pd.DataFrame:
+    """Rows for stems or case ids; by default the first healthy and first diseased case."""
+    if not cases:
+        picks = [index[index["label"] == label].head(1) for label in (0, 1)]
+        return pd.concat(picks, ignore_index=True)
+    rows = []
+    for case in cases:
+        text = str(case)
+        hit = (
+            index[index["stem"] == text] if len(text) == 7 else index[index["case_id"] == int(text)]
+        )
+        if hit.empty:
+            raise ValueError(
+                f"cases: {case!r} is neither a stem nor a case id of a usable image in "
+                f"{index.attrs.get('root')}; stems look like 2548130 (case 2548)"
+            )
+        rows.append(hit)
+    return pd.concat(rows, ignore_index=True)
+
+
+def group_option(group: str, name: str, chosen: DictConfig) -> object:
+    """The user's (overridden) choice for the chosen option; the stock yaml for the others."""
+    if chosen.get("name") == name:
+        return instantiate(chosen)
+    return instantiate(OmegaConf.load(Path(CONFIG_DIR) / group / f"{name}.yaml"))
+
+
+def to_picture(array: np.ndarray) -> np.ndarray:
+    """(C, H, W) model input -> an image OpenCV writes: gray, or channels shown as R, G, B."""
+    if array.shape[0] == 1:
+        return array[0]
+    return np.ascontiguousarray(array[::-1].transpose(1, 2, 0))  # OpenCV writes BGR
+
+
+def film_with_boxes(row: pd.Series, cfg: DictConfig, size: int) -> np.ndarray:
+    """The original film scaled to the tile height, with centre (blue), tight (green) and
+    wide (red) crop boxes."""
+    gray = to_gray(read_image(row["png_path"]))
+    height, width = gray.shape
+    picture = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+    keypoints = read_keypoints(row["json_path"])
+    centre = group_option("crop", "none", cfg.crop)
+    x0, y0 = (width - centre.size) // 2, (height - centre.size) // 2
+    thickness = max(2, height // 250)
+    cv2.rectangle(picture, (x0, y0), (x0 + centre.size, y0 + centre.size), (255, 80, 0), thickness)
+    box = keypoint_box(keypoints)
+    for name, colour in (("tight", (0, 200, 0)), ("wide", (0, 0, 255))):
+        crop = group_option("crop", name, cfg.crop)
+        x0, y0, x1, y1 = crop_window(box, crop.margin_x, crop.margin_y, width, height)
+        cv2.rectangle(picture, (x0, y0), (x1 - 1, y1 - 1), colour, thickness)
+    for x, y in keypoints.values():
+        cv2.circle(picture, (int(x), int(y)), thickness + 1, (0, 255, 255), -1)
+    return cv2.resize(picture, (round(width * size / height), size), interpolation=cv2.INTER_AREA)
+
+
+def labelled(tile: np.ndarray, text: str) -> np.ndarray:
+    tile = tile if tile.ndim == 3 else cv2.cvtColor(tile, cv2.COLOR_GRAY2BGR)
+    tile = cv2.copyMakeBorder(tile, 22, 0, 2, 2, cv2.BORDER_CONSTANT, value=(40, 40, 40))
+    cv2.putText(
+        tile, text, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA
+    )
+    return tile
+
+
+def contact_sheet(row: pd.Series, cfg: DictConfig) -> np.ndarray:
+    size = int(cfg.image_size)
+    tiles = [labelled(film_with_boxes(row, cfg, size), f"{row['stem']} label {row['label']}")]
+    for crop_name in CROPS:
+        for color_name in COLORS:
+            preprocessor = Preprocessor(
+                crop=group_option("crop", crop_name, cfg.crop),
+                color=group_option("color", color_name, cfg.color),
+                image_size=size,
+            )
+            first_order = preprocess_file(preprocessor, row["png_path"], row["json_path"])[0]
+            tiles.append(labelled(to_picture(first_order), f"{crop_name} / {color_name}"))
+    return np.hstack(tiles)
+
+
+def preview(cfg: DictConfig) -> list[Path]:
+    """Write the preview files; returns their paths."""
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    datamodule = instantiate(cfg.data)
+    index = load_index(datamodule.dataset_root())
+    preprocessor: Preprocessor = datamodule.preprocess
+    written = []
+    for _, row in select_cases(index, list(cfg.cases)).iterrows():
+        inputs = preprocess_file(preprocessor, row["png_path"], row["json_path"])
+        for order, array in zip(preprocessor.variants, inputs, strict=True):
+            color = preprocessor.color.name
+            if color != "none":
+                color = f"{color}-{order}"
+            path = out / f"{row['stem']}__{preprocessor.crop.name}__{color}.png"
+            cv2.imwrite(str(path), to_picture(array))
+            written.append(path)
+        sheet = out / f"{row['stem']}__contact_sheet.png"
+        cv2.imwrite(str(sheet), contact_sheet(row, cfg))
+        written.append(sheet)
+    for path in written:
+        print(path)
+    return written
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="preview")
+def main(cfg: DictConfig) -> None:
+    preview(cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""The paper's variants through the real config: one split for all, enhanced runs scored once per
+film, normalization kept with the model, and the preview a user looks at first."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+
+from csxa_lightning.config import CONFIG_DIR
+from csxa_lightning.data.cache import preprocess_file
+from csxa_lightning.data.csxa import load_index
+from csxa_lightning.preview import preview
+from csxa_lightning.train import train
+from tests.conftest import compose_train_config
+
+TINY = [
+    "model=resnet18",
+    "model.pretrained=none",
+    "image_size=32",
+    "trainer=cpu",
+    "trainer.max_epochs=1",
+    "data.batch_size=16",
+]
+
+
+def data_config(phantom, tmp_path, extra):
+    return compose_train_config(
+        [
+            "data=csxa",
+            f"data.root={phantom.root}",
+            f"paths.cache_dir={tmp_path / 'cache'}",
+            f"paths.output_dir={tmp_path}",
+            "image_size=32",
+            *extra,
+        ]
+    )
+
+
+def test_split_is_identical_for_every_variant(phantom, tmp_path):
+    splits, train_sizes = [], []
+    for extra in (
+        [],
+        ["crop=tight", "color=enhanced", "balance=oversample"],
+        ["crop=wide", "balance=none", "model=vgg19", "seed=3"],
+    ):
+        datamodule = instantiate(data_config(phantom, tmp_path, extra).data)
+        datamodule.setup("fit")
+        splits.append(datamodule.split_frame)
+        train_sizes.append(len(datamodule.datasets["train"]))
+    assert splits[0].equals(splits[1]) and splits[0].equals(splits[2])
+    n_train = int((splits[0]["split"] == "train").sum())
+    n_diseased = int(((splits[0]["split"] == "train") & (splits[0]["label"] == 1)).sum())
+    # smote and oversample grow healthy to the diseased count; enhanced/both doubles samples
+    assert train_sizes == [2 * n_diseased, 2 * 2 * n_diseased, n_train]
+
+
+def test_enhanced_both_scores_each_test_film_once(phantom, tmp_path):
+    out = tmp_path / "run"
+    cfg = compose_train_config(
+        TINY
+        + [
+            "data=csxa",
+            f"data.root={phantom.root}",
+            f"paths.output_dir={out}",
+            f"paths.cache_dir={tmp_path / 'cache'}",
+            "crop=wide",
+            "color=enhanced",
+        ]
+    )
+    metrics = train(cfg)
+    split = pd.read_csv(out / "split.csv")
+    predictions = pd.read_csv(out / "predictions.csv")
+    n_test = int((split["split"] == "test").sum())
+    assert len(predictions) == n_test == metrics["n"]
+    assert predictions["case_id"].is_unique
+
+    stats = json.loads((out / "normalization.json").read_text())
+    assert len(stats["mean"]) == 3 and len(stats["std"]) == 3
+    state = torch.load(metrics["checkpoint"], map_location="cpu", weights_only=False)["state_dict"]
+    assert torch.allclose(state["input_mean"].flatten(), torch.tensor(stats["mean"]))
+    assert torch.allclose(state["input_std"].flatten(), torch.tensor(stats["std"]))
+
+
+def test_normalization_is_computed_on_the_real_training_images(phantom, tmp_path):
+    datamodule = instantiate(data_config(phantom, tmp_path, ["color=none"]).data)
+    datamodule.setup("fit")
+    train_rows = datamodule.frames["train"]
+    pixels = (
+        np.stack(
+            [
+                preprocess_file(datamodule.preprocess, r.png_path, r.json_path)
+                for r in train_rows.itertuples()
+            ]
+        ).astype(np.float64)
+        / 255
+    )
+    (mean,), (std,) = datamodule.normalization
+    assert mean == pytest.approx(pixels.mean(), abs=1e-9)
+    assert std == pytest.approx(pixels.std(), abs=1e-9)
+
+
+def test_preview_writes_model_inputs_and_a_contact_sheet(phantom, tmp_path):
+    index = load_index(phantom.root)
+    first, second = index.iloc[0], index.iloc[5]
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(
+            config_name="preview",
+            overrides=[
+                "data=csxa",
+                f"data.root={phantom.root}",
+                "crop=wide",
+                "color=enhanced",
+                f"cases=[{first['stem']},{int(second['case_id'])}]",
+                f"out={tmp_path / 'preview'}",
+                "image_size=64",
+            ],
+        )
+    written = preview(cfg)
+    names = sorted(p.name for p in written)
+    assert names == sorted(
+        f"{stem}__{suffix}"
+        for stem in (first["stem"], second["stem"])
+        for suffix in (
+            "wide__enhanced-gray_eq_inv.png",
+            "wide__enhanced-gray_inv_eq.png",
+            "contact_sheet.png",
+        )
+    )
+    saved = cv2.imread(
+        str(tmp_path / "preview" / f"{first['stem']}__wide__enhanced-gray_inv_eq.png")
+    )
+    expected = preprocess_file(
+        instantiate(cfg.data).preprocess, first["png_path"], first["json_path"]
+    )[1]
+    assert (saved == expected[::-1].transpose(1, 2, 0)).all()  # channels stored as R, G, B
+    sheet = cv2.imread(str(tmp_path / "preview" / f"{first['stem']}__contact_sheet.png"))
+    assert sheet.shape[0] == 64 + 22
+    assert sheet.shape[1] > 6 * (64 + 4)  # the film, then six crop x colour tiles
