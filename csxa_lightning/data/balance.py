@@ -35,8 +35,10 @@ scikit-learn 1.9, its brute-force neighbour search alone peaks 2.3 GB above the 
   for neighbours or interpolation (only X_class is), so no majority film enters a synthetic one.
 * Features go to imblearn as float32 (uint8 values are exact in it, and SMOTE keeps the input
   dtype), and the new samples are rounded (``np.rint``) and clipped to uint8, not truncated.
-* The output is allocated once (M x sample bytes); the originals are copied in and each block
-  of synthetic columns is written straight into it. ``memory_budget_mb`` bounds the working
+* The output is allocated once (M x sample bytes), by the caller if it likes (``n_new`` says
+  how many rows to add; the DataModule reads the originals from the cache straight into the
+  front of it, so they are never held twice); each block of synthetic columns is written
+  straight into it. ``memory_budget_mb`` bounds the working
   memory of one SMOTE call (see ``_smote_bytes_per_column``); the output array and one uint8
   copy of the grown class come on top.
 
@@ -70,8 +72,14 @@ class BalancedSet:
 class NoBalancing:
     """balance=none: the training set as it is."""
 
-    def resample(self, images: np.ndarray, labels: np.ndarray, seed: int) -> BalancedSet:
+    def resample(
+        self, images: np.ndarray, labels: np.ndarray, seed: int, out: np.ndarray | None = None
+    ) -> BalancedSet:
         return _unchanged(*_check_inputs(images, labels))
+
+    def n_new(self, labels: np.ndarray) -> int:
+        """How many samples resample() adds: lets the caller allocate the output once."""
+        return 0
 
     def class_weights(self, labels: np.ndarray) -> list[float] | None:
         return None
@@ -99,7 +107,9 @@ class RandomOversampling(NoBalancing):
     its ``sample_indices_`` then say which films to copy into the preallocated output.
     """
 
-    def resample(self, images: np.ndarray, labels: np.ndarray, seed: int) -> BalancedSet:
+    def resample(
+        self, images: np.ndarray, labels: np.ndarray, seed: int, out: np.ndarray | None = None
+    ) -> BalancedSet:
         images, labels = _check_inputs(images, labels)
         if not _deficits(labels):
             return _unchanged(images, labels)
@@ -107,9 +117,12 @@ class RandomOversampling(NoBalancing):
         sampler = RandomOverSampler(random_state=seed)
         sampler.fit_resample(np.arange(n).reshape(-1, 1), labels)
         picks = sampler.sample_indices_[n:]
-        out = _allocate(images, len(picks))
+        out = _allocate(images, len(picks), out)
         _copy_rows(out[n:], images, picks)
         return _grown(out, labels, labels[picks])
+
+    def n_new(self, labels: np.ndarray) -> int:
+        return sum(_deficits(_as_labels(labels)).values())
 
 
 class SMOTEBalancing(NoBalancing):
@@ -129,7 +142,9 @@ class SMOTEBalancing(NoBalancing):
             f"memory_budget_mb={self.memory_budget_mb})"
         )
 
-    def resample(self, images: np.ndarray, labels: np.ndarray, seed: int) -> BalancedSet:
+    def resample(
+        self, images: np.ndarray, labels: np.ndarray, seed: int, out: np.ndarray | None = None
+    ) -> BalancedSet:
         images, labels = _check_inputs(images, labels)
         deficits = _deficits(labels)
         if not deficits:
@@ -141,7 +156,7 @@ class SMOTEBalancing(NoBalancing):
             )
         self._check_class_sizes(labels, deficits)
         n = len(labels)
-        out = _allocate(images, sum(deficits.values()))
+        out = _allocate(images, sum(deficits.values()), out)
         new_rows = out.reshape(len(out), -1)[n:]  # a view: SMOTE writes straight into `out`
         start = 0
         for cls, count in deficits.items():
@@ -151,6 +166,9 @@ class SMOTEBalancing(NoBalancing):
             start += count
         new_labels = np.concatenate([np.full(c, cls, np.int64) for cls, c in deficits.items()])
         return _grown(out, labels, new_labels)
+
+    def n_new(self, labels: np.ndarray) -> int:
+        return sum(_deficits(_as_labels(labels)).values())
 
     @property
     def _budget_bytes(self) -> int:
@@ -296,10 +314,19 @@ def _unchanged(images: np.ndarray, labels: np.ndarray) -> BalancedSet:
     return BalancedSet(images, labels, np.zeros(len(labels), dtype=bool))
 
 
-def _allocate(images: np.ndarray, n_new: int) -> np.ndarray:
-    """The output, allocated once, with the originals copied to its front."""
-    out = np.empty((len(images) + n_new, *images.shape[1:]), dtype=images.dtype)
-    out[: len(images)] = images
+def _allocate(images: np.ndarray, n_new: int, out: np.ndarray | None = None) -> np.ndarray:
+    """The output with the originals at its front: `out` when the caller preallocated it (and
+    may already have put the originals there: then nothing is copied), else a new array."""
+    shape = (len(images) + n_new, *images.shape[1:])
+    if out is None:
+        out = np.empty(shape, dtype=images.dtype)
+    elif out.shape != shape or out.dtype != images.dtype:
+        raise ValueError(
+            f"preallocated output has shape {out.shape} {out.dtype}; resample needs {shape} "
+            f"{images.dtype} (allocate len(images) + n_new(labels) rows)"
+        )
+    if not np.shares_memory(out[: len(images)], images):
+        out[: len(images)] = images
     return out
 
 

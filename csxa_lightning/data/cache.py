@@ -34,6 +34,46 @@ log = logging.getLogger(__name__)
 CACHE_FORMAT = 1  # bump when the layout of an entry changes
 
 
+class CachedArray:
+    """A cache entry on disk, read row by row with pread: reading never maps the file, so the
+    process holds only the rows asked for, written where the caller wants them (e.g. the
+    front of a preallocated, balanced training array)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        with open(self.path, "rb") as f:
+            major, _ = np.lib.format.read_magic(f)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if major == 1
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran_order, dtype = read_header(f)
+            self.offset = f.tell()
+        if fortran_order or dtype != np.uint8:
+            raise RuntimeError(f"{self.path}: not a cache entry (delete it to rebuild)")
+        self.shape: tuple[int, ...] = tuple(shape)
+        self.row_bytes = int(np.prod(self.shape[1:]))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def read(self, rows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Rows `rows` (in that order) as (len(rows), *shape[1:]) uint8, into `out` if given."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if out is None:
+            out = np.empty((len(rows), *self.shape[1:]), dtype=np.uint8)
+        if out.shape != (len(rows), *self.shape[1:]) or not out.flags.c_contiguous:
+            raise ValueError(f"out must be a C-contiguous {(len(rows), *self.shape[1:])} array")
+        flat = out.reshape(len(rows), self.row_bytes)
+        with open(self.path, "rb") as f:
+            for i in np.argsort(rows, kind="stable"):  # ascending offsets: sequential reads
+                got = os.preadv(f.fileno(), [flat[i]], self.offset + int(rows[i]) * self.row_bytes)
+                if got != self.row_bytes:
+                    raise RuntimeError(f"{self.path}: truncated entry; delete it to rebuild")
+        return out
+
+
 def file_signature(path: str) -> list:
     stat = os.stat(path)
     return [os.path.basename(path), stat.st_size, stat.st_mtime_ns]
@@ -98,9 +138,9 @@ def cached_inputs(
     preprocessor: Preprocessor,
     cache_dir: str | Path,
     workers: int | None = None,
-) -> np.ndarray:
+) -> CachedArray:
     """(N, variants, channels, S, S) uint8 model inputs of every index row, from the cache
-    (built now if missing). Returned memory-mapped read-only: slice and copy what you need."""
+    (built now if missing); read the rows you need with .read(rows)."""
     key = fingerprint(index, preprocessor)
     folder = Path(cache_dir).expanduser() / "inputs"
     folder.mkdir(parents=True, exist_ok=True)
@@ -129,8 +169,8 @@ def cached_inputs(
                 )
             )
             os.replace(tmp, manifest)
-    arrays = np.load(target, mmap_mode="r")
-    if arrays.shape[0] != len(index):
+    arrays = CachedArray(target)
+    if len(arrays) != len(index):
         raise RuntimeError(
             f"cache entry {target} holds {arrays.shape[0]} images, the index {len(index)}; "
             "delete the file to rebuild it"

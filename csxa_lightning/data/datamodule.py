@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader
 
 from csxa_lightning.data.augment import NoAugmentation, seed_worker
 from csxa_lightning.data.balance import NoBalancing
-from csxa_lightning.data.cache import cached_inputs
+from csxa_lightning.data.cache import CachedArray, cached_inputs
 from csxa_lightning.data.csxa import CSXA_SOURCE, load_index
 from csxa_lightning.data.dataset import ArrayDataset
 from csxa_lightning.data.normalization import channel_stats
@@ -107,12 +107,11 @@ class CSXADataModule(L.LightningDataModule):
             self.frames[split] = self.index.iloc[rows].reset_index(drop=True)
             if len(rows) == 0:
                 continue
-            images = np.asarray(inputs[rows])  # a copy in memory, off the memory map
             labels = self.frames[split]["label"].to_numpy()
             if split == "train":
-                self._setup_train(images, labels)
+                self._setup_train(inputs, rows, labels)
             else:
-                self.datasets[split] = ArrayDataset(images, labels)
+                self.datasets[split] = ArrayDataset(inputs.read(rows), labels)
         log.info(
             "split (seed %d): %s; training samples after %s: %s",
             self.split_seed,
@@ -121,19 +120,23 @@ class CSXADataModule(L.LightningDataModule):
             self.balance_counts,
         )
 
-    def _setup_train(self, images: np.ndarray, labels: np.ndarray) -> None:
+    def _setup_train(self, inputs: CachedArray, rows: np.ndarray, labels: np.ndarray) -> None:
         """Balance whole films (all channel orders together, so a synthetic film's orders agree),
-        then make each order its own training sample."""
-        variants = images.shape[1]
-        self.normalization = channel_stats(images.reshape(-1, *images.shape[2:]))
-        balanced = self.balance.resample(images, labels, seed=self.seed)
+        then make each order its own training sample. The balanced array is allocated once and
+        the originals are read from the cache straight into its front (memory: one copy)."""
+        n, sample_shape = len(rows), inputs.shape[1:]
+        films = np.empty((n + self.balance.n_new(labels), *sample_shape), dtype=np.uint8)
+        inputs.read(rows, out=films[:n])
+        variants = sample_shape[0]
+        self.normalization = channel_stats(films[:n].reshape(-1, *sample_shape[1:]))
+        balanced = self.balance.resample(films[:n], labels, seed=self.seed, out=films)
         self.class_weights = self.balance.class_weights(labels)
         self.balance_counts = {
             "healthy": int((balanced.labels == 0).sum()) * variants,
             "diseased": int((balanced.labels == 1).sum()) * variants,
             "synthetic": int(balanced.synthetic.sum()) * variants,
         }
-        samples = balanced.images.reshape(-1, *images.shape[2:])
+        samples = balanced.images.reshape(-1, *sample_shape[1:])
         self.augment.reseed(self.seed)
         self.datasets["train"] = ArrayDataset(
             samples, np.repeat(balanced.labels, variants), augment=self.augment

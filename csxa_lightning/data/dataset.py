@@ -26,7 +26,7 @@ class ArrayDataset(Dataset):
     ) -> None:
         if len(images) != len(labels):
             raise ValueError(f"{len(images)} images but {len(labels)} labels")
-        self.images = np.ascontiguousarray(images)
+        self.images = images if images.flags.c_contiguous else np.ascontiguousarray(images)
         self.labels = torch.tensor(np.array(labels), dtype=torch.long)  # copy: pandas is read-only
         self.augment = augment
 

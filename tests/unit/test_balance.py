@@ -208,3 +208,18 @@ def test_single_class_or_balanced_input_is_returned_unchanged(strategy, counts):
     np.testing.assert_array_equal(out.images, images)
     np.testing.assert_array_equal(out.labels, labels)
     assert not out.synthetic.any()
+
+
+@pytest.mark.parametrize("strategy", [SMOTEBalancing(), RandomOversampling()])
+def test_preallocated_output_is_filled_in_place_without_copying_the_originals(strategy):
+    images, labels = make_set()
+    n = len(labels)
+    out = np.empty((n + strategy.n_new(labels), *images.shape[1:]), dtype=np.uint8)
+    out[:n] = images
+    expected = strategy.resample(images, labels, seed=3)
+    result = strategy.resample(out[:n], labels, seed=3, out=out)
+    assert result.images is out
+    assert strategy.n_new(labels) == 140
+    assert (out == expected.images).all()
+    with pytest.raises(ValueError, match="preallocated output"):
+        strategy.resample(images, labels, seed=3, out=out[:-1])

@@ -27,7 +27,7 @@ def listing(root):
 def test_entry_holds_exactly_the_preprocessed_inputs(phantom, tmp_path, wide_enhanced):
     index = load_index(phantom.root)
     before = listing(phantom.root)
-    arrays = cached_inputs(index, wide_enhanced, tmp_path, workers=2)
+    arrays = cached_inputs(index, wide_enhanced, tmp_path, workers=2).read(np.arange(len(index)))
     assert arrays.shape == (len(index), 2, 3, 32, 32) and arrays.dtype == np.uint8
     for i in (0, 7, len(index) - 1):
         row = index.iloc[i]
@@ -41,9 +41,13 @@ def test_entry_holds_exactly_the_preprocessed_inputs(phantom, tmp_path, wide_enh
 
 def test_second_call_reuses_the_entry(phantom, tmp_path, wide_enhanced, monkeypatch):
     index = load_index(phantom.root)
-    first = np.array(cached_inputs(index, wide_enhanced, tmp_path, workers=1))
+    rows = np.array([5, 0, 3])
+    first = cached_inputs(index, wide_enhanced, tmp_path, workers=1).read(rows)
     monkeypatch.setattr(cache, "_build", lambda *a, **k: pytest.fail("rebuilt a cached entry"))
-    assert (cached_inputs(index, wide_enhanced, tmp_path) == first).all()
+    again = cached_inputs(index, wide_enhanced, tmp_path).read(rows)
+    assert (again == first).all()
+    row = index.iloc[3]  # rows come back in the order asked for
+    assert (first[2] == preprocess_file(wide_enhanced, row["png_path"], row["json_path"])).all()
 
 
 def test_changed_file_or_config_makes_a_new_key(phantom_copy, wide_enhanced):
@@ -59,7 +63,9 @@ def test_changed_file_or_config_makes_a_new_key(phantom_copy, wide_enhanced):
 def _build_in_process(args):
     root, cache_dir = args
     preprocessor = Preprocessor(KeypointCrop(), EnhancedColor("gray_eq_inv"), image_size=16)
-    return np.array(cached_inputs(load_index(root), preprocessor, cache_dir, workers=1)).sum()
+    index = load_index(root)
+    entry = cached_inputs(index, preprocessor, cache_dir, workers=1)
+    return int(entry.read(np.arange(len(index))).sum())
 
 
 def test_two_processes_building_the_same_entry_both_succeed(phantom, tmp_path):
