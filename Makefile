@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-all lint format demo clean
+.PHONY: help venv test test-all lint format demo bench bench-data clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -35,6 +35,11 @@ format: $(STAMP)  ## ruff: apply fixes and formatting
 
 demo: $(STAMP)  ## train a small ResNet18 on the phantom set, print where metrics.json is
 	$(BIN)/python -m csxa_lightning.train experiment=demo
+
+bench-data: $(STAMP)  ## data pipeline speed and SMOTE memory on a CSXA-sized phantom (~10 min)
+	$(BIN)/python -m csxa_lightning.bench data
+
+bench: bench-data  ## every benchmark
 
 clean:  ## remove build artefacts and run outputs (keeps .venv and the cache dir)
 	rm -rf outputs .pytest_cache .ruff_cache build *.egg-info

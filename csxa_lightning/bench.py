@@ -1,0 +1,217 @@
+"""python -m csxa_lightning.bench data [--n 4963] [--image-size 224] [--naive-items 320]
+
+Speed of the data pipeline on a phantom set the size of CSXA, measured side by side in one run:
+cache build images/s (cold), a training epoch's loader from the cache versus a naive loader
+that decodes the PNG and preprocesses every item every epoch (same augmentation), and the peak
+memory (RSS) of SMOTE on the full training split in a fresh process, as training runs it.
+Results are printed and written to outputs/bench/data-<time>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from csxa_lightning.data.augment import PaperAugmentation
+from csxa_lightning.data.balance import SMOTEBalancing
+from csxa_lightning.data.cache import CachedArray, cached_inputs, preprocess_file
+from csxa_lightning.data.csxa import load_index
+from csxa_lightning.data.dataset import ArrayDataset
+from csxa_lightning.data.preprocess import Preprocessor
+from csxa_lightning.data.split import make_split
+from csxa_lightning.data.transforms import CenterCrop, EnhancedColor, GrayColor, KeypointCrop
+from csxa_lightning.phantom import CSXA_HEALTHY_FRACTION, ensure_phantom
+
+VARIANTS = {
+    "crop=none,color=none": lambda size: Preprocessor(CenterCrop(500), GrayColor(), size),
+    "crop=wide,color=enhanced": lambda size: Preprocessor(
+        KeypointCrop(50, 100, "wide"), EnhancedColor("both"), size
+    ),
+}
+
+
+class NaiveDataset(Dataset):
+    """What a loader without the cache does: decode, preprocess and augment every item."""
+
+    def __init__(self, frame, preprocessor: Preprocessor, augment: PaperAugmentation) -> None:
+        self.pngs = frame["png_path"].tolist()
+        self.jsons = frame["json_path"].tolist()
+        self.labels = torch.tensor(frame["label"].to_numpy())
+        self.preprocessor, self.augment = preprocessor, augment
+
+    def __len__(self) -> int:
+        return len(self.pngs)
+
+    def __getitem__(self, i: int) -> dict:
+        films = preprocess_file(self.preprocessor, self.pngs[i], self.jsons[i])
+        image = self.augment(films[0])
+        return {"image": torch.from_numpy(image), "label": self.labels[i]}
+
+
+def images_per_second(dataset: Dataset, limit: int, batch_size: int = 32) -> float:
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=0)
+    seen, start = 0, time.perf_counter()
+    for batch in loader:
+        seen += len(batch["label"])
+        if seen >= limit:
+            break
+    return seen / (time.perf_counter() - start)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB
+
+
+def smote_child(entry: str, rows_file: str) -> None:
+    """In a fresh process, as CSXADataModule._setup_train does it: read the training rows from
+    the cache into the preallocated balanced array, then SMOTE. Prints JSON."""
+    import csxa_lightning.model  # noqa: F401  (torch and lightning loaded, as in training)
+
+    saved = np.load(rows_file)
+    rows, labels = saved["rows"], saved["labels"]
+    baseline = peak_rss_mb()
+    inputs = CachedArray(Path(entry))
+    balance = SMOTEBalancing()
+    start = time.perf_counter()
+    films = np.empty((len(rows) + balance.n_new(labels), *inputs.shape[1:]), np.uint8)
+    inputs.read(rows, out=films[: len(rows)])
+    balanced = balance.resample(films[: len(rows)], labels, seed=42, out=films)
+    print(
+        json.dumps(
+            {
+                "seconds": time.perf_counter() - start,
+                "peak_rss_mb": peak_rss_mb(),
+                "rss_before_mb": baseline,
+                "train_films": len(rows),
+                "synthetic": int(balanced.synthetic.sum()),
+                "array_mb": films.nbytes / 2**20,
+            }
+        )
+    )
+
+
+def bench_data(args: argparse.Namespace) -> dict:
+    results: dict = {"n": args.n, "image_size": args.image_size, "cpus": os.cpu_count()}
+    start = time.perf_counter()
+    root = ensure_phantom(args.cache_dir, n=args.n, seed=0, healthy_fraction=CSXA_HEALTHY_FRACTION)
+    results["phantom_seconds"] = time.perf_counter() - start
+    index = load_index(root)
+    split = make_split(index, seed=42)
+    train_mask = (split["split"] == "train").to_numpy()
+    rows = np.flatnonzero(train_mask)
+    labels = index["label"].to_numpy()[rows]
+    scratch = Path(tempfile.mkdtemp(prefix="csxa-bench-"))
+    try:
+        for name, make in VARIANTS.items():
+            preprocessor = make(args.image_size)
+            start = time.perf_counter()
+            entry = cached_inputs(index, preprocessor, scratch)  # cold: empty cache dir
+            build = time.perf_counter() - start
+            augment = PaperAugmentation()
+            augment.reseed(0)
+            cached = ArrayDataset(entry.read(rows)[:, 0], labels, augment=augment)
+            naive = NaiveDataset(index.iloc[rows], preprocessor, augment)
+            cached_ips = images_per_second(cached, len(cached))
+            naive_ips = images_per_second(naive, args.naive_items)
+            np.savez(scratch / "rows.npz", rows=rows, labels=labels)
+            child = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "csxa_lightning.bench",
+                    "smote-child",
+                    str(entry.path),
+                    str(scratch / "rows.npz"),
+                ],
+                capture_output=True,
+                text=True,
+            )
+            if child.returncode != 0:
+                raise RuntimeError(f"SMOTE measurement failed:\n{child.stderr[-2000:]}")
+            results[name] = {
+                "cache_build_seconds": build,
+                "cache_build_images_per_s": len(index) / build,
+                "cached_loader_images_per_s": cached_ips,
+                "naive_loader_images_per_s": naive_ips,
+                "cached_over_naive": cached_ips / naive_ips,
+                "smote": json.loads(child.stdout.strip().splitlines()[-1]),
+            }
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return results
+
+
+def report(results: dict) -> None:
+    print(
+        f"\ndata pipeline on a {results['n']}-image phantom, {results['image_size']} px, "
+        f"{results['cpus']} CPUs (phantom ready in {results['phantom_seconds']:.1f} s)"
+    )
+    for name, r in results.items():
+        if not isinstance(r, dict):
+            continue
+        s = r["smote"]
+        print(f"\n  {name}")
+        print(
+            f"    cache build        {r['cache_build_seconds']:7.1f} s  "
+            f"({r['cache_build_images_per_s']:.0f} images/s, cold)"
+        )
+        print(
+            f"    loader, cached     {r['cached_loader_images_per_s']:7.0f} images/s  "
+            "(paper augmentation, one full epoch)"
+        )
+        print(
+            f"    loader, naive      {r['naive_loader_images_per_s']:7.1f} images/s  "
+            "(decode + preprocess + augmentation per item)"
+        )
+        print(f"    cached / naive     {r['cached_over_naive']:7.1f} x")
+        print(
+            f"    SMOTE              {s['seconds']:7.1f} s, peak RSS {s['peak_rss_mb']:.0f} MB "
+            f"(process with torch before: {s['rss_before_mb']:.0f} MB; "
+            f"{s['train_films']} films + {s['synthetic']} synthetic = {s['array_mb']:.0f} MB)"
+        )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m csxa_lightning.bench")
+    sub = parser.add_subparsers(dest="what", required=True)
+    data = sub.add_parser("data", help="cache build, cached vs naive loader, SMOTE memory")
+    data.add_argument("--n", type=int, default=4963, help="phantom images (CSXA: 4963)")
+    data.add_argument("--image-size", type=int, default=224)
+    data.add_argument(
+        "--naive-items", type=int, default=320, help="items the (slow) naive loader is timed on"
+    )
+    data.add_argument(
+        "--cache-dir",
+        default=os.environ.get("CSXA_CACHE_DIR", str(Path.home() / ".cache" / "csxa_lightning")),
+    )
+    data.add_argument("--out", default="outputs/bench")
+    child = sub.add_parser("smote-child")
+    child.add_argument("entry")
+    child.add_argument("rows")
+    args = parser.parse_args(argv)
+    if args.what == "smote-child":
+        smote_child(args.entry, args.rows)
+        return
+    results = bench_data(args)
+    report(results)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"data-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nresults: {path}")
+
+
+if __name__ == "__main__":
+    main()
