@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-all lint format demo bench bench-data clean
+.PHONY: help venv test test-all lint format demo report bench bench-data clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -33,8 +33,12 @@ format: $(STAMP)  ## ruff: apply fixes and formatting
 	$(BIN)/ruff check --fix csxa_lightning tests
 	$(BIN)/ruff format csxa_lightning tests
 
-demo: $(STAMP)  ## train a small ResNet18 on the phantom set, print where metrics.json is
+demo: $(STAMP)  ## the whole Table 1 grid at demo scale on the phantom set, then its report
 	$(BIN)/python -m csxa_lightning.train experiment=demo
+
+SWEEP ?=
+report: $(STAMP)  ## rebuild the report of the latest sweep (or SWEEP=outputs/sweeps/NAME)
+	$(BIN)/python -m csxa_lightning.report $(SWEEP)
 
 bench-data: $(STAMP)  ## data pipeline speed and SMOTE memory on a CSXA-sized phantom (~10 min)
 	$(BIN)/python -m csxa_lightning.bench data

@@ -51,6 +51,12 @@ def predictions_frame(
 def train(cfg: DictConfig) -> dict:
     """Fit, test the selected checkpoint, write split.csv, predictions.csv and metrics.json."""
     out = Path(cfg.paths.output_dir)
+    finished = out / "metrics.json"
+    if finished.exists() and not cfg.get("force", False):
+        # A restarted sweep skips what is done; force=true retrains in the same folder.
+        log.info("%s holds a finished run; skipping it (force=true retrains)", out)
+        print(f"metrics: {finished} (finished earlier; skipped)")
+        return json.loads(finished.read_text())
     out.mkdir(parents=True, exist_ok=True)
     L.seed_everything(cfg.seed, workers=True)
     if torch.cuda.is_available():
