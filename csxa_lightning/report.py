@@ -55,6 +55,7 @@ class Run:
     crop: str
     color: str
     seed: int
+    fold: int  # cross-validation fold, -1 without cross-validation
     title: str
     overrides: list[str]
     predictions: pd.DataFrame
@@ -63,6 +64,11 @@ class Run:
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.arch, self.crop, self.color)
+
+    @property
+    def repeat(self) -> tuple[int, int]:
+        """Which repetition: runs of one (seed, fold) share a test set and pair up."""
+        return (self.seed, self.fold)
 
     @property
     def correct(self) -> np.ndarray:
@@ -96,12 +102,14 @@ def load_run(folder: Path) -> Run:
     arch = str(config.model.arch)
     crop, color = str(config.crop.name), str(config.color.name)
     title = config.get("variant_title") or default_title(arch, crop, color)
+    cv = config.get("cv") or {}
     run = Run(
         folder,
         arch,
         crop,
         color,
         int(config.seed),
+        int(cv.get("fold", 0)) if cv.get("folds", 0) else -1,
         str(title),
         [str(o) for o in overrides],
         predictions,
@@ -130,14 +138,18 @@ def find_runs(sweep_dir: Path) -> list[Run]:
     order += [t for k, t in TITLES.items() if k != ("none", "none")]
     runs = [load_run(f) for f in folders]
     runs.sort(
-        key=lambda r: (order.index(r.title) if r.title in order else len(order), r.title, r.seed)
+        key=lambda r: (order.index(r.title) if r.title in order else len(order), r.title, r.repeat)
     )
     return runs
 
 
+def run_repeat(run: Run) -> str:
+    return f"seed {run.seed}" + (f", fold {run.fold}" if run.fold >= 0 else "")
+
+
 def _baseline_for(run: Run, runs: list[Run]) -> Run | None:
     for other in runs:
-        if other.key == BASELINE and other.seed == run.seed:
+        if other.key == BASELINE and other.repeat == run.repeat:
             same_images = other.predictions["case_id"].equals(run.predictions["case_id"])
             return other if same_images else None
     return None
@@ -184,6 +196,8 @@ def run_table(runs: list[Run]) -> pd.DataFrame:
                 "crop": run.crop,
                 "color": run.color,
                 "seed": run.seed,
+                "fold": run.fold,
+                "repeat": run_repeat(run),
                 "n": m["n"],
                 "n_healthy": m["n_healthy"],
                 "n_diseased": m["n_diseased"],
@@ -254,7 +268,7 @@ def table1_markdown(table: pd.DataFrame) -> str:
     ]
     for r in table.itertuples():
         lines.append(
-            f"| {r.variant}{seed_tag(table, r.seed)} | {r.model} | {pct(r.accuracy)} "
+            f"| {r.variant}{seed_tag(table, r.repeat)} | {r.model} | {pct(r.accuracy)} "
             f"| {pct(r.precision_weighted)} | {pct(r.accuracy)} | {pct(r.f1_weighted)} "
             f"| {pct(r.precision_macro)} | {pct(r.recall_macro)} | {pct(r.f1_macro)} "
             f"| {pval(r.p_ztest_vs_baseline)} |"
@@ -268,8 +282,9 @@ def table1_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def seed_tag(table: pd.DataFrame, seed: int) -> str:
-    return f" (seed {seed})" if table["seed"].nunique() > 1 else ""
+def seed_tag(table: pd.DataFrame, repeat: str) -> str:
+    """'(seed 1, fold 2)' when the table holds several repetitions, else nothing."""
+    return f" ({repeat})" if table["repeat"].nunique() > 1 else ""
 
 
 def table2_markdown(table: pd.DataFrame) -> str:
@@ -285,7 +300,7 @@ def table2_markdown(table: pd.DataFrame) -> str:
             return pct(value) + ci(getattr(r, f"{name}_ci_low"), getattr(r, f"{name}_ci_high"))
 
         lines.append(
-            f"| {r.variant}{seed_tag(table, r.seed)} | {with_ci('balanced_accuracy')} "
+            f"| {r.variant}{seed_tag(table, r.repeat)} | {with_ci('balanced_accuracy')} "
             f"| {with_ci('sensitivity')} | {with_ci('specificity')} | {with_ci('auroc')} "
             f"| {pct(r.auprc)} "
             f"| {pval(r.p_mcnemar_vs_baseline)} "
@@ -303,16 +318,17 @@ def table2_markdown(table: pd.DataFrame) -> str:
 
 
 def seeds_markdown(table: pd.DataFrame) -> str | None:
-    """Mean ± sd over seeds, and the paired t-test across seeds against the baseline."""
-    if table["seed"].nunique() < 2:
+    """Mean ± sd over repetitions (seeds and/or cross-validation folds), and the paired t-test
+    across them against the baseline (the paper's caption: a paired t-test across folds)."""
+    if table["repeat"].nunique() < 2:
         return None
     base = table[
         (table["model"] == BASELINE[0])
         & (table["crop"] == BASELINE[1])
         & (table["color"] == BASELINE[2])
-    ].set_index("seed")
+    ].set_index("repeat")
     lines = [
-        "| variant | seeds | accuracy | balanced accuracy | AUROC "
+        "| variant | repetitions | accuracy | balanced accuracy | AUROC "
         "| paired t-test p (balanced accuracy vs baseline) |",
         "|---|---|---|---|---|---|",
     ]
@@ -321,11 +337,11 @@ def seeds_markdown(table: pd.DataFrame) -> str | None:
         for metric in ("accuracy", "balanced_accuracy", "auroc"):
             mean, sd = mean_sd(group[metric].to_numpy())
             cells.append(f"{100 * mean:.2f} ± {100 * sd:.2f}")
-        shared = group.set_index("seed").index.intersection(base.index)
+        shared = group.set_index("repeat").index.intersection(base.index)
         p = np.nan
         if len(shared) >= 2 and not group["folder"].isin(base["folder"]).all():
             _, p = paired_ttest(
-                group.set_index("seed").loc[shared, "balanced_accuracy"],
+                group.set_index("repeat").loc[shared, "balanced_accuracy"],
                 base.loc[shared, "balanced_accuracy"],
             )
         lines.append(f"| {variant} | {len(group)} | {' | '.join(cells)} | {pval(p)} |")
@@ -347,7 +363,8 @@ def figures(runs: list[Run], table: pd.DataFrame) -> dict[str, bytes]:
         ax.plot(
             fpr,
             tpr,
-            label=f"{run.title}{seed_tag(table, run.seed)} (AUROC {run.metrics['auroc']:.3f})",
+            label=f"{run.title}{seed_tag(table, run_repeat(run))} "
+            f"(AUROC {run.metrics['auroc']:.3f})",
         )
     ax.plot([0, 1], [0, 1], "k:", lw=1, label="chance")
     ax.set(xlabel="1 - specificity", ylabel="sensitivity (diseased)", title="ROC, test split")
@@ -372,7 +389,7 @@ def figures(runs: list[Run], table: pd.DataFrame) -> dict[str, bytes]:
             )
         ax.set_xticks([0, 1], ["healthy", "diseased"])
         ax.set_yticks([0, 1], ["healthy", "diseased"])
-        ax.set_title(f"{run.title}{seed_tag(table, run.seed)}", fontsize=8)
+        ax.set_title(f"{run.title}{seed_tag(table, run_repeat(run))}", fontsize=8)
         ax.set_xlabel("predicted", fontsize=8)
         ax.set_ylabel("true", fontsize=8)
     for ax in list(axes.flat)[len(runs) :]:
@@ -382,7 +399,7 @@ def figures(runs: list[Run], table: pd.DataFrame) -> dict[str, bytes]:
 
     fig, ax = plt.subplots(figsize=(7, 4))
     labels = [
-        f"{t}{seed_tag(table, s)}" for t, s in zip(table["variant"], table["seed"], strict=True)
+        f"{t}{seed_tag(table, s)}" for t, s in zip(table["variant"], table["repeat"], strict=True)
     ]
     values = table["balanced_accuracy"].to_numpy()
     errors = np.array(
@@ -440,7 +457,7 @@ def markdown_report(runs: list[Run], table: pd.DataFrame, images: dict[str, str]
         table2_markdown(table),
     ]
     if seeds:
-        parts += ["## Across seeds (mean ± sd)", seeds]
+        parts += ["## Across seeds and folds (mean ± sd)", seeds]
     parts += ["## Figures"] + [f"![{name}]({path})" for name, path in images.items()]
     parts += [
         "## Runs and their configs",

@@ -48,6 +48,8 @@ class CSXADataModule(L.LightningDataModule):
         split_seed: int = 42,
         test_fraction: float = 0.25,
         val_fraction: float = 0.1,
+        folds: int = 0,
+        fold: int = 0,
         seed: int = 42,
         batch_size: int = 32,
         num_workers: int = 0,
@@ -74,6 +76,7 @@ class CSXADataModule(L.LightningDataModule):
         self.split_seed = split_seed
         self.test_fraction = test_fraction
         self.val_fraction = val_fraction
+        self.folds, self.fold = folds, fold
         self.seed = seed
         self.batch_size = batch_size
         self.num_workers = num_workers
@@ -97,7 +100,12 @@ class CSXADataModule(L.LightningDataModule):
             return  # fit, validate and test share one preparation
         self.index = load_index(self.dataset_root())
         self.split_frame = make_split(
-            self.index, self.split_seed, self.test_fraction, self.val_fraction
+            self.index,
+            self.split_seed,
+            self.test_fraction,
+            self.val_fraction,
+            folds=self.folds,
+            fold=self.fold,
         )
         inputs = cached_inputs(self.index, self.preprocess, self.cache_dir, self.preprocess_workers)
         position = pd.Series(np.arange(len(self.index)), index=self.index["case_id"])

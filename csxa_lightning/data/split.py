@@ -5,20 +5,33 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedKFold, train_test_split
 
 SPLITS = ("train", "val", "test")
 
 
 def make_split(
-    index: pd.DataFrame, seed: int, test_fraction: float = 0.25, val_fraction: float = 0.1
+    index: pd.DataFrame,
+    seed: int,
+    test_fraction: float = 0.25,
+    val_fraction: float = 0.1,
+    folds: int = 0,
+    fold: int = 0,
 ) -> pd.DataFrame:
     """case_id, stem, label and split ("train" | "val" | "test") for every row of the index.
 
     The test set is carved first (paper: 75 % / 25 %, 1241 of 4963 images), then the
     validation slice is taken out of train (a fraction of train). val_fraction=0 reproduces
     the paper, which had no validation set.
+
+    With folds=k > 1 (k-fold cross-validation), the test set is fold `fold` of a stratified,
+    seeded k-fold partition instead (test_fraction is then 1/k): the same folds for every
+    variant, so per-fold results pair up across variants.
     """
+    if folds and not (folds >= 2 and 0 <= fold < folds):
+        raise ValueError(
+            f"data.folds={folds}, data.fold={fold}: need folds >= 2, 0 <= fold < folds"
+        )
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"data.test_fraction={test_fraction}: must lie strictly between 0 and 1")
     if not 0.0 <= val_fraction < 1.0:
@@ -28,9 +41,13 @@ def make_split(
     positions = np.arange(len(ordered))
     labels = ordered["label"].to_numpy()
     try:
-        train_pos, test_pos = train_test_split(
-            positions, test_size=test_fraction, stratify=labels, random_state=seed
-        )
+        if folds:
+            kfold = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+            train_pos, test_pos = list(kfold.split(positions, labels))[fold]
+        else:
+            train_pos, test_pos = train_test_split(
+                positions, test_size=test_fraction, stratify=labels, random_state=seed
+            )
         val_pos = np.array([], dtype=int)
         if val_fraction > 0:
             train_pos, val_pos = train_test_split(

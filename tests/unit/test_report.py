@@ -15,7 +15,7 @@ from csxa_lightning.stats import mcnemar_exact, two_proportion_ztest
 N_HEALTHY, N_DISEASED = 20, 80
 
 
-def fake_run(sweep, name, arch, crop, color, wrong_healthy, wrong_diseased, seed=42):
+def fake_run(sweep, name, arch, crop, color, wrong_healthy, wrong_diseased, seed=42, fold=None):
     """A finished run folder whose model misclassifies the first k images of each class."""
     folder = sweep / name
     (folder / ".hydra").mkdir(parents=True)
@@ -37,6 +37,7 @@ def fake_run(sweep, name, arch, crop, color, wrong_healthy, wrong_diseased, seed
         "seed": seed,
         "variant_title": None,
         "model": {"arch": arch},
+        "cv": {"folds": 0 if fold is None else 5, "fold": fold or 0},
         "crop": {"name": crop},
         "color": {"name": color},
     }
@@ -96,3 +97,22 @@ def test_seeds_give_mean_and_sd(tmp_path):
     markdown = build_report(tmp_path)["md"].read_text()
     # accuracies 85 and 85 for the baseline, 93 and 93 for wide: sd 0
     assert "| Wide cropped | 2 | 93.00 ± 0.00 |" in markdown
+
+
+def test_folds_pair_up_with_a_paired_t_test(tmp_path):
+    from scipy.stats import ttest_rel
+
+    base_wrong, wide_wrong = [(10, 5), (12, 3), (9, 6)], [(4, 2), (8, 1), (3, 5)]
+    for fold in range(3):
+        fake_run(tmp_path, f"b{fold}", "resnet50", "none", "none", *base_wrong[fold], fold=fold)
+        fake_run(tmp_path, f"w{fold}", "resnet50", "wide", "none", *wide_wrong[fold], fold=fold)
+    table = pd.read_csv(build_report(tmp_path)["csv"])
+    assert set(table["repeat"]) == {"seed 42, fold 0", "seed 42, fold 1", "seed 42, fold 2"}
+    markdown = (tmp_path / "report.md").read_text()
+
+    def bal(wh, wd):
+        return ((N_HEALTHY - wh) / N_HEALTHY + (N_DISEASED - wd) / N_DISEASED) / 2
+
+    expected = ttest_rel([bal(*w) for w in wide_wrong], [bal(*b) for b in base_wrong]).pvalue
+    assert "| Wide cropped | 3 |" in markdown
+    assert f"| {expected:.4f} |" in markdown

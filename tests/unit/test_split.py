@@ -39,3 +39,17 @@ def test_split_ignores_row_order_and_depends_on_seed():
     c = make_split(index, seed=2)
     assert a.equals(b)
     assert not a["split"].equals(c["split"])
+
+
+def test_k_fold_test_sets_partition_the_data_stratified():
+    index = csxa_like_index()
+    tests = [make_split(index, seed=42, val_fraction=0.1, folds=5, fold=f) for f in range(5)]
+    test_ids = [set(t.loc[t["split"] == "test", "case_id"]) for t in tests]
+    assert sum(len(s) for s in test_ids) == len(index)
+    assert set().union(*test_ids) == set(index["case_id"])
+    for t in tests:
+        healthy_test = ((t["split"] == "test") & (t["label"] == 0)).sum()
+        assert healthy_test in (36, 37)  # 181 / 5
+        assert {"train", "val", "test"} == set(t["split"])
+    again = make_split(index.sample(frac=1.0, random_state=1), seed=42, folds=5, fold=2)
+    assert again.equals(tests[2])  # same folds whatever the row order (and for every variant)
