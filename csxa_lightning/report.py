@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import argparse
 import base64
-import html
 import io
 import platform
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+import markdown
 import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
@@ -101,7 +101,7 @@ def load_run(folder: Path) -> Run:
     predictions = pd.read_csv(folder / "predictions.csv").sort_values("case_id", ignore_index=True)
     arch = str(config.model.arch)
     crop, color = str(config.crop.name), str(config.color.name)
-    title = config.get("variant_title") or default_title(arch, crop, color)
+    title = default_title(arch, crop, color)
     cv = config.get("cv") or {}
     run = Run(
         folder,
@@ -254,10 +254,14 @@ def ci(low: float, high: float) -> str:
     return "" if pd.isna(low) else f" [{100 * low:.1f}, {100 * high:.1f}]"
 
 
-def majority_row(table: pd.DataFrame) -> dict:
-    labels_n = table.iloc[0]
-    n_pos, n = int(labels_n["n_diseased"]), int(labels_n["n"])
-    return compute_metrics(np.r_[np.ones(n_pos), np.zeros(n - n_pos)].astype(int), np.ones(n))
+def majority_row(table: pd.DataFrame) -> tuple[str, dict]:
+    """Title and metrics of always answering the test split's larger class."""
+    first = table.iloc[0]
+    n_pos, n = int(first["n_diseased"]), int(first["n"])
+    labels = np.r_[np.ones(n_pos), np.zeros(n - n_pos)].astype(int)
+    answer = 1 if n_pos >= n - n_pos else 0
+    title = f'Majority class (always "{"diseased" if answer else "healthy"}")'
+    return title, compute_metrics(labels, np.full(n, float(answer)))
 
 
 def table1_markdown(table: pd.DataFrame) -> str:
@@ -273,9 +277,9 @@ def table1_markdown(table: pd.DataFrame) -> str:
             f"| {pct(r.precision_macro)} | {pct(r.recall_macro)} | {pct(r.f1_macro)} "
             f"| {pval(r.p_ztest_vs_baseline)} |"
         )
-    m = majority_row(table)
+    title, m = majority_row(table)
     lines.append(
-        f'| Majority class (always "diseased") | — | {pct(m["accuracy"])} '
+        f"| {title} | — | {pct(m['accuracy'])} "
         f"| {pct(m['precision_weighted'])} | {pct(m['accuracy'])} | {pct(m['f1_weighted'])} "
         f"| {pct(m['precision_macro'])} | {pct(m['recall_macro'])} | {pct(m['f1_macro'])} | — |"
     )
@@ -308,9 +312,9 @@ def table2_markdown(table: pd.DataFrame) -> str:
             f"{ci(r.d_balanced_accuracy_ci_low, r.d_balanced_accuracy_ci_high)} "
             f"| {r.n_healthy} / {r.n_diseased} |"
         )
-    m = majority_row(table)
+    title, m = majority_row(table)
     lines.append(
-        f'| Majority class (always "diseased") | {pct(m["balanced_accuracy"])} '
+        f"| {title} | {pct(m['balanced_accuracy'])} "
         f"| {pct(m['sensitivity'])} | {pct(m['specificity'])} | {pct(m['auroc'])} "
         f"| {pct(m['auprc'])} | — | — | {m['n_healthy']} / {m['n_diseased']} |"
     )
@@ -377,7 +381,7 @@ def figures(runs: list[Run], table: pd.DataFrame) -> dict[str, bytes]:
     for ax, run in zip(axes.flat, runs, strict=False):
         m = run.metrics
         matrix = np.array([[m["tn"], m["fp"]], [m["fn"], m["tp"]]])
-        ax.imshow(matrix, cmap="Blues")
+        ax.imshow(matrix, cmap="Blues", vmin=0)
         for (i, j), v in np.ndenumerate(matrix):
             ax.text(
                 j,
@@ -434,17 +438,20 @@ def versions() -> dict[str, str]:
     return found
 
 
-def markdown_report(runs: list[Run], table: pd.DataFrame, images: dict[str, str]) -> str:
+def markdown_report(
+    sweep_dir: Path, runs: list[Run], table: pd.DataFrame, images: dict[str, str]
+) -> str:
     n = table.iloc[0]
     seeds = seeds_markdown(table)
     parts = [
         "# CSXA preprocessing ablation — report",
-        f"{len(runs)} run(s) from `{Path(runs[0].path).parent}`. Test split: {n['n']} images "
+        f"{len(runs)} run(s) from `{sweep_dir}`. Test split: {n['n']} images "
         f"({n['n_healthy']} healthy, {n['n_diseased']} diseased). Positive class: diseased.",
         "## Table 1 (the paper's layout)",
         "Precision, recall and F1 are support-weighted averages over both classes (the "
         "paper's published values appear to be these) and macro averages. Recall (weighted) "
-        "equals accuracy. p: the paper's one-sided two-proportion z-test of accuracy "
+        "equals accuracy. — : undefined (e.g. the precision of a class never predicted). "
+        "p: the paper's one-sided two-proportion z-test of accuracy "
         "(variant larger than the ResNet50 original baseline of the same seed), n = test "
         "images each. Its independence assumption is wrong here — every variant is scored "
         "on the same images — so see McNemar's paired test below.",
@@ -461,13 +468,12 @@ def markdown_report(runs: list[Run], table: pd.DataFrame, images: dict[str, str]
     parts += ["## Figures"] + [f"![{name}]({path})" for name, path in images.items()]
     parts += [
         "## Runs and their configs",
-        "| variant | seed | overrides | config |",
-        "|---|---|---|---|",
+        "| variant | repetition | overrides | config |\n|---|---|---|---|",
     ]
     for run in runs:
-        config = (run.path / ".hydra" / "config.yaml").relative_to(run.path.parent)
+        config = (run.path / ".hydra" / "config.yaml").relative_to(sweep_dir)
         overrides = " ".join(run.overrides) or "—"
-        parts[-1] += f"\n| {run.title} | {run.seed} | `{overrides}` | [{config}]({config}) |"
+        parts[-1] += f"\n| {run.title} | {run_repeat(run)} | `{overrides}` | [{config}]({config}) |"
     parts += [
         "## Software",
         "| package | version |\n|---|---|\n"
@@ -476,49 +482,23 @@ def markdown_report(runs: list[Run], table: pd.DataFrame, images: dict[str, str]
     return "\n\n".join(parts) + "\n"
 
 
-def html_report(markdown: str, pictures: dict[str, bytes]) -> str:
-    """A self-contained page: the markdown rendered with a small converter, figures inline."""
-    body = []
-    in_table = False
-    for line in markdown.splitlines():
-        if line.startswith("|"):
-            cells = [html.escape(c.strip()) for c in line.strip("|").split("|")]
-            if set("".join(cells)) <= set("-: "):
-                continue
-            if not in_table:
-                body.append("<table><tr>" + "".join(f"<th>{c}</th>" for c in cells) + "</tr>")
-                in_table = True
-            else:
-                body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-            continue
-        if in_table:
-            body.append("</table>")
-            in_table = False
-        if line.startswith("!["):
-            name = line[2 : line.index("]")]
-            data = base64.b64encode(pictures[name]).decode()
-            body.append(
-                f'<figure><img alt="{name}" src="data:image/png;base64,{data}">'
-                f"<figcaption>{name}</figcaption></figure>"
-            )
-        elif line.startswith("## "):
-            body.append(f"<h2>{html.escape(line[3:])}</h2>")
-        elif line.startswith("# "):
-            body.append(f"<h1>{html.escape(line[2:])}</h1>")
-        elif line.strip():
-            body.append(f"<p>{html.escape(line)}</p>")
-    if in_table:
-        body.append("</table>")
+def html_report(markdown_text: str, pictures: dict[str, bytes]) -> str:
+    """A self-contained page: the same markdown (Python-Markdown, tables extension) with the
+    figures inlined as data URIs instead of links to figures/."""
+    for name, data in pictures.items():
+        uri = "data:image/png;base64," + base64.b64encode(data).decode()
+        markdown_text = markdown_text.replace(f"](figures/{name})", f"]({uri})")
+    body = markdown.markdown(markdown_text, extensions=["tables"])
     style = (
         "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;"
         "color:#222}table{border-collapse:collapse;margin:1em 0;font-size:13px}"
         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
         "td:first-child,th:first-child{text-align:left}th{background:#f3f3f3}"
-        "img{max-width:100%}figure{margin:1em 0}"
+        "img{max-width:100%}"
     )
     return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>CSXA report</title>"
-        f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n"
+        "<!doctype html><html><head><meta charset='utf-8'><title>CSXA report</title>"
+        f"<style>{style}</style></head><body>{body}</body></html>\n"
     )
 
 
@@ -532,15 +512,15 @@ def build_report(sweep_dir: str | Path) -> dict[str, Path]:
     figure_dir.mkdir(exist_ok=True)
     for name, data in pictures.items():
         (figure_dir / name).write_bytes(data)
-    markdown = markdown_report(runs, table, {n: f"figures/{n}" for n in pictures})
+    markdown_text = markdown_report(sweep_dir, runs, table, {n: f"figures/{n}" for n in pictures})
     paths = {
         "md": sweep_dir / "report.md",
         "csv": sweep_dir / "report.csv",
         "html": sweep_dir / "report.html",
     }
-    paths["md"].write_text(markdown)
+    paths["md"].write_text(markdown_text)
     table.to_csv(paths["csv"], index=False)
-    paths["html"].write_text(html_report(markdown, pictures))
+    paths["html"].write_text(html_report(markdown_text, pictures))
     return paths
 
 

@@ -35,7 +35,6 @@ def fake_run(sweep, name, arch, crop, color, wrong_healthy, wrong_diseased, seed
     (folder / "metrics.json").write_text(json.dumps({"accuracy": None}))
     config = {
         "seed": seed,
-        "variant_title": None,
         "model": {"arch": arch},
         "cv": {"folds": 0 if fold is None else 5, "fold": fold or 0},
         "crop": {"name": crop},
