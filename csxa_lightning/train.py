@@ -14,11 +14,15 @@ import hydra
 import lightning as L
 import pandas as pd
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from csxa_lightning import config as _config  # noqa: F401  (registers the resolvers)
+from csxa_lightning.backbones import WeightsNotFoundError
+from csxa_lightning.data.csxa import CSXAFormatError
 from csxa_lightning.data.datamodule import CSXADataModule
+from csxa_lightning.data.images import ImageReadError
 from csxa_lightning.metrics import metrics_with_intervals
 from csxa_lightning.model import CSXAClassifier
 
@@ -112,10 +116,32 @@ def train(cfg: DictConfig) -> dict:
     return metrics
 
 
+# Problems the user can fix (data, weights, settings): one clear line, not a traceback.
+USER_ERRORS = (CSXAFormatError, ImageReadError, WeightsNotFoundError, ValueError)
+
+
+def user_error(err: BaseException) -> BaseException | None:
+    """The user-fixable error behind err (Hydra wraps errors raised while instantiating)."""
+    while err is not None:
+        if isinstance(err, USER_ERRORS):
+            return err
+        if not isinstance(err, InstantiationException):
+            return None
+        err = err.__cause__
+    return None
+
+
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float:
     log.debug("config:\n%s", OmegaConf.to_yaml(cfg))
-    return train(cfg)["balanced_accuracy"]
+    try:
+        return train(cfg)["balanced_accuracy"]
+    except (InstantiationException, *USER_ERRORS) as err:
+        cause = user_error(err)
+        if cause is None:
+            raise
+        log.error("%s", cause)
+        raise SystemExit(f"error: {cause}") from None
 
 
 if __name__ == "__main__":

@@ -15,6 +15,15 @@ from csxa_lightning.phantom import PhantomSummary, generate_phantom
 PHANTOM_N = 40
 PHANTOM_SEED = 7
 PHANTOM_HEALTHY = 0.3
+# The real config shrunk to seconds on a CPU: ResNet18 from scratch, 32 px, one epoch.
+TINY_TRAINING = [
+    "model=resnet18",
+    "model.pretrained=none",
+    "image_size=32",
+    "trainer=cpu",
+    "trainer.max_epochs=1",
+    "data.batch_size=16",
+]
 
 
 @pytest.fixture(scope="session")

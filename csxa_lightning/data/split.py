@@ -57,7 +57,9 @@ def make_split(
                 random_state=seed,
             )
     except ValueError as err:
-        counts = dict(zip(*np.unique(labels, return_counts=True), strict=True))
+        counts = {
+            int(k): int(v) for k, v in zip(*np.unique(labels, return_counts=True), strict=True)
+        }
         raise ValueError(
             f"cannot make a stratified split of {len(ordered)} images with class counts "
             f"{counts} (test_fraction={test_fraction}, val_fraction={val_fraction}): {err}. "

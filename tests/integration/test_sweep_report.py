@@ -9,6 +9,8 @@ import sys
 
 import pandas as pd
 
+from tests.conftest import TINY_TRAINING
+
 
 def run_sweep(phantom, tmp_path, *extra):
     command = [
@@ -18,12 +20,7 @@ def run_sweep(phantom, tmp_path, *extra):
         "--multirun",
         "experiment=table1",
         "+variant=original,cropped",
-        "model=resnet18",
-        "model.pretrained=none",
-        "image_size=32",
-        "trainer=cpu",
-        "trainer.max_epochs=1",
-        "data.batch_size=16",
+        *TINY_TRAINING,
         "data=csxa",
         f"data.root={phantom.root}",
         f"paths.cache_dir={tmp_path / 'cache'}",

@@ -144,3 +144,25 @@ def test_weights_path_override_reaches_the_backbone(tmp_path):
     model = instantiate(cfg.model)
     assert torch.equal(model.net.conv1.weight, reference.conv1.weight)
     assert model.net.fc.out_features == 2
+
+
+def test_command_line_reports_a_missing_dataset_in_one_line(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "csxa_lightning.train",
+            "data=csxa",
+            f"data.root={tmp_path / 'CSXA'}",
+            f"paths.log_dir={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: CSXA folder not found: {tmp_path / 'CSXA'}")
+    assert "doi:10.57760/sciencedb.15391" in last
+    assert "Traceback" not in result.stderr
