@@ -85,7 +85,14 @@ def train(cfg: DictConfig) -> dict:
     ]
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-    trainer.fit(model, datamodule=datamodule)
+    # An interrupted run (last.ckpt, no metrics.json) continues where it stopped; force=true
+    # starts over. Order and augmentation are functions of (seed, epoch), so the resumed run
+    # ends as an uninterrupted one would.
+    last = Path(checkpoint.dirpath) / "last.ckpt"
+    resume_from = str(last) if last.exists() and not cfg.get("force", False) else None
+    if resume_from:
+        log.info("resuming the interrupted run in %s from %s", out, last)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
 
     # Best validation checkpoint, or the last epoch when there is no validation split.
     ckpt_path = checkpoint.best_model_path or None

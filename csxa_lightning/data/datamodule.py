@@ -19,6 +19,7 @@ from csxa_lightning.data.csxa import CSXA_SOURCE, load_index
 from csxa_lightning.data.dataset import ArrayDataset
 from csxa_lightning.data.normalization import channel_stats
 from csxa_lightning.data.preprocess import Preprocessor
+from csxa_lightning.data.sampler import EpochSampler
 from csxa_lightning.data.split import SPLITS, make_split
 from csxa_lightning.phantom.store import ensure_phantom
 
@@ -145,9 +146,8 @@ class CSXADataModule(L.LightningDataModule):
             "synthetic": int(balanced.synthetic.sum()) * variants,
         }
         samples = balanced.images.reshape(-1, *sample_shape[1:])
-        self.augment.reseed(self.seed)
         self.datasets["train"] = ArrayDataset(
-            samples, np.repeat(balanced.labels, variants), augment=self.augment
+            samples, np.repeat(balanced.labels, variants), augment=self.augment, seed=self.seed
         )
 
     @property
@@ -172,10 +172,13 @@ class CSXADataModule(L.LightningDataModule):
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         if split not in self.datasets:
             raise RuntimeError(f"the {split} split is empty; call setup() or check the fractions")
+        dataset = self.datasets[split]
+        # Shuffled order and augmentations from (seed, epoch): a resumed run repeats them.
+        sampler = EpochSampler(len(dataset), self.seed) if shuffle else None
         return DataLoader(
-            self.datasets[split],
+            dataset,
             batch_size=self.batch_size,
-            shuffle=shuffle,
+            sampler=sampler,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,

@@ -1,0 +1,32 @@
+"""Test-only Lightning callbacks, built from config like the real ones."""
+
+from __future__ import annotations
+
+import lightning as L
+
+
+class SimulatedKill(RuntimeError):
+    pass
+
+
+class KillAtEpochStart(L.Callback):
+    """Stops the run when epoch `epoch` starts, after the previous epoch was checkpointed:
+    what a killed job leaves behind."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.current_epoch == self.epoch:
+            raise SimulatedKill(f"simulated kill at the start of epoch {self.epoch}")
+
+
+class RecordBatches(L.Callback):
+    """Appends the epoch of every training batch to a text file: shows what a run trained."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        with open(self.path, "a") as f:
+            f.write(f"{trainer.current_epoch}\n")

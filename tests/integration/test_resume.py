@@ -1,0 +1,52 @@
+"""A run killed mid-way resumes from its last checkpoint and ends exactly where an
+uninterrupted run with the same seed ends."""
+
+from __future__ import annotations
+
+import pytest
+
+from csxa_lightning.train import train
+from tests.conftest import TINY_TRAINING, compose_train_config
+from tests.helpers import SimulatedKill
+
+
+def config(phantom, tmp_path, out, *extra):
+    return compose_train_config(
+        TINY_TRAINING
+        + [
+            "data=csxa",
+            f"data.root={phantom.root}",
+            f"paths.output_dir={out}",
+            f"paths.cache_dir={tmp_path / 'cache'}",
+            "trainer.deterministic=true",
+            "trainer.max_epochs=3",
+            "data.val_fraction=0",  # the last epoch is tested: the result depends on every epoch
+            "seed=11",
+            *extra,
+        ]
+    )
+
+
+def test_killed_run_resumes_to_the_same_result(phantom, tmp_path):
+    straight = train(config(phantom, tmp_path, tmp_path / "straight"))
+
+    out = tmp_path / "killed"
+    kill = ["+callbacks.kill._target_=tests.helpers.KillAtEpochStart", "+callbacks.kill.epoch=2"]
+    with pytest.raises(SimulatedKill):
+        train(config(phantom, tmp_path, out, *kill))
+    assert (out / "checkpoints" / "last.ckpt").exists()
+    assert not (out / "metrics.json").exists()
+
+    batches = tmp_path / "batches.txt"
+    record = [
+        "+callbacks.record._target_=tests.helpers.RecordBatches",
+        f"+callbacks.record.path={batches}",
+    ]
+    resumed = train(config(phantom, tmp_path, out, *record))  # the same command again
+    trained = batches.read_text().split()
+    assert trained and set(trained) == {"2"}  # it trained only the epoch that was left
+    assert resumed["epochs"] == straight["epochs"] == 3
+    assert (out / "predictions.csv").read_bytes() == (
+        tmp_path / "straight" / "predictions.csv"
+    ).read_bytes()
+    assert resumed["accuracy"] == straight["accuracy"]
