@@ -96,6 +96,33 @@ def preprocess_file(preprocessor: Preprocessor, png_path: str, json_path: str) -
     return preprocessor(read_image(png_path), keypoints)
 
 
+class DatasetProblemsError(ValueError):
+    """Files that cannot be used, all of them, each with its problem and what to do."""
+
+    def __init__(self, problems: list[str]) -> None:
+        shown = problems[:MAX_PROBLEMS_SHOWN]
+        more = len(problems) - len(shown)
+        super().__init__(
+            f"{len(problems)} file(s) of the dataset cannot be used; nothing was trained:\n  "
+            + "\n  ".join(shown)
+            + (f"\n  ... and {more} more" if more else "")
+        )
+        self.problems = problems
+
+
+MAX_PROBLEMS_SHOWN = 50
+
+
+def _preprocess_or_problem(
+    preprocessor: Preprocessor, png_path: str, json_path: str
+) -> np.ndarray | str:
+    """The model input, or the message of the error that prevents it (one file's problem)."""
+    try:
+        return preprocess_file(preprocessor, png_path, json_path)
+    except ValueError as err:  # CSXAFormatError, ImageReadError and bad geometry are ValueErrors
+        return str(err)
+
+
 def _build(index: pd.DataFrame, preprocessor: Preprocessor, target: Path, workers: int) -> None:
     n = len(index)
     shape = (
@@ -113,16 +140,23 @@ def _build(index: pd.DataFrame, preprocessor: Preprocessor, target: Path, worker
     try:
         with ExitStack() as stack:
             if workers <= 1:
-                results = map(preprocess_file, repeat(preprocessor), pngs, jsons)
+                results = map(_preprocess_or_problem, repeat(preprocessor), pngs, jsons)
             else:
                 pool = stack.enter_context(ProcessPoolExecutor(workers))
                 chunk = max(1, min(32, n // (4 * workers)))
                 results = pool.map(
-                    preprocess_file, repeat(preprocessor), pngs, jsons, chunksize=chunk
+                    _preprocess_or_problem, repeat(preprocessor), pngs, jsons, chunksize=chunk
                 )
+            # Every file is tried: a damaged dataset is reported in one go, not one per run.
+            problems = []
             for i, array in enumerate(results):
-                out[i] = array
+                if isinstance(array, str):
+                    problems.append(array)
+                else:
+                    out[i] = array
                 progress.update()
+            if problems:
+                raise DatasetProblemsError(problems)
         out.flush()
         del out
         os.replace(partial, target)  # atomic on one file system

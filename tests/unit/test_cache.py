@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from csxa_lightning.data import cache
-from csxa_lightning.data.cache import cached_inputs, preprocess_file
+from csxa_lightning.data.cache import DatasetProblemsError, cached_inputs, preprocess_file
 from csxa_lightning.data.csxa import load_index
 from csxa_lightning.data.preprocess import Preprocessor
 from csxa_lightning.data.transforms import EnhancedColor, KeypointCrop
@@ -74,3 +75,22 @@ def test_two_processes_building_the_same_entry_both_succeed(phantom, tmp_path):
     assert sums[0] == sums[1] > 0
     assert len(list((tmp_path / "inputs").glob("*.npy"))) == 1
     assert not list((tmp_path / "inputs").glob(".*partial"))
+
+
+def test_every_unusable_file_is_reported_at_once(phantom_copy, tmp_path, wide_enhanced):
+    index = load_index(phantom_copy)
+    stems = index["stem"].tolist()
+    (phantom_copy / "datasets-PNG" / f"{stems[1]}.png").write_bytes(b"")
+    (phantom_copy / "datasets-PNG" / f"{stems[4]}.png").write_bytes(b"not a png at all")
+    doc = json.loads((phantom_copy / "datasets-JSON" / f"{stems[6]}.json").read_text())
+    doc["shapes"] = [s for s in doc["shapes"] if "C5" not in s["label"].upper()]
+    (phantom_copy / "datasets-JSON" / f"{stems[6]}.json").write_text(json.dumps(doc))
+
+    with pytest.raises(DatasetProblemsError) as err:
+        cached_inputs(load_index(phantom_copy), wide_enhanced, tmp_path / "cache", workers=2)
+    message = str(err.value)
+    assert message.startswith("3 file(s) of the dataset cannot be used")
+    assert f"{stems[1]}.png: image file is empty or corrupt" in message
+    assert f"{stems[4]}.png: image file is empty or corrupt" in message
+    assert f"{stems[6]}.json: missing landmark(s)" in message and "'C5 top left'" in message
+    assert not list((tmp_path / "cache" / "inputs").glob("*.npy"))  # nothing half-built kept
