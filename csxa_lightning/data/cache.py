@@ -120,7 +120,9 @@ def _preprocess_or_problem(
     try:
         return preprocess_file(preprocessor, png_path, json_path)
     except ValueError as err:  # CSXAFormatError, ImageReadError and bad geometry are ValueErrors
-        return str(err)
+        message = str(err)
+        named = png_path in message or json_path in message
+        return message if named else f"{png_path} (landmarks {json_path}): {message}"
 
 
 def _build(index: pd.DataFrame, preprocessor: Preprocessor, target: Path, workers: int) -> None:

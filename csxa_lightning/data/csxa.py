@@ -259,4 +259,30 @@ def read_keypoints(json_path: str | Path) -> dict[str, tuple[float, float]]:
     for label in KEYPOINT_LABELS:
         x, y = np.mean(np.asarray(collected[label], dtype=np.float64), axis=0)
         result[label] = (float(x), float(y))
+    _check_coordinates(json_path, doc, result)
     return result
+
+
+def _check_coordinates(
+    json_path: Path, doc: dict, keypoints: dict[str, tuple[float, float]]
+) -> None:
+    """Landmarks must be finite and, where the file gives the image size, inside the image."""
+    bad = [label for label, xy in keypoints.items() if not np.all(np.isfinite(xy))]
+    if bad:
+        raise CSXAFormatError(
+            f"{json_path}: landmark(s) {bad} have non-numeric coordinates (NaN or infinite); "
+            "re-extract the file from datasets-JSON.zip or remove the case."
+        )
+    width, height = doc.get("imageWidth"), doc.get("imageHeight")
+    if not (isinstance(width, int | float) and isinstance(height, int | float)):
+        return
+    outside = [
+        label
+        for label, (x, y) in keypoints.items()
+        if not (-1 <= x <= width + 1 and -1 <= y <= height + 1)  # a pixel of click slack
+    ]
+    if outside:
+        raise CSXAFormatError(
+            f"{json_path}: landmark(s) {outside} lie outside the {width}x{height} image; the "
+            "annotation does not belong to this image. Re-extract it or remove the case."
+        )

@@ -43,7 +43,13 @@ class KeypointCrop:
     def __call__(self, gray: np.ndarray, keypoints: Keypoints | None = None) -> np.ndarray:
         if keypoints is None:
             raise ValueError(f"crop={self.name} needs the landmarks of the image")
-        return box_crop(gray, keypoint_box(keypoints), self.margin_x, self.margin_y)
+        box = keypoint_box(keypoints)
+        if box[2] - box[0] < 1 or box[3] - box[1] < 1:
+            raise ValueError(
+                f"the landmarks span a degenerate box {box} (zero width or height); check the "
+                "annotation, or use crop=none for this dataset"
+            )
+        return box_crop(gray, box, self.margin_x, self.margin_y)
 
     def config(self) -> dict:
         return {"type": type(self).__name__, **asdict(self)}

@@ -108,3 +108,19 @@ def test_phantom_quirk_files_parse_to_landmarks_inside_the_image(phantom):
                 assert any(len(s["points"]) >= 2 for s in raw["shapes"])
             if kind == "label_case":
                 assert any(s["label"] not in KEYPOINT_LABELS for s in raw["shapes"])
+
+
+def test_nan_coordinates_are_an_error_naming_the_label(tmp_path):
+    shapes = reference_shapes()
+    shapes[3]["points"] = [[float("nan"), 5.0]]
+    path = tmp_path / "n.json"
+    path.write_text(json.dumps({"shapes": shapes, "imageWidth": 600, "imageHeight": 800}))
+    with pytest.raises(CSXAFormatError, match=r"n\.json: landmark\(s\) \['C3 top left'\].*NaN"):
+        read_keypoints(path)
+
+
+def test_landmarks_outside_the_image_are_an_error(tmp_path):
+    shapes = reference_shapes()
+    shapes[22]["points"] = [[650.0, 300.0]]  # the file says the image is 600 wide
+    with pytest.raises(CSXAFormatError, match=r"\['C7 bottom right'\] lie outside the 600x800"):
+        read_keypoints(write_labelme(tmp_path / "o.json", shapes))

@@ -97,3 +97,9 @@ def test_unknown_channel_order_is_named():
 def test_crop_without_landmarks_is_an_error(film):
     with pytest.raises(ValueError, match="crop=tight needs the landmarks"):
         KeypointCrop()(film, None)
+
+
+def test_degenerate_landmark_box_is_an_error(film):
+    flat = {f"p{i}": (100.0 + i, 300.0) for i in range(23)}  # all on one row: zero height
+    with pytest.raises(ValueError, match="degenerate box"):
+        KeypointCrop()(film, flat)
