@@ -146,3 +146,17 @@ def test_parse_stem():
     assert parse_stem("2548130") == (2548, 1, 30)
     with pytest.raises(CSXAFormatError, match="not a CSXA stem"):
         parse_stem("IMG_0001")
+
+
+def test_duplicate_case_ids_and_unknown_class_codes_are_refused(phantom_copy):
+    path = phantom_copy / "datasets.xlsx"
+    book = openpyxl.load_workbook(path)
+    book["Sheet1"].cell(row=7, column=4, value=3)  # classes are 1 or 2
+    book.save(path)
+    with pytest.raises(CSXAFormatError, match=r"column D .*unexpected value 3 in row 7"):
+        read_sheet(path)
+    book["Sheet1"].cell(row=7, column=4, value=1)
+    book["Sheet1"].cell(row=9, column=1, value=book["Sheet1"].cell(row=8, column=1).value)
+    book.save(path)
+    with pytest.raises(CSXAFormatError, match=r"column A: case id 6 appears more than once"):
+        read_sheet(path)
