@@ -69,6 +69,8 @@ def train(cfg: DictConfig) -> dict:
     datamodule: CSXADataModule = instantiate(cfg.data)
     datamodule.setup("fit")
     datamodule.split_frame.to_csv(out / "split.csv", index=False)
+    if len(datamodule.skipped):
+        datamodule.skipped.to_csv(out / "skipped_files.csv", index=False)
 
     datamodule.save_normalization(out / "normalization.json")
 

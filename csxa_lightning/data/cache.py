@@ -53,6 +53,7 @@ class CachedArray:
         if fortran_order or dtype != np.uint8:
             raise RuntimeError(f"{self.path}: not a cache entry (delete it to rebuild)")
         self.shape: tuple[int, ...] = tuple(shape)
+        self.unusable: dict[str, str] = {}  # stem -> problem, from the manifest
         self.row_bytes = int(np.prod(self.shape[1:]))
 
     def __len__(self) -> int:
@@ -103,7 +104,8 @@ class DatasetProblemsError(ValueError):
         shown = problems[:MAX_PROBLEMS_SHOWN]
         more = len(problems) - len(shown)
         super().__init__(
-            f"{len(problems)} file(s) of the dataset cannot be used; nothing was trained:\n  "
+            f"{len(problems)} file(s) of the dataset cannot be used; nothing was trained. Fix "
+            "them, or pass data.on_bad_file=skip to leave them out (listed in the run folder):\n  "
             + "\n  ".join(shown)
             + (f"\n  ... and {more} more" if more else "")
         )
@@ -111,6 +113,7 @@ class DatasetProblemsError(ValueError):
 
 
 MAX_PROBLEMS_SHOWN = 50
+ON_BAD_FILE = ("stop", "skip")
 
 
 def _preprocess_or_problem(
@@ -125,7 +128,11 @@ def _preprocess_or_problem(
         return message if named else f"{png_path} (landmarks {json_path}): {message}"
 
 
-def _build(index: pd.DataFrame, preprocessor: Preprocessor, target: Path, workers: int) -> None:
+def _build(
+    index: pd.DataFrame, preprocessor: Preprocessor, target: Path, workers: int
+) -> dict[str, str]:
+    """Write the entry; returns {stem: problem} of the files that could not be used (their
+    rows stay zero), so that one pass finds every problem of a damaged dataset."""
     n = len(index)
     shape = (
         n,
@@ -149,19 +156,17 @@ def _build(index: pd.DataFrame, preprocessor: Preprocessor, target: Path, worker
                 results = pool.map(
                     _preprocess_or_problem, repeat(preprocessor), pngs, jsons, chunksize=chunk
                 )
-            # Every file is tried: a damaged dataset is reported in one go, not one per run.
-            problems = []
+            problems = {}
             for i, array in enumerate(results):
                 if isinstance(array, str):
-                    problems.append(array)
+                    problems[index["stem"].iloc[i]] = array
                 else:
                     out[i] = array
                 progress.update()
-            if problems:
-                raise DatasetProblemsError(problems)
         out.flush()
         del out
         os.replace(partial, target)  # atomic on one file system
+        return problems
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
@@ -174,16 +179,25 @@ def cached_inputs(
     preprocessor: Preprocessor,
     cache_dir: str | Path,
     workers: int | None = None,
+    on_bad_file: str = "stop",
 ) -> CachedArray:
     """(N, variants, channels, S, S) uint8 model inputs of every index row, from the cache
-    (built now if missing); read the rows you need with .read(rows)."""
+    (built now if missing); read the rows you need with .read(rows).
+
+    Files that cannot be used are all listed in one DatasetProblemsError (on_bad_file="stop",
+    the default), or returned in ``.unusable`` ({stem: problem}; their rows are zero) for the
+    caller to drop (on_bad_file="skip"). The list is kept in the manifest, so a cached entry
+    reports the same problems without rebuilding."""
+    if on_bad_file not in ON_BAD_FILE:
+        raise ValueError(f"data.on_bad_file={on_bad_file!r}; choose one of {ON_BAD_FILE}")
     key = fingerprint(index, preprocessor)
     folder = Path(cache_dir).expanduser() / "inputs"
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{key[:24]}.npy"
     manifest = target.with_suffix(".json")
     with FileLock(str(target) + ".lock"):
-        if target.exists():
+        # The manifest is written last: an entry without one was interrupted; build it again.
+        if target.exists() and manifest.exists():
             log.info("preprocessed cache hit: %s (%s)", target, preprocessor.label)
         else:
             log.info(
@@ -192,12 +206,13 @@ def cached_inputs(
                 preprocessor.label,
                 len(index),
             )
-            _build(index, preprocessor, target, workers or os.cpu_count() or 1)
+            unusable = _build(index, preprocessor, target, workers or os.cpu_count() or 1)
             tmp = manifest.with_name(f".{manifest.name}.{os.getpid()}")
             tmp.write_text(
                 json.dumps(
                     {
                         "fingerprint": key,
+                        "unusable": unusable,
                         "config": preprocessor.config(),
                         "stems": index["stem"].tolist(),
                     },
@@ -206,6 +221,9 @@ def cached_inputs(
             )
             os.replace(tmp, manifest)
     arrays = CachedArray(target)
+    arrays.unusable = json.loads(manifest.read_text()).get("unusable", {})
+    if arrays.unusable and on_bad_file == "stop":
+        raise DatasetProblemsError(list(arrays.unusable.values()))
     if len(arrays) != len(index):
         raise RuntimeError(
             f"cache entry {target} holds {arrays.shape[0]} images, the index {len(index)}; "

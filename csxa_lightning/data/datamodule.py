@@ -56,6 +56,7 @@ class CSXADataModule(L.LightningDataModule):
         num_workers: int = 0,
         pin_memory: bool = False,
         preprocess_workers: int | None = None,
+        on_bad_file: str = "stop",
     ) -> None:
         super().__init__()
         if root is None and phantom is None:
@@ -83,6 +84,8 @@ class CSXADataModule(L.LightningDataModule):
         self.num_workers = num_workers
         self.pin_memory = pin_memory
         self.preprocess_workers = preprocess_workers or os.cpu_count() or 1
+        self.on_bad_file = on_bad_file
+        self.skipped = pd.DataFrame(columns=["stem", "problem"])
         self.index: pd.DataFrame | None = None
         self.split_frame: pd.DataFrame | None = None
         self.frames: dict[str, pd.DataFrame] = {}
@@ -99,7 +102,22 @@ class CSXADataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.index is not None:
             return  # fit, validate and test share one preparation
-        self.index = load_index(self.dataset_root())
+        full_index = load_index(self.dataset_root())
+        inputs = cached_inputs(
+            full_index,
+            self.preprocess,
+            self.cache_dir,
+            self.preprocess_workers,
+            on_bad_file=self.on_bad_file,
+        )
+        # data.on_bad_file=skip: unusable files leave the index before the split is drawn.
+        usable = ~full_index["stem"].isin(list(inputs.unusable)).to_numpy()
+        self.skipped = pd.DataFrame(
+            {"stem": list(inputs.unusable), "problem": list(inputs.unusable.values())}
+        )
+        if len(self.skipped):
+            log.warning("left out %d unusable file(s) (data.on_bad_file=skip)", len(self.skipped))
+        self.index = full_index[usable].reset_index(drop=True)
         self.split_frame = make_split(
             self.index,
             self.split_seed,
@@ -108,12 +126,12 @@ class CSXADataModule(L.LightningDataModule):
             folds=self.folds,
             fold=self.fold,
         )
-        inputs = cached_inputs(self.index, self.preprocess, self.cache_dir, self.preprocess_workers)
-        position = pd.Series(np.arange(len(self.index)), index=self.index["case_id"])
+        in_index = pd.Series(np.arange(len(self.index)), index=self.index["case_id"])
+        in_entry = pd.Series(np.flatnonzero(usable), index=self.index["case_id"])
         for split in SPLITS:
             ids = self.split_frame.loc[self.split_frame["split"] == split, "case_id"]
-            rows = position.loc[ids].to_numpy()
-            self.frames[split] = self.index.iloc[rows].reset_index(drop=True)
+            self.frames[split] = self.index.iloc[in_index.loc[ids]].reset_index(drop=True)
+            rows = in_entry.loc[ids].to_numpy()  # rows of the cache entry
             if len(rows) == 0:
                 continue
             labels = self.frames[split]["label"].to_numpy()

@@ -135,3 +135,28 @@ def test_preview_writes_model_inputs_and_a_contact_sheet(phantom, tmp_path):
     sheet = cv2.imread(str(tmp_path / "preview" / f"{first['stem']}__contact_sheet.png"))
     assert sheet.shape[0] == 64 + 22
     assert sheet.shape[1] > 6 * (64 + 4)  # the film, then six crop x colour tiles
+
+
+def test_on_bad_file_skip_leaves_unusable_files_out_and_lists_them(phantom_copy, tmp_path):
+    stems = load_index(phantom_copy)["stem"].tolist()
+    (phantom_copy / "datasets-PNG" / f"{stems[2]}.png").write_bytes(b"garbage")
+    (phantom_copy / "datasets-JSON" / f"{stems[9]}.json").write_text("{not json")
+    out = tmp_path / "run"
+    cfg = compose_train_config(
+        TINY
+        + [
+            "data=csxa",
+            f"data.root={phantom_copy}",
+            f"paths.output_dir={out}",
+            f"paths.cache_dir={tmp_path / 'cache'}",
+            "crop=tight",
+            "data.on_bad_file=skip",
+        ]
+    )
+    metrics = train(cfg)
+    skipped = pd.read_csv(out / "skipped_files.csv", dtype={"stem": str})
+    assert sorted(skipped["stem"]) == sorted([stems[2], stems[9]])
+    assert skipped["problem"].str.contains("corrupt|not valid JSON").all()
+    split = pd.read_csv(out / "split.csv", dtype={"stem": str})
+    assert len(split) == len(stems) - 2 and not set(split["stem"]) & {stems[2], stems[9]}
+    assert metrics["n"] == (split["split"] == "test").sum()

@@ -77,7 +77,9 @@ def test_two_processes_building_the_same_entry_both_succeed(phantom, tmp_path):
     assert not list((tmp_path / "inputs").glob(".*partial"))
 
 
-def test_every_unusable_file_is_reported_at_once(phantom_copy, tmp_path, wide_enhanced):
+def test_every_unusable_file_is_reported_at_once(
+    phantom_copy, tmp_path, wide_enhanced, monkeypatch
+):
     index = load_index(phantom_copy)
     stems = index["stem"].tolist()
     (phantom_copy / "datasets-PNG" / f"{stems[1]}.png").write_bytes(b"")
@@ -93,4 +95,11 @@ def test_every_unusable_file_is_reported_at_once(phantom_copy, tmp_path, wide_en
     assert f"{stems[1]}.png: image file is empty or corrupt" in message
     assert f"{stems[4]}.png: image file is empty or corrupt" in message
     assert f"{stems[6]}.json: missing landmark(s)" in message and "'C5 top left'" in message
-    assert not list((tmp_path / "cache" / "inputs").glob("*.npy"))  # nothing half-built kept
+    # the entry keeps the list: asked again, it reports the same without rebuilding
+    monkeypatch.setattr(cache, "_build", lambda *a, **k: pytest.fail("rebuilt"))
+    index = load_index(phantom_copy)
+    with pytest.raises(DatasetProblemsError, match="^3 file"):
+        cached_inputs(index, wide_enhanced, tmp_path / "cache")
+    entry = cached_inputs(index, wide_enhanced, tmp_path / "cache", on_bad_file="skip")
+    assert sorted(entry.unusable) == sorted([stems[1], stems[4], stems[6]])
+    assert entry.read(np.array([1, 4, 6])).max() == 0  # their rows were never filled
