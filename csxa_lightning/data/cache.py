@@ -2,11 +2,26 @@
 (dataset, preprocessing config) and reused by every later run.
 
 An entry is one .npy array (N, variants, channels, S, S) uint8 in index order, plus a .json
-manifest naming its stems and config. The key is a SHA-256 of the preprocessing config and
-of each input file's name, size and modification time, so editing, replacing or adding a file
-makes a new entry. Entries are written to a temporary file and renamed into place (a reader
-never sees half an entry), under a file lock so that concurrent sweep jobs build an entry once
-while the others wait and then reuse it.
+manifest naming its stems and config and holding the size and CRC-32 of the .npy file. The key
+is a SHA-256 of the preprocessing config and of each input file's name, size and modification
+time, so editing, replacing or adding a file makes a new entry. Entries are written to a
+temporary file and renamed into place (a reader never sees half an entry), under a file lock so
+that concurrent sweep jobs build an entry once while the others wait and then reuse it.
+
+Every use of an entry first verifies it, under the lock: manifest present and readable, its
+fingerprint and stems those of the index, the file size that of the manifest, the shape in the
+.npy header that of the index and the preprocessor, and the CRC-32 of the whole file that of the
+manifest. A damaged entry (disk error, truncated copy, crash between the two renames, a file
+edited by hand) is reported with a WARNING naming the file and the problem, deleted and rebuilt;
+it is never used.
+
+Order of the writes: the .npy is renamed into place first and the manifest last, so the
+manifest is the commit record. Its checksum is computed from the finished .npy before the
+rename, so a manifest in place always describes complete data. A crash between the two renames
+leaves data without a manifest, which is reported as "manifest missing" and rebuilt; a damaged
+entry is deleted in the reverse order (manifest first), so an interrupted deletion leaves the
+same, detectable, state. Nothing is fsynced: should a power cut lose data that a manifest
+describes, the checksum catches it at the next run.
 """
 
 from __future__ import annotations
@@ -15,6 +30,8 @@ import hashlib
 import json
 import logging
 import os
+import time
+import zlib
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from itertools import repeat
@@ -32,6 +49,45 @@ from csxa_lightning.data.preprocess import Preprocessor
 log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1  # bump when the layout of an entry changes
+# Not bumped for the checksum: an entry of the previous version (a manifest without checksum) is
+# reported as damaged and rebuilt in place, rather than left behind under an orphaned key.
+
+# The checksum guards against accidental damage (bit rot, truncation, torn writes), not against
+# an adversary, and every run start reads the whole entry (300 MB - 1.5 GB) through it, so the
+# fastest is chosen. Measured on 1.5 GiB read from the page cache (Python 3.11, zlib 1.2.13,
+# 2-core VM): zlib.crc32 3.0-3.3 GiB/s (0.49 s), hashlib.blake2b 0.88 GiB/s (1.7 s; md5 0.72,
+# sha256 1.1 GB/s in memory); the read alone 8 GiB/s. blake2b would be the bottleneck even from
+# disk (cold read with crc32: 1.45 GiB/s); crc32 is not, and with the size check it misses a
+# random corruption with probability 2**-32.
+CHECKSUM = "crc32"
+_CHECKSUM_CHUNK = 1 << 20  # 1 MiB: fits in L2, measured fastest (3.3 GiB/s against 3.0 at 8 MiB)
+
+
+def file_checksum(path: str | Path) -> str:
+    """The file's checksum as "crc32:<8 hex digits>", streamed in 1 MiB chunks through one
+    buffer (never the whole file in memory)."""
+    crc = 0
+    buffer = bytearray(_CHECKSUM_CHUNK)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as f:
+        if hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)  # larger read-ahead
+        while n := f.readinto(buffer):
+            crc = zlib.crc32(view[:n], crc)
+    return f"{CHECKSUM}:{crc:08x}"
+
+
+def read_npy_header(path: str | Path) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+    """(shape, fortran_order, dtype, data offset) of a .npy file; ValueError if unreadable."""
+    with open(path, "rb") as f:
+        major, _ = np.lib.format.read_magic(f)
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if major == 1
+            else np.lib.format.read_array_header_2_0
+        )
+        shape, fortran_order, dtype = read_header(f)
+        return tuple(shape), fortran_order, dtype, f.tell()
 
 
 class CachedArray:
@@ -41,15 +97,7 @@ class CachedArray:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        with open(self.path, "rb") as f:
-            major, _ = np.lib.format.read_magic(f)
-            read_header = (
-                np.lib.format.read_array_header_1_0
-                if major == 1
-                else np.lib.format.read_array_header_2_0
-            )
-            shape, fortran_order, dtype = read_header(f)
-            self.offset = f.tell()
+        shape, fortran_order, dtype, self.offset = read_npy_header(self.path)
         if fortran_order or dtype != np.uint8:
             raise RuntimeError(f"{self.path}: not a cache entry (delete it to rebuild)")
         self.shape: tuple[int, ...] = tuple(shape)
@@ -128,19 +176,19 @@ def _preprocess_or_problem(
         return message if named else f"{png_path} (landmarks {json_path}): {message}"
 
 
+def entry_shape(n: int, preprocessor: Preprocessor) -> tuple[int, int, int, int, int]:
+    size = preprocessor.image_size
+    return (n, len(preprocessor.variants), preprocessor.channels, size, size)
+
+
 def _build(
     index: pd.DataFrame, preprocessor: Preprocessor, target: Path, workers: int
-) -> dict[str, str]:
-    """Write the entry; returns {stem: problem} of the files that could not be used (their
-    rows stay zero), so that one pass finds every problem of a damaged dataset."""
+) -> tuple[dict[str, str], str, int]:
+    """Write the entry's .npy; returns {stem: problem} of the files that could not be used
+    (their rows stay zero), so that one pass finds every problem of a damaged dataset, and the
+    checksum and size of the file, computed once it is written and before it is renamed in."""
     n = len(index)
-    shape = (
-        n,
-        len(preprocessor.variants),
-        preprocessor.channels,
-        preprocessor.image_size,
-        preprocessor.image_size,
-    )
+    shape = entry_shape(n, preprocessor)
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     # Written straight into a memory-mapped file: the set is never held twice in memory.
     out = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=shape)
@@ -165,13 +213,72 @@ def _build(
                 progress.update()
         out.flush()
         del out
+        checksum, size = file_checksum(partial), partial.stat().st_size
         os.replace(partial, target)  # atomic on one file system
-        return problems
+        return problems, checksum, size
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
     finally:
         progress.close()
+
+
+def _entry_problem(
+    target: Path, manifest: Path, key: str, index: pd.DataFrame, preprocessor: Preprocessor
+) -> tuple[str | None, dict]:
+    """(None, manifest) if the entry is intact and belongs to this index and preprocessor,
+    else (what is wrong, {}). Cheap checks first; the checksum reads the whole file."""
+    if not manifest.exists():
+        return "manifest missing (the build was interrupted, or the manifest deleted)", {}
+    if not target.exists():
+        return "data file missing (only its manifest is there)", {}
+    try:
+        doc = json.loads(manifest.read_text())
+    except (OSError, ValueError) as err:
+        return f"manifest unreadable ({err})", {}
+    if not isinstance(doc, dict):
+        return "manifest unreadable (not a JSON object)", {}
+    expected_checksum, expected_size = doc.get("checksum"), doc.get("size")
+    if not isinstance(expected_checksum, str) or not isinstance(expected_size, int):
+        return "manifest has no checksum and size (written by an older version)", {}
+    if not expected_checksum.startswith(f"{CHECKSUM}:"):
+        return f"manifest checksum {expected_checksum!r} is not a {CHECKSUM}", {}
+    if doc.get("fingerprint") != key:
+        return f"manifest fingerprint {doc.get('fingerprint')!r} is not the entry's key", {}
+    stems, listed = index["stem"].tolist(), doc.get("stems")
+    if listed != stems:
+        if not isinstance(listed, list):
+            return "manifest has no list of stems", {}
+        first = next(
+            (i for i, (a, b) in enumerate(zip(listed, stems, strict=False)) if a != b),
+            min(len(listed), len(stems)),
+        )
+        return (
+            f"stems differ from the index's: {len(listed)} in the manifest, {len(stems)} in the "
+            f"index, first difference at row {first}"
+        ), {}
+    size = target.stat().st_size
+    if size < expected_size:
+        return f"truncated: {size} of {expected_size} bytes", {}
+    if size > expected_size:
+        return f"size {size} bytes, the manifest says {expected_size}", {}
+    try:
+        shape, fortran_order, dtype, offset = read_npy_header(target)
+    except (OSError, ValueError) as err:
+        return f"unreadable .npy header ({err})", {}
+    expected_shape = entry_shape(len(index), preprocessor)
+    if fortran_order or dtype != np.uint8:
+        return f"not a C-ordered uint8 array (dtype {dtype}, fortran_order {fortran_order})", {}
+    if shape != expected_shape:
+        return f"shape {shape} in the .npy header, expected {expected_shape}", {}
+    if offset + int(np.prod(shape)) != size:
+        return f"the header describes {offset + int(np.prod(shape))} bytes, the file has {size}", {}
+    start = time.perf_counter()
+    checksum = file_checksum(target)
+    if checksum != expected_checksum:
+        return f"checksum mismatch: {checksum} computed, {expected_checksum} in the manifest", {}
+    log.debug("verified %s (%d bytes) in %.2f s", target, size, time.perf_counter() - start)
+    return None, doc
 
 
 def cached_inputs(
@@ -196,32 +303,53 @@ def cached_inputs(
     target = folder / f"{key[:24]}.npy"
     manifest = target.with_suffix(".json")
     with FileLock(str(target) + ".lock"):
-        # The manifest is written last: an entry without one was interrupted; build it again.
-        if target.exists() and manifest.exists():
-            log.info("preprocessed cache hit: %s (%s)", target, preprocessor.label)
+        # Under the lock nobody else writes this entry: temporary files of it are left over
+        # from a crashed build.
+        for stale in [
+            *folder.glob(f".{target.name}.*.partial"),
+            *folder.glob(f".{manifest.name}.*"),
+        ]:
+            log.info("removing %s, left over from an interrupted build", stale)
+            stale.unlink(missing_ok=True)
+        if not target.exists() and not manifest.exists():
+            problem, doc = "missing", {}
         else:
+            problem, doc = _entry_problem(target, manifest, key, index, preprocessor)
+            if problem is None:
+                log.info("preprocessed cache hit: %s (%s)", target, preprocessor.label)
+            else:
+                log.warning(
+                    "preprocessed cache entry %s is damaged: %s; deleting it and its manifest "
+                    "%s, and rebuilding it",
+                    target,
+                    problem,
+                    manifest.name,
+                )
+                manifest.unlink(missing_ok=True)  # manifest first: data alone is never trusted
+                target.unlink(missing_ok=True)
+        if problem is not None:
             log.info(
                 "building preprocessed cache %s (%s, %d images)",
                 target,
                 preprocessor.label,
                 len(index),
             )
-            unusable = _build(index, preprocessor, target, workers or os.cpu_count() or 1)
-            tmp = manifest.with_name(f".{manifest.name}.{os.getpid()}")
-            tmp.write_text(
-                json.dumps(
-                    {
-                        "fingerprint": key,
-                        "unusable": unusable,
-                        "config": preprocessor.config(),
-                        "stems": index["stem"].tolist(),
-                    },
-                    indent=1,
-                )
+            unusable, checksum, size = _build(
+                index, preprocessor, target, workers or os.cpu_count() or 1
             )
-            os.replace(tmp, manifest)
-    arrays = CachedArray(target)
-    arrays.unusable = json.loads(manifest.read_text()).get("unusable", {})
+            doc = {
+                "fingerprint": key,
+                "checksum": checksum,
+                "size": size,
+                "unusable": unusable,
+                "config": preprocessor.config(),
+                "stems": index["stem"].tolist(),
+            }
+            tmp = manifest.with_name(f".{manifest.name}.{os.getpid()}")
+            tmp.write_text(json.dumps(doc, indent=1))
+            os.replace(tmp, manifest)  # last: the commit record of the entry
+        arrays = CachedArray(target)
+    arrays.unusable = doc.get("unusable", {})
     if arrays.unusable and on_bad_file == "stop":
         raise DatasetProblemsError(list(arrays.unusable.values()))
     if len(arrays) != len(index):

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import multiprocessing
 import os
+import shutil
+import zlib
 
 import numpy as np
 import pytest
@@ -16,9 +19,21 @@ from csxa_lightning.data.preprocess import Preprocessor
 from csxa_lightning.data.transforms import EnhancedColor, KeypointCrop
 
 
+def _wide_enhanced():
+    return Preprocessor(KeypointCrop(50, 100, "wide"), EnhancedColor("both"), image_size=32)
+
+
 @pytest.fixture
 def wide_enhanced():
-    return Preprocessor(KeypointCrop(50, 100, "wide"), EnhancedColor("both"), image_size=32)
+    return _wide_enhanced()
+
+
+@pytest.fixture(scope="module")
+def built_cache(phantom, tmp_path_factory):
+    """A cache folder holding the intact wide_enhanced entry of the phantom; copy it to alter."""
+    folder = tmp_path_factory.mktemp("built_cache")
+    cached_inputs(load_index(phantom.root), _wide_enhanced(), folder, workers=1)
+    return folder
 
 
 def listing(root):
@@ -103,3 +118,136 @@ def test_every_unusable_file_is_reported_at_once(
     entry = cached_inputs(index, wide_enhanced, tmp_path / "cache", on_bad_file="skip")
     assert sorted(entry.unusable) == sorted([stems[1], stems[4], stems[6]])
     assert entry.read(np.array([1, 4, 6])).max() == 0  # their rows were never filled
+
+
+def _entry(cache_dir):
+    (target,) = (cache_dir / "inputs").glob("*.npy")
+    return target, target.with_suffix(".json")
+
+
+def _crc32_of(path):
+    return f"crc32:{zlib.crc32(path.read_bytes()):08x}"
+
+
+def test_manifest_holds_the_checksum_and_size_of_the_entry(
+    phantom, tmp_path, wide_enhanced, monkeypatch, caplog
+):
+    index = load_index(phantom.root)
+    cached_inputs(index, wide_enhanced, tmp_path, workers=1)
+    target, manifest = _entry(tmp_path)
+    doc = json.loads(manifest.read_text())
+    assert doc["size"] == target.stat().st_size == 128 + len(index) * 2 * 3 * 32 * 32
+    assert doc["checksum"] == _crc32_of(target)  # computed here, independently
+    # intact: verified, reused as is, nothing reported
+    monkeypatch.setattr(cache, "_build", lambda *a, **k: pytest.fail("rebuilt an intact entry"))
+    with caplog.at_level(logging.INFO, logger=cache.__name__):
+        cached_inputs(index, wide_enhanced, tmp_path)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any("cache hit" in r.getMessage() for r in caplog.records)
+    assert json.loads(manifest.read_text()) == doc
+
+
+def _flip_middle_byte(target, manifest):
+    data = bytearray(target.read_bytes())
+    middle = len(data) // 2
+    data[middle] ^= 0xFF
+    target.write_bytes(bytes(data))
+    return middle
+
+
+def _truncate(target, manifest):
+    with open(target, "r+b") as f:
+        f.truncate(target.stat().st_size - 1000)
+    return target.stat().st_size - 1  # the last rows were cut
+
+
+def _delete_manifest(target, manifest):
+    manifest.unlink()
+    return 0
+
+
+def _delete_data(target, manifest):
+    target.unlink()
+    return 0
+
+
+def _manifest_without_checksum(target, manifest):  # as written by the previous version
+    doc = json.loads(manifest.read_text())
+    del doc["checksum"], doc["size"]
+    manifest.write_text(json.dumps(doc))
+    return 0
+
+
+def _other_stems(target, manifest):
+    doc = json.loads(manifest.read_text())
+    doc["stems"][3] = "someone-else"
+    manifest.write_text(json.dumps(doc))
+    return 0
+
+
+def _zero_header_shape(target, manifest):  # same size and checksum, other shape in the header
+    data = target.read_bytes()
+    changed = data.replace(b"'shape': (40, 2,", b"'shape': (20, 4,", 1)
+    assert changed != data
+    target.write_bytes(changed)
+    doc = json.loads(manifest.read_text())
+    doc["checksum"] = _crc32_of(target)
+    manifest.write_text(json.dumps(doc))
+    return 0
+
+
+@pytest.mark.parametrize(
+    ("damage", "reported"),
+    [
+        (_flip_middle_byte, "checksum mismatch"),
+        (_truncate, "truncated: "),
+        (_delete_manifest, "manifest missing"),
+        (_delete_data, "data file missing"),
+        (_manifest_without_checksum, "no checksum"),
+        (_other_stems, "stems differ"),
+        (_zero_header_shape, "shape (20, 4, 3, 32, 32) in the .npy header"),
+    ],
+)
+def test_a_damaged_entry_is_reported_and_rebuilt(
+    damage, reported, phantom, built_cache, tmp_path, wide_enhanced, monkeypatch, caplog
+):
+    index = load_index(phantom.root)
+    shutil.copytree(built_cache / "inputs", tmp_path / "inputs")
+    target, manifest = _entry(tmp_path)
+    good = target.read_bytes()
+    offset = cache.CachedArray(target).offset
+    damaged_row = (damage(target, manifest) - offset) // (2 * 3 * 32 * 32)
+    builds = []
+    build = cache._build
+    monkeypatch.setattr(cache, "_build", lambda *a, **k: builds.append(1) or build(*a, **k))
+
+    with caplog.at_level(logging.WARNING, logger=cache.__name__):
+        entry = cached_inputs(index, wide_enhanced, tmp_path, workers=1)
+
+    (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert str(target) in warning.getMessage() and reported in warning.getMessage()
+    assert builds == [1]
+    rows = np.array(sorted({0, max(damaged_row, 0), len(index) - 1}))
+    arrays = entry.read(rows)
+    for got, i in zip(arrays, rows, strict=True):
+        row = index.iloc[i]
+        assert (got == preprocess_file(wide_enhanced, row["png_path"], row["json_path"])).all()
+    assert target.read_bytes() == good
+    assert json.loads(manifest.read_text())["checksum"] == _crc32_of(target)
+    assert not list((tmp_path / "inputs").glob(".*"))  # no temporary file left
+
+
+def test_leftovers_of_a_crashed_build_are_removed(phantom, tmp_path, wide_enhanced):
+    index = load_index(phantom.root)
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    name = cache.fingerprint(index, wide_enhanced)[:24]
+    (folder / f".{name}.npy.999999.partial").write_bytes(b"half an entry")
+    (folder / f".{name}.json.999999").write_text("{")
+    entry = cached_inputs(index, wide_enhanced, tmp_path, workers=1)
+    assert len(entry) == len(index)
+    assert sorted(p.name for p in folder.iterdir()) == [
+        f"{name}.json",
+        f"{name}.npy",
+        f"{name}.npy.lock",
+    ]
