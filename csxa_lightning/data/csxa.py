@@ -240,13 +240,19 @@ def read_keypoints(json_path: str | Path) -> dict[str, tuple[float, float]]:
     if not isinstance(shapes, list):
         raise CSXAFormatError(f"{json_path}: no LabelMe 'shapes' list; is this a CSXA annotation?")
 
-    collected: dict[str, list[list[float]]] = defaultdict(list)
-    for shape in shapes:
+    collected: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for number, shape in enumerate(shapes):
+        if not isinstance(shape, dict):
+            raise CSXAFormatError(
+                f"{json_path}: shapes[{number}] is {type(shape).__name__} {shape!r:.60}, not a "
+                "LabelMe shape object; re-extract the file from datasets-JSON.zip or remove the "
+                "case."
+            )
         label = CANONICAL_BY_NORMALIZED.get(normalize_label(str(shape.get("label", ""))))
         points = shape.get("points") or []
         if label is None or not points:
             continue  # not one of the 23 vertebral landmarks
-        collected[label].extend([float(p[0]), float(p[1])] for p in points)
+        collected[label].extend(_points(json_path, number, label, points))
 
     missing = [label for label in KEYPOINT_LABELS if label not in collected]
     if missing:
@@ -257,10 +263,33 @@ def read_keypoints(json_path: str | Path) -> dict[str, tuple[float, float]]:
         )
     result = {}
     for label in KEYPOINT_LABELS:
-        x, y = np.mean(np.asarray(collected[label], dtype=np.float64), axis=0)
+        points = np.asarray(collected[label], dtype=np.float64)
+        # Sum of x/n rather than np.mean: the plain sum overflows for finite coordinates near
+        # the float maximum, which would then be refused as "infinite" instead of "outside".
+        x, y = (points / len(points)).sum(axis=0)
         result[label] = (float(x), float(y))
     _check_coordinates(json_path, doc, result)
     return result
+
+
+def _points(json_path: Path, number: int, label: str, points) -> list[tuple[float, float]]:
+    """The (x, y) pairs of one shape; anything else is a clear error naming the shape."""
+    if isinstance(points, list):
+        pairs = []
+        for point in points:
+            if not (isinstance(point, list | tuple) and len(point) == 2):
+                break
+            try:
+                pairs.append((float(point[0]), float(point[1])))
+            except (TypeError, ValueError):
+                break
+        else:
+            return pairs
+    raise CSXAFormatError(
+        f"{json_path}: shapes[{number}] ({label}) has points {points!r:.80}; LabelMe points are "
+        "a list of [x, y] number pairs. Re-extract the file from datasets-JSON.zip or remove "
+        "the case."
+    )
 
 
 def _check_coordinates(

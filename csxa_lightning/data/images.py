@@ -99,6 +99,11 @@ def crop_window(
     right and margin_y above and below, clipped at the image border ("up to" the margins, as
     the paper says). Landmarks are continuous coordinates; the window covers every pixel a
     landmark falls in: columns floor(x_min) .. floor(x_max) inclusive, likewise rows."""
+    if not np.all(np.isfinite([*box, margin_x, margin_y])):
+        raise ValueError(
+            f"landmark box {box} with margins ({margin_x}, {margin_y}) is not finite; the "
+            "annotation has NaN or infinite coordinates"
+        )
     x0 = max(0, int(np.floor(box[0] - margin_x)))
     y0 = max(0, int(np.floor(box[1] - margin_y)))
     x1 = min(width, int(np.floor(box[2] + margin_x)) + 1)

@@ -124,3 +124,38 @@ def test_landmarks_outside_the_image_are_an_error(tmp_path):
     shapes[22]["points"] = [[650.0, 300.0]]  # the file says the image is 600 wide
     with pytest.raises(CSXAFormatError, match=r"\['C7 bottom right'\] lie outside the 600x800"):
         read_keypoints(write_labelme(tmp_path / "o.json", shapes))
+
+
+@pytest.mark.parametrize(
+    ("points", "shown"),
+    [
+        ([[5.0]], "[[5.0]]"),  # one number, not a pair
+        ([[1.0, 2.0, 3.0]], "[[1.0, 2.0, 3.0]]"),
+        ([["left", 2.0]], "[['left', 2.0]]"),
+        ("12,40", "'12,40'"),
+        ([None], "[None]"),
+    ],
+)
+def test_malformed_points_are_an_error_naming_the_shape(tmp_path, points, shown):
+    shapes = reference_shapes()
+    shapes[4]["points"] = points
+    with pytest.raises(CSXAFormatError) as err:
+        read_keypoints(write_labelme(tmp_path / "m.json", shapes))
+    message = str(err.value)
+    assert message.startswith(f"{tmp_path / 'm.json'}: shapes[4] (C3 top right) has points {shown}")
+    assert "a list of [x, y] number pairs" in message
+
+
+@pytest.mark.parametrize("shape", ["C2 top left", 17, None, ["C2 top left", [1, 2]]])
+def test_a_shape_that_is_not_an_object_is_an_error(tmp_path, shape):
+    shapes = reference_shapes()
+    shapes.insert(2, shape)
+    with pytest.raises(CSXAFormatError, match=r"m\.json: shapes\[2\] is \w+ .*not a LabelMe shape"):
+        read_keypoints(write_labelme(tmp_path / "m.json", shapes))
+
+
+def test_coordinates_near_the_float_maximum_are_refused_as_outside_not_infinite(tmp_path):
+    shapes = reference_shapes()
+    shapes[0]["points"] = [[1.7e308, 5.0], [1.7e308, 5.0]]  # a naive mean overflows to inf
+    with pytest.raises(CSXAFormatError, match=r"\['C2 centroid'\] lie outside the 600x800"):
+        read_keypoints(write_labelme(tmp_path / "big.json", shapes))
