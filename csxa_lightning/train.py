@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from csxa_lightning import config as _config  # noqa: F401  (registers the resolvers)
 from csxa_lightning.backbones import WeightsNotFoundError
+from csxa_lightning.config_checks import check_config
 from csxa_lightning.data.csxa import CSXAFormatError
 from csxa_lightning.data.datamodule import CSXADataModule
 from csxa_lightning.data.images import ImageReadError
@@ -52,8 +53,34 @@ def predictions_frame(
     )
 
 
+def readable_checkpoint(path: Path) -> str | None:
+    """path if it holds a checkpoint torch can read, else None. Lightning writes checkpoints
+    through a temporary file, but where that file lies on another file system the final move is
+    a copy, and a job killed during it leaves a truncated file: the run then starts over, with
+    a warning, instead of failing inside Lightning. The damaged file is kept for inspection."""
+    if not path.exists():
+        return None
+    try:
+        # mmap: the archive's index is checked without reading the tensors into memory.
+        torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+    except Exception as err:  # noqa: BLE001  (any unreadable file means: start over)
+        damaged = path.with_name(path.name + ".damaged")
+        path.replace(damaged)
+        log.warning(
+            "%s cannot be read (%s: %s); it was cut off while being written. Starting the run "
+            "over; the file is kept as %s",
+            path,
+            type(err).__name__,
+            err,
+            damaged,
+        )
+        return None
+    return str(path)
+
+
 def train(cfg: DictConfig) -> dict:
     """Fit, test the selected checkpoint, write split.csv, predictions.csv and metrics.json."""
+    check_config(cfg)  # before anything is read or written
     out = Path(cfg.paths.output_dir)
     finished = out / "metrics.json"
     if finished.exists() and not cfg.get("force", False):
@@ -90,10 +117,13 @@ def train(cfg: DictConfig) -> dict:
     # An interrupted run (last.ckpt, no metrics.json) continues where it stopped; force=true
     # starts over. Order and augmentation are functions of (seed, epoch), so the resumed run
     # ends as an uninterrupted one would.
-    last = Path(checkpoint.dirpath) / "last.ckpt"
-    resume_from = str(last) if last.exists() and not cfg.get("force", False) else None
+    resume_from = (
+        None
+        if cfg.get("force", False)
+        else readable_checkpoint(Path(checkpoint.dirpath) / "last.ckpt")
+    )
     if resume_from:
-        log.info("resuming the interrupted run in %s from %s", out, last)
+        log.info("resuming the interrupted run in %s from %s", out, resume_from)
     trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
 
     # Best validation checkpoint, or the last epoch when there is no validation split.

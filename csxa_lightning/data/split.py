@@ -29,9 +29,7 @@ def make_split(
     variant, so per-fold results pair up across variants.
     """
     if folds and not (folds >= 2 and 0 <= fold < folds):
-        raise ValueError(
-            f"data.folds={folds}, data.fold={fold}: need folds >= 2, 0 <= fold < folds"
-        )
+        raise ValueError(f"cv.folds={folds}, cv.fold={fold}: need folds >= 2, 0 <= fold < folds")
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"data.test_fraction={test_fraction}: must lie strictly between 0 and 1")
     if not 0.0 <= val_fraction < 1.0:
@@ -62,11 +60,38 @@ def make_split(
         }
         raise ValueError(
             f"cannot make a stratified split of {len(ordered)} images with class counts "
-            f"{counts} (test_fraction={test_fraction}, val_fraction={val_fraction}): {err}. "
+            f"{counts} (data.test_fraction={test_fraction}, "
+            f"data.val_fraction={val_fraction}): {err}. "
             "Use more images or smaller fractions."
         ) from err
     split = np.empty(len(ordered), dtype=object)
     split[train_pos], split[val_pos], split[test_pos] = "train", "val", "test"
+    _check_every_class_in_every_split(labels, split, test_fraction, val_fraction, folds)
     out = ordered[["case_id", "stem", "label"]].copy()
     out["split"] = split
     return out
+
+
+CLASS_NAMES = {0: "healthy", 1: "diseased"}
+
+
+def _check_every_class_in_every_split(
+    labels: np.ndarray, split: np.ndarray, test_fraction: float, val_fraction: float, folds: int
+) -> None:
+    """A split without a class cannot be trained on or scored (recall, AUROC undefined);
+    stratification alone allows it when a class has only a handful of images."""
+    used = ["train", "test"] + (["val"] if val_fraction > 0 else [])
+    counts = {int(k): int(v) for k, v in zip(*np.unique(labels, return_counts=True), strict=True)}
+    empty = [
+        f"class {label} ({CLASS_NAMES.get(label, label)}) has no {name} image"
+        for name in used
+        for label in counts
+        if not np.any((split == name) & (labels == label))
+    ]
+    if empty:
+        settings = f"cv.folds={folds}" if folds else f"data.test_fraction={test_fraction}"
+        raise ValueError(
+            f"the split of {len(labels)} images with class counts {counts} ({settings}, "
+            f"data.val_fraction={val_fraction}) is unusable: {'; '.join(empty)}. Use more images "
+            "of that class, a larger data.test_fraction, or data.val_fraction=0."
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from csxa_lightning.data.split import make_split
 
@@ -53,3 +54,34 @@ def test_k_fold_test_sets_partition_the_data_stratified():
         assert {"train", "val", "test"} == set(t["split"])
     again = make_split(index.sample(frac=1.0, random_state=1), seed=42, folds=5, fold=2)
     assert again.equals(tests[2])  # same folds whatever the row order (and for every variant)
+
+
+def tiny_index(healthy: int, diseased: int) -> pd.DataFrame:
+    labels = np.array([0] * healthy + [1] * diseased)
+    ids = np.arange(1, len(labels) + 1)
+    return pd.DataFrame({"case_id": ids, "stem": [f"{i:07d}" for i in ids], "label": labels})
+
+
+def test_a_split_that_leaves_a_class_without_test_images_is_refused():
+    # Stratification rounds 2 healthy x 10 % of the images down to no healthy test image:
+    # sensitivity and AUROC on that test set would be undefined.
+    with pytest.raises(ValueError) as err:
+        make_split(tiny_index(2, 38), seed=0, test_fraction=0.1, val_fraction=0.0)
+    assert str(err.value) == (
+        "the split of 40 images with class counts {0: 2, 1: 38} (data.test_fraction=0.1, "
+        "data.val_fraction=0.0) is unusable: class 0 (healthy) has no test image. Use more "
+        "images of that class, a larger data.test_fraction, or data.val_fraction=0."
+    )
+
+
+def test_a_validation_slice_without_a_class_is_refused_and_names_it():
+    with pytest.raises(ValueError, match=r"class 0 \(healthy\) has no val image\. Use more"):
+        make_split(tiny_index(3, 38), seed=0, test_fraction=0.25, val_fraction=0.1)
+    # The same images without validation split fine, with each class in train and test.
+    split = make_split(tiny_index(3, 38), seed=0, test_fraction=0.25, val_fraction=0.0)
+    assert split.groupby(["split", "label"]).size().to_dict() == {
+        ("test", 0): 1,
+        ("test", 1): 10,
+        ("train", 0): 2,
+        ("train", 1): 28,
+    }

@@ -1,0 +1,125 @@
+"""Impossible config values are refused before anything is read, all of them in one message;
+unknown groups, options and keys are refused by Hydra with the available choices."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from csxa_lightning.config_checks import ConfigValueError, check_config, config_problems
+from csxa_lightning.train import train
+from tests.conftest import compose_train_config
+
+
+def test_the_shipped_configs_have_no_impossible_values():
+    for overrides in (
+        [],
+        ["crop=wide", "color=enhanced", "model=vgg19"],
+        ["crop=tight", "balance=oversample", "augment=none"],
+        ["data=csxa", "cv.folds=5", "cv.fold=4"],
+        ["experiment=demo"],
+    ):
+        assert config_problems(compose_train_config(overrides)) == [], overrides
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        (
+            "data.test_fraction=1.5",
+            "data.test_fraction=1.5: must be a number strictly between 0 and 1 (the share of "
+            "images held out for testing); e.g. data.test_fraction=0.25",
+        ),
+        ("data.test_fraction=0", "data.test_fraction=0: must be a number strictly between"),
+        ("data.val_fraction=-0.1", "data.val_fraction=-0.1: must be a number in [0, 1)"),
+        ("data.val_fraction=abc", "data.val_fraction='abc': must be a number in [0, 1)"),
+        ("data.phantom.healthy_fraction=1", "data.phantom.healthy_fraction=1: must be a number"),
+        ("augment.hflip_p=1.2", "augment.hflip_p=1.2: must be a probability in [0, 1]"),
+        ("augment.border_mode=wrap", "augment.border_mode='wrap': must be reflect, constant"),
+        ("crop=wide", None),
+        ("crop.size=0", "crop.size=0: must be an integer >= 1 (pixels); e.g. crop.size=500"),
+        ("image_size=16", "image_size=16: must be an integer >= 32"),
+        ("data.on_bad_file=ignore", "data.on_bad_file='ignore': must be stop (list every"),
+        ("data.batch_size=0", "data.batch_size=0: must be an integer >= 1"),
+        ("cv.folds=1", "cv.folds=1: must be 0 (one train/test split) or an integer >= 2"),
+        ("model.optimizer.lr=0", "model.optimizer.lr=0: must be a number > 0"),
+    ],
+)
+def test_each_impossible_value_is_named_with_its_requirement_and_an_example(override, expected):
+    problems = config_problems(compose_train_config([override]))
+    if expected is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and problems[0].startswith(expected), problems
+
+
+def test_a_fold_outside_the_folds_is_refused():
+    problems = config_problems(compose_train_config(["cv.folds=5", "cv.fold=5"]))
+    assert problems == ["cv.fold=5: must be an integer in 0..4 (cv.folds=5); e.g. cv.fold=0"]
+
+
+def test_all_problems_are_reported_together_before_anything_is_written(tmp_path):
+    cfg = compose_train_config(
+        [
+            "data.test_fraction=2",
+            "augment.vflip_p=-1",
+            f"paths.output_dir={tmp_path / 'run'}",
+            f"paths.cache_dir={tmp_path / 'cache'}",
+        ]
+    )
+    with pytest.raises(ConfigValueError) as err:
+        train(cfg)
+    lines = str(err.value).splitlines()
+    assert lines[0] == "2 impossible config values:"
+    assert lines[1].startswith("  data.test_fraction=2: must be")
+    assert lines[2].startswith("  augment.vflip_p=-1: must be a probability in [0, 1]")
+    assert not (tmp_path / "run").exists() and not (tmp_path / "cache").exists()
+    with pytest.raises(ConfigValueError, match=r"^impossible config value augment\.vflip_p=-1:"):
+        check_config(compose_train_config(["augment.vflip_p=-1"]))
+
+
+def run_cli(tmp_path, *overrides):
+    return subprocess.run(
+        [sys.executable, "-m", "csxa_lightning.train", *overrides, f"paths.log_dir={tmp_path}"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        env=dict(os.environ, HYDRA_FULL_ERROR="0"),
+    )
+
+
+def test_command_line_impossible_value_is_one_error_line(tmp_path):
+    result = run_cli(tmp_path, "data.test_fraction=1.5")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: impossible config value data.test_fraction=1.5: must be a number strictly "
+        "between 0 and 1 (the share of images held out for testing); e.g. "
+        "data.test_fraction=0.25"
+    )
+
+
+@pytest.mark.parametrize(
+    ("override", "first_line", "listed"),
+    [
+        ("crop=huge", "In 'train': Could not find 'crop/huge'", ["none", "tight", "wide"]),
+        ("model=resnet34", "In 'train': Could not find 'model/resnet34'", ["resnet50", "vgg19"]),
+        (
+            "data.test_fractoin=0.3",
+            "Could not override 'data.test_fractoin'.",
+            ["Key 'test_fractoin' is not in struct"],
+        ),
+    ],
+)
+def test_command_line_unknown_option_or_key_lists_what_exists(
+    tmp_path, override, first_line, listed
+):
+    result = run_cli(tmp_path, override)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == first_line
+    for name in listed:
+        assert name in result.stderr
+    assert "Traceback" not in result.stderr
