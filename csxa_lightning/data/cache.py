@@ -151,12 +151,18 @@ class DatasetProblemsError(ValueError):
     def __init__(self, problems: list[str]) -> None:
         shown = problems[:MAX_PROBLEMS_SHOWN]
         more = len(problems) - len(shown)
-        super().__init__(
-            f"{len(problems)} file(s) of the dataset cannot be used; nothing was trained. Fix "
-            "them, or pass data.on_bad_file=skip to leave them out (listed in the run folder):\n  "
-            + "\n  ".join(shown)
-            + (f"\n  ... and {more} more" if more else "")
-        )
+        if len(problems) == 1:  # one line: the file and its problem come first
+            message = (
+                f"{problems[0]} Nothing was trained: fix the file, or pass "
+                "data.on_bad_file=skip to leave it out (listed in the run folder)."
+            )
+        else:
+            message = (
+                f"{len(problems)} files of the dataset cannot be used; nothing was trained. Fix "
+                "them, or pass data.on_bad_file=skip to leave them out (listed in the run "
+                "folder):\n  " + "\n  ".join(shown) + (f"\n  ... and {more} more" if more else "")
+            )
+        super().__init__(message)
         self.problems = problems
 
 

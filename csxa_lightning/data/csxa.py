@@ -77,7 +77,11 @@ def read_sheet(xlsx_path: Path) -> pd.DataFrame:
     curvature are nullable integers (a few rows have none).
     """
     try:
-        raw = pd.read_excel(xlsx_path, sheet_name=SHEET_NAME, header=None, usecols="A:E")
+        # keep_default_na=False: a cell reading "n/a" or "NA" is text to report, not a blank.
+        raw = pd.read_excel(
+            xlsx_path, sheet_name=SHEET_NAME, header=None, usecols="A:E", keep_default_na=False
+        )
+        raw = raw.replace("", None)  # truly empty cells (read as "" now) are blanks
     except (ValueError, KeyError, zipfile.BadZipFile) as err:  # missing sheet or broken file
         raise CSXAFormatError(
             f"{xlsx_path}: cannot read sheet {SHEET_NAME!r} ({err}). {CSXA_SOURCE}"

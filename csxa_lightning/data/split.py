@@ -61,8 +61,8 @@ def make_split(
         raise ValueError(
             f"cannot make a stratified split of {len(ordered)} images with class counts "
             f"{counts} (data.test_fraction={test_fraction}, "
-            f"data.val_fraction={val_fraction}): {err}. "
-            "Use more images or smaller fractions."
+            f"data.val_fraction={val_fraction}): {err}. Use more images, or fractions that "
+            "leave every class at least one image in each part."
         ) from err
     split = np.empty(len(ordered), dtype=object)
     split[train_pos], split[val_pos], split[test_pos] = "train", "val", "test"

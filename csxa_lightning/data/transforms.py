@@ -47,7 +47,7 @@ class KeypointCrop:
         if box[2] - box[0] < 1 or box[3] - box[1] < 1:
             raise ValueError(
                 f"the landmarks span a degenerate box {box} (zero width or height); check the "
-                "annotation, or use crop=none for this dataset"
+                "annotation, or use crop=none for this dataset."
             )
         return box_crop(gray, box, self.margin_x, self.margin_y)
 

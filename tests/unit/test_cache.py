@@ -106,7 +106,7 @@ def test_every_unusable_file_is_reported_at_once(
     with pytest.raises(DatasetProblemsError) as err:
         cached_inputs(load_index(phantom_copy), wide_enhanced, tmp_path / "cache", workers=2)
     message = str(err.value)
-    assert message.startswith("3 file(s) of the dataset cannot be used")
+    assert message.startswith("3 files of the dataset cannot be used")
     assert f"{stems[1]}.png: image file is empty or corrupt" in message
     assert f"{stems[4]}.png: image file is empty or corrupt" in message
     assert f"{stems[6]}.json: missing landmark(s)" in message and "'C5 top left'" in message

@@ -1,0 +1,43 @@
+"""Each bad input of the catalogue (tests/bad_inputs.py) ends the command with the line the
+README's troubleshooting table promises: the table is a checked contract, not prose."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.bad_inputs import CASES, error_message
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def troubleshooting_table() -> dict[str, str]:
+    """{bad input: the `what you see` cell without its backticks} from the README."""
+    text = README.read_text()
+    section = text[text.index("## Troubleshooting") :]
+    section = section[: section.index("\n## ", 1)]
+    rows = {}
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[1].startswith("`"):
+            rows[cells[0]] = cells[1].strip("`")
+    return rows
+
+
+def as_regex(shown: str) -> re.Pattern:
+    """The README line as a pattern: `…` stands for any text left out."""
+    return re.compile(".*".join(re.escape(part) for part in shown.split("…")))
+
+
+def test_every_bad_input_of_the_catalogue_has_a_readme_row():
+    rows = troubleshooting_table()
+    assert [case.name for case in CASES if case.name not in rows] == []
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_the_user_sees_the_line_the_readme_promises(case, phantom, tmp_path):
+    first = error_message(case, phantom.root, tmp_path).splitlines()[0]
+    shown = troubleshooting_table()[case.name]
+    assert as_regex(shown).fullmatch(first), f"README: {shown}\nactual: {first}"
