@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-all lint format demo report bench bench-data clean
+.PHONY: help venv test test-all lint format demo report bench bench-data bench-device wheels clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -40,10 +40,38 @@ SWEEP ?=
 report: $(STAMP)  ## rebuild the report of the latest sweep (or SWEEP=outputs/sweeps/NAME)
 	$(BIN)/python -m csxa_lightning.report $(SWEEP)
 
+bench: $(STAMP)  ## training throughput here (model only, end to end, naive, loaders) -> outputs/bench/bench.json
+	$(BIN)/python -m csxa_lightning.bench $(BENCH_ARGS)
+
 bench-data: $(STAMP)  ## data pipeline speed and SMOTE memory on a CSXA-sized phantom (~10 min)
 	$(BIN)/python -m csxa_lightning.bench data
 
-bench: bench-data  ## every benchmark
+# What the lent GPU machine lacks (it has torch, lightning, torchmetrics, OpenCV, pandas,
+# scikit-learn, scipy, statsmodels, matplotlib, markdown, PyYAML, tqdm), pinned to the
+# versions tested here. antlr4 4.9.3 exists only as a source archive: built into a wheel.
+DEVICE_WHEELS := hydra-core==1.3.8 omegaconf==2.3.1 albumentations==2.0.8 albucore==0.0.24 \
+	pydantic==2.14.4 pydantic-core==2.50.5 annotated-types==0.8.0 typing-inspection==0.4.5 \
+	typing-extensions==4.16.0 stringzilla==5.3.2 simsimd==6.5.16 imbalanced-learn==0.14.2 \
+	sklearn-compat==0.1.6 openpyxl==3.1.5 et-xmlfile==2.0.0 filelock==4.3.1
+DEVICE_PLATFORMS := $(foreach n,17 27 28 31 34,--platform manylinux_2_$(n)_x86_64) \
+	--platform manylinux2014_x86_64
+wheels: $(STAMP)  ## download the wheels the GPU machine lacks into .whl/ (Python 3.12, x86-64)
+	mkdir -p $(WHEELS_DIR)
+	$(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 \
+		--implementation cp $(DEVICE_PLATFORMS) -d $(WHEELS_DIR) $(DEVICE_WHEELS)
+	$(BIN)/python -m pip wheel --quiet --no-deps -w $(WHEELS_DIR) antlr4-python3-runtime==4.9.3
+
+# On the GPU machine (no .venv, no network): the carried wheels into /tmp/site, then the
+# benchmark and the 30-epoch CSXA-scale run, results under $$OUT. DEVICE_ARGS=--quick for a
+# short check (it is run that way on the CPU in a slow test).
+OUT ?= outputs/device
+DEVICE_PYTHON ?= python3
+WHEELS_DIR ?= .whl
+bench-device:  ## on a lent GPU machine: bench + 30-epoch CSXA-scale run, results in $$OUT
+	test ! -d $(WHEELS_DIR) || $(DEVICE_PYTHON) -m pip install -q --no-index --no-deps \
+		--no-compile --no-cache-dir --upgrade --target /tmp/site $(WHEELS_DIR)/*.whl
+	PYTHONPATH=/tmp/site:$(CURDIR) $(DEVICE_PYTHON) -m csxa_lightning.bench device \
+		--out $(OUT) $(DEVICE_ARGS)
 
 clean:  ## remove build artefacts and run outputs (keeps .venv and the cache dir)
 	rm -rf outputs .pytest_cache .ruff_cache build *.egg-info

@@ -23,11 +23,33 @@ def run_name(override_dirname: str) -> str:
     return name
 
 
+def default_precision() -> str:
+    """bf16 mixed precision where CUDA supports it (half the activation memory, tensor cores),
+    full fp32 elsewhere (bf16 on a CPU is slower, not faster)."""
+    import torch
+
+    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return "bf16-mixed"
+    return "32-true"
+
+
+def cudnn_benchmark(deterministic: bool) -> bool:
+    """cuDNN picks the fastest convolution algorithms for the input shape (fixed here), but
+    the pick may differ between runs: off when the run must be deterministic."""
+    import torch
+
+    return torch.cuda.is_available() and not deterministic
+
+
 def register_resolvers() -> None:
     if not OmegaConf.has_resolver("csxa_run_name"):
         OmegaConf.register_new_resolver("csxa_run_name", run_name)
     if not OmegaConf.has_resolver("csxa_pid"):
         OmegaConf.register_new_resolver("csxa_pid", lambda: os.getpid(), use_cache=True)
+    if not OmegaConf.has_resolver("csxa_precision"):
+        OmegaConf.register_new_resolver("csxa_precision", default_precision)
+    if not OmegaConf.has_resolver("csxa_cudnn_benchmark"):
+        OmegaConf.register_new_resolver("csxa_cudnn_benchmark", cudnn_benchmark)
 
 
 register_resolvers()

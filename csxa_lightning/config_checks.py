@@ -71,6 +71,12 @@ RULES = (
         "stop (list every unusable file and stop) or skip (leave them out, list them)",
         "skip",
     ),
+    Rule(
+        "data.augment_on",
+        lambda v: v in ("auto", "loader", "device"),
+        "auto (device on CUDA), loader (per image, in the loader) or device (batched, on the GPU)",
+        "auto",
+    ),
     Rule("data.split_seed", _integer, "an integer", "42"),
     Rule("seed", _integer, "an integer", "42"),
     Rule(

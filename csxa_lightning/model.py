@@ -12,6 +12,8 @@ from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, MulticlassA
 
 from csxa_lightning.backbones import build_backbone
 
+# Label 0 and 1, the order of the model's outputs.
+CLASS_NAMES = ("healthy", "diseased")
 # Until set_normalization() gives the training set's own statistics: ImageNet's.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -40,6 +42,8 @@ class CSXAClassifier(L.LightningModule):
         optimizer: Callable[..., torch.optim.Optimizer] | None = None,
         scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
         channels_last: bool = True,
+        compile: bool = False,
+        compile_backend: str = "inductor",
     ) -> None:
         super().__init__()
         self.save_hyperparameters(logger=False, ignore=["optimizer", "scheduler"])
@@ -49,6 +53,10 @@ class CSXAClassifier(L.LightningModule):
         self.channels_last = channels_last
         if channels_last:  # NHWC lets cuDNN use tensor-core convolutions without transposes
             self.net = self.net.to(memory_format=torch.channels_last)
+        if compile:
+            # In place (nn.Module.compile): the state dict keeps its names, so checkpoints of
+            # compiled and plain runs load into each other.
+            self.net.compile(backend=compile_backend)
         # Normalization lives in the module (and its checkpoint) so that prediction applies the
         # statistics training used.
         self.register_buffer("input_mean", torch.tensor(IMAGENET_MEAN).view(1, -1, 1, 1))
@@ -82,14 +90,19 @@ class CSXAClassifier(L.LightningModule):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.net(self.prepare_input(images))
 
+    def class_probabilities(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 (B, variants, C, H, W) -> (B, classes): softmax per channel order, averaged.
+
+        An evaluation item holds every channel order of one film; averaging their probabilities
+        scores each image exactly once. Test and prediction both use this, so they agree."""
+        batch_size, variants = images.shape[:2]
+        logits = self(images.flatten(0, 1)).float().view(batch_size, variants, -1)
+        return logits.softmax(dim=-1).mean(dim=1)
+
     def _step(self, batch: dict[str, torch.Tensor], metrics: MetricCollection, stage: str):
         images, labels = batch["image"], batch["label"]
         if images.ndim == 5:
-            # Evaluation item = every channel order of one film: average their probabilities
-            # so that each image is scored exactly once.
-            batch_size, variants = images.shape[:2]
-            logits = self(images.flatten(0, 1)).float().view(batch_size, variants, -1)
-            prob_all = logits.softmax(dim=-1).mean(dim=1)
+            prob_all = self.class_probabilities(images)
             loss = F.nll_loss(prob_all.clamp_min(1e-12).log(), labels, weight=self.class_weights)
         else:
             logits = self(images).float()

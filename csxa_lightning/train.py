@@ -8,22 +8,20 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 
 import hydra
 import lightning as L
 import pandas as pd
 import torch
-from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from csxa_lightning import config as _config  # noqa: F401  (registers the resolvers)
-from csxa_lightning.backbones import WeightsNotFoundError
 from csxa_lightning.config_checks import check_config
-from csxa_lightning.data.csxa import CSXAFormatError
 from csxa_lightning.data.datamodule import CSXADataModule
-from csxa_lightning.data.images import ImageReadError
+from csxa_lightning.errors import exit_on_user_error
 from csxa_lightning.metrics import metrics_with_intervals
 from csxa_lightning.model import CSXAClassifier
 
@@ -93,8 +91,10 @@ def train(cfg: DictConfig) -> dict:
     if torch.cuda.is_available():
         torch.set_float32_matmul_precision("high")  # TF32 for the fp32 parts
 
+    started = time.perf_counter()
     datamodule: CSXADataModule = instantiate(cfg.data)
     datamodule.setup("fit")
+    prepared = time.perf_counter()
     datamodule.split_frame.to_csv(out / "split.csv", index=False)
     if len(datamodule.skipped):
         datamodule.skipped.to_csv(out / "skipped_files.csv", index=False)
@@ -125,10 +125,12 @@ def train(cfg: DictConfig) -> dict:
     if resume_from:
         log.info("resuming the interrupted run in %s from %s", out, resume_from)
     trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
+    fitted = time.perf_counter()
 
     # Best validation checkpoint, or the last epoch when there is no validation split.
     ckpt_path = checkpoint.best_model_path or None
     trainer.test(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    tested = time.perf_counter()
 
     predictions = predictions_frame(datamodule.frames["test"], *model.test_probabilities())
     predictions.to_csv(out / "predictions.csv", index=False)
@@ -142,6 +144,15 @@ def train(cfg: DictConfig) -> dict:
         epochs=trainer.current_epoch,
         n_train=len(datamodule.frames["train"]),
         n_val=len(datamodule.frames["val"]),
+        # what one training epoch holds: films x channel orders, synthetic ones included
+        train_samples=len(datamodule.datasets["train"]),
+        precision=str(trainer.precision),
+        input_pipeline="device" if datamodule.batches_on_device else "loader",
+        device=str(trainer.strategy.root_device),
+        # wall-clock seconds of this process (a resumed run: the part after resuming)
+        seconds_data=round(prepared - started, 2),
+        seconds_fit=round(fitted - prepared, 2),
+        seconds_test=round(tested - fitted, 2),
     )
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     log.info(
@@ -155,32 +166,11 @@ def train(cfg: DictConfig) -> dict:
     return metrics
 
 
-# Problems the user can fix (data, weights, settings): one clear line, not a traceback.
-USER_ERRORS = (CSXAFormatError, ImageReadError, WeightsNotFoundError, ValueError)
-
-
-def user_error(err: BaseException) -> BaseException | None:
-    """The user-fixable error behind err (Hydra wraps errors raised while instantiating)."""
-    while err is not None:
-        if isinstance(err, USER_ERRORS):
-            return err
-        if not isinstance(err, InstantiationException):
-            return None
-        err = err.__cause__
-    return None
-
-
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float:
     log.debug("config:\n%s", OmegaConf.to_yaml(cfg))
-    try:
+    with exit_on_user_error(log):  # also logged: the run's log file says why it stopped
         return train(cfg)["balanced_accuracy"]
-    except (InstantiationException, *USER_ERRORS) as err:
-        cause = user_error(err)
-        if cause is None:
-            raise
-        log.error("%s", cause)
-        raise SystemExit(f"error: {cause}") from None
 
 
 if __name__ == "__main__":

@@ -27,7 +27,8 @@ import openpyxl
 from hydra.errors import InstantiationException
 
 from csxa_lightning.data.csxa import load_index
-from csxa_lightning.train import USER_ERRORS, train, user_error
+from csxa_lightning.errors import USER_ERRORS, user_error
+from csxa_lightning.train import train
 from tests.conftest import PHANTOM_N, PHANTOM_SEED, TINY_TRAINING, compose_train_config
 
 

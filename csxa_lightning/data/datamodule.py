@@ -7,16 +7,20 @@ import logging
 import os
 from pathlib import Path
 
+import cv2
 import lightning as L
 import numpy as np
 import pandas as pd
+import torch
 from torch.utils.data import DataLoader
 
-from csxa_lightning.data.augment import NoAugmentation, seed_worker
+from csxa_lightning.data.augment import NoAugmentation, PaperAugmentation, seed_worker
 from csxa_lightning.data.balance import NoBalancing
+from csxa_lightning.data.batches import BatchedDataset, EpochBatchSampler
 from csxa_lightning.data.cache import CachedArray, cached_inputs
 from csxa_lightning.data.csxa import CSXA_SOURCE, load_index
 from csxa_lightning.data.dataset import ArrayDataset
+from csxa_lightning.data.device_augment import DeviceAugmentation
 from csxa_lightning.data.normalization import channel_stats
 from csxa_lightning.data.preprocess import Preprocessor
 from csxa_lightning.data.sampler import EpochSampler
@@ -24,6 +28,8 @@ from csxa_lightning.data.split import SPLITS, make_split
 from csxa_lightning.phantom.store import ensure_phantom
 
 log = logging.getLogger(__name__)
+
+AUGMENT_ON = ("auto", "loader", "device")
 
 
 class CSXADataModule(L.LightningDataModule):
@@ -36,6 +42,12 @@ class CSXADataModule(L.LightningDataModule):
     Training samples are single channel orders (color=enhanced with orders=both gives two
     samples per film, like the paper's two files); evaluation items carry every order of a
     film, and the model averages their probabilities, so each image is scored exactly once.
+
+    Two input pipelines serve the same samples in the same order (``augment_on``):
+    ``loader`` -- one item at a time, augmented with albumentations in the loader (workers);
+    ``device`` -- whole batches gathered from (pinned) memory, augmented batched on the device
+    after the transfer (DeviceAugmentation, the same distribution). ``auto`` picks ``device``
+    when training on CUDA, where per-image Python work would starve the GPU.
     """
 
     def __init__(
@@ -57,6 +69,7 @@ class CSXADataModule(L.LightningDataModule):
         pin_memory: bool = False,
         preprocess_workers: int | None = None,
         on_bad_file: str = "stop",
+        augment_on: str = "auto",
     ) -> None:
         super().__init__()
         if root is None and phantom is None:
@@ -85,6 +98,12 @@ class CSXADataModule(L.LightningDataModule):
         self.pin_memory = pin_memory
         self.preprocess_workers = preprocess_workers or os.cpu_count() or 1
         self.on_bad_file = on_bad_file
+        if augment_on not in AUGMENT_ON:
+            raise ValueError(
+                f"data.augment_on={augment_on!r}: must be one of {', '.join(AUGMENT_ON)}"
+            )
+        self.augment_on = augment_on
+        self.device_augment: DeviceAugmentation | None = None
         self.skipped = pd.DataFrame(columns=["stem", "problem"])
         self.index: pd.DataFrame | None = None
         self.split_frame: pd.DataFrame | None = None
@@ -98,6 +117,16 @@ class CSXADataModule(L.LightningDataModule):
         if self.root is not None:
             return Path(self.root).expanduser()
         return ensure_phantom(self.cache_dir, **self.phantom)
+
+    @property
+    def batches_on_device(self) -> bool:
+        """True for the GPU path: whole batches, augmented on the device."""
+        if self.augment_on != "auto":
+            return self.augment_on == "device"
+        trainer = self.trainer
+        if trainer is not None:
+            return trainer.strategy.root_device.type == "cuda"
+        return torch.cuda.is_available()
 
     def setup(self, stage: str | None = None) -> None:
         if self.index is not None:
@@ -137,6 +166,10 @@ class CSXADataModule(L.LightningDataModule):
             labels = self.frames[split]["label"].to_numpy()
             if split == "train":
                 self._setup_train(inputs, rows, labels)
+            elif self.batches_on_device:
+                self.datasets[split] = BatchedDataset(
+                    inputs.read(rows), labels, pin_memory=torch.cuda.is_available()
+                )
             else:
                 self.datasets[split] = ArrayDataset(inputs.read(rows), labels)
         log.info(
@@ -164,9 +197,33 @@ class CSXADataModule(L.LightningDataModule):
             "synthetic": int(balanced.synthetic.sum()) * variants,
         }
         samples = balanced.images.reshape(-1, *sample_shape[1:])
-        self.datasets["train"] = ArrayDataset(
-            samples, np.repeat(balanced.labels, variants), augment=self.augment, seed=self.seed
+        sample_labels = np.repeat(balanced.labels, variants)
+        if not self.batches_on_device:
+            self.datasets["train"] = ArrayDataset(
+                samples, sample_labels, augment=self.augment, seed=self.seed
+            )
+            return
+        if isinstance(self.augment, PaperAugmentation):
+            self.device_augment = DeviceAugmentation.like(self.augment)
+        elif not isinstance(self.augment, NoAugmentation):
+            raise ValueError(
+                f"data.augment_on=device runs augment=paper or augment=none on the device, not "
+                f"{type(self.augment).__name__}; use data.augment_on=loader for it"
+            )
+        self.datasets["train"] = BatchedDataset(
+            samples,
+            sample_labels,
+            draw=self.device_augment.draw if self.device_augment is not None else None,
+            seed=self.seed,
+            pin_memory=torch.cuda.is_available(),
         )
+
+    def state_dict(self) -> dict:
+        """Kept in every checkpoint (Lightning stores it under this class's name): how films
+        become model inputs, so that prediction and export need only the .ckpt. The
+        normalization lives in the model's buffers; OpenCV's version is noted because its
+        resize and equalization define the pixels."""
+        return {"preprocess": self.preprocess.spec(), "opencv": cv2.__version__}
 
     @property
     def has_validation(self) -> bool:
@@ -191,6 +248,10 @@ class CSXADataModule(L.LightningDataModule):
         if split not in self.datasets:
             raise RuntimeError(f"the {split} split is empty; call setup() or check the fractions")
         dataset = self.datasets[split]
+        if isinstance(dataset, BatchedDataset):
+            # One gather per batch from memory: loader processes would only add copies.
+            sampler = EpochBatchSampler(len(dataset), self.batch_size, self.seed, shuffle)
+            return DataLoader(dataset, batch_size=None, sampler=sampler, num_workers=0)
         # Shuffled order and augmentations from (seed, epoch): a resumed run repeats them.
         sampler = EpochSampler(len(dataset), self.seed) if shuffle else None
         return DataLoader(
@@ -202,6 +263,12 @@ class CSXADataModule(L.LightningDataModule):
             persistent_workers=self.num_workers > 0,
             worker_init_fn=seed_worker,
         )
+
+    def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
+        """GPU path: the training batch is on the device now; augment it there."""
+        if "augment" in batch:
+            batch["image"] = self.device_augment(batch["image"], batch.pop("augment"))
+        return batch
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

@@ -3,8 +3,9 @@ see it (before normalization). Deterministic, so its output is cached."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+import importlib
+from dataclasses import dataclass, fields, is_dataclass
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -69,3 +70,60 @@ class Preprocessor:
     @property
     def label(self) -> str:
         return f"crop={self.crop.name},color={self.color.name}"
+
+    def spec(self) -> dict[str, Any]:
+        """This preprocessor as a Hydra-style config (`_target_` plus the fields, nested): kept
+        in every checkpoint, so that prediction and export rebuild it from the .ckpt alone."""
+        return _spec(self)
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> Preprocessor:
+        """The preprocessor a spec() describes. Only classes of this package are built: a
+        checkpoint is data, and must not name arbitrary code to run."""
+        built = _build(spec, "preprocess")
+        if not isinstance(built, cls):
+            raise ValueError(
+                f"preprocess spec builds a {type(built).__name__}, not a {cls.__name__}"
+            )
+        return built
+
+
+# Where spec() targets may live: this package's classes only.
+_SPEC_PACKAGE = "csxa_lightning."
+
+
+def _spec(obj: Any) -> Any:
+    if not is_dataclass(obj):
+        return obj
+    kind = type(obj)
+    return {
+        "_target_": f"{kind.__module__}.{kind.__qualname__}",
+        **{f.name: _spec(getattr(obj, f.name)) for f in fields(obj)},
+    }
+
+
+def _build(spec: Any, where: str) -> Any:
+    if not isinstance(spec, dict):
+        return spec
+    target = spec.get("_target_")
+    if not isinstance(target, str) or not target.startswith(_SPEC_PACKAGE):
+        raise ValueError(
+            f"{where}: _target_ {target!r} is not a class of {_SPEC_PACKAGE.rstrip('.')}; the "
+            "checkpoint was not written by this package, or was edited"
+        )
+    module, _, name = target.rpartition(".")
+    try:
+        kind = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as err:
+        raise ValueError(
+            f"{where}: {target} does not exist in this version of csxa_lightning ({err}); use "
+            "the version that trained the checkpoint"
+        ) from err
+    arguments = {k: _build(v, f"{where}.{k}") for k, v in spec.items() if k != "_target_"}
+    try:
+        return kind(**arguments)
+    except TypeError as err:  # a field renamed or removed since the checkpoint was written
+        raise ValueError(
+            f"{where}: {target}{arguments} cannot be built by this version of csxa_lightning "
+            f"({err}); use the version that trained the checkpoint"
+        ) from err

@@ -10,7 +10,7 @@ from tests.conftest import TINY_TRAINING, compose_train_config
 from tests.helpers import SimulatedKill
 
 
-def config(phantom, tmp_path, out, *extra):
+def run_config(phantom, tmp_path, out, *extra):
     return compose_train_config(
         TINY_TRAINING
         + [
@@ -29,13 +29,17 @@ def config(phantom, tmp_path, out, *extra):
 
 def test_deterministic_runs_give_identical_files(phantom, tmp_path):
     for name in ("first", "second"):
-        train(config(phantom, tmp_path, tmp_path / name, "trainer.max_epochs=2"))
+        train(run_config(phantom, tmp_path, tmp_path / name, "trainer.max_epochs=2"))
     for name in ("predictions.csv", "split.csv", "normalization.json"):
         first, second = (tmp_path / run / name for run in ("first", "second"))
         assert first.read_bytes() == second.read_bytes(), name
 
 
-def test_killed_run_resumes_to_the_same_result(phantom, tmp_path):
+@pytest.mark.parametrize("augment_on", ["loader", "device"])
+def test_killed_run_resumes_to_the_same_result(phantom, tmp_path, augment_on):
+    def config(phantom, tmp_path, out, *extra):
+        return run_config(phantom, tmp_path, out, f"data.augment_on={augment_on}", *extra)
+
     straight = train(config(phantom, tmp_path, tmp_path / "straight"))
 
     out = tmp_path / "killed"

@@ -189,37 +189,3 @@ def report(results: dict) -> None:
             f"(process with torch before: {s['rss_before_mb']:.0f} MB; "
             f"{s['train_films']} films + {s['synthetic']} synthetic = {s['array_mb']:.0f} MB)"
         )
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m csxa_lightning.bench")
-    sub = parser.add_subparsers(dest="what", required=True)
-    data = sub.add_parser("data", help="cache build, cached vs naive loader, SMOTE memory")
-    data.add_argument("--n", type=int, default=4963, help="phantom images (CSXA: 4963)")
-    data.add_argument("--image-size", type=int, default=224)
-    data.add_argument(
-        "--naive-items", type=int, default=320, help="items the (slow) naive loader is timed on"
-    )
-    data.add_argument(
-        "--cache-dir",
-        default=os.environ.get("CSXA_CACHE_DIR", str(Path.home() / ".cache" / "csxa_lightning")),
-    )
-    data.add_argument("--out", default="outputs/bench")
-    child = sub.add_parser("smote-child")
-    child.add_argument("entry")
-    child.add_argument("rows")
-    args = parser.parse_args(argv)
-    if args.what == "smote-child":
-        smote_child(args.entry, args.rows)
-        return
-    results = bench_data(args)
-    report(results)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"data-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nresults: {path}")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,56 @@
+"""python -m csxa_lightning.bench [--quick] ...          training throughput (bench.json)
+python -m csxa_lightning.bench device --out DIR [...]  the GPU check: bench + 30-epoch run
+python -m csxa_lightning.bench data [...]              data pipeline and SMOTE memory"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from csxa_lightning.bench import data, device, training
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["smote-child"]:  # the fresh process bench_data measures SMOTE in
+        data.smote_child(*argv[1:3])
+        return
+    if argv[:1] == ["data"]:
+        parser = argparse.ArgumentParser(prog="python -m csxa_lightning.bench data")
+        parser.add_argument("--n", type=int, default=4963, help="phantom images (CSXA: 4963)")
+        parser.add_argument("--image-size", type=int, default=224)
+        parser.add_argument(
+            "--naive-items", type=int, default=320, help="items the (slow) naive loader is timed on"
+        )
+        parser.add_argument(
+            "--cache-dir",
+            default=os.environ.get(
+                "CSXA_CACHE_DIR", str(Path.home() / ".cache" / "csxa_lightning")
+            ),
+        )
+        parser.add_argument("--out", default="outputs/bench")
+        args = parser.parse_args(argv[1:])
+        results = data.bench_data(args)
+        data.report(results)
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / f"data-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        path.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"\nresults: {path}")
+        return
+    if argv[:1] == ["device"]:
+        parser = argparse.ArgumentParser(prog="python -m csxa_lightning.bench device")
+        training.add_arguments(parser)
+        device.run_device(parser.parse_args(argv[1:]))
+        return
+    parser = argparse.ArgumentParser(prog="python -m csxa_lightning.bench")
+    training.add_arguments(parser)
+    training.run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()

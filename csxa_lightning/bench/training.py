@@ -1,0 +1,379 @@
+"""Training throughput on whatever device is present, side by side in one run.
+
+    python -m csxa_lightning.bench [--quick] [--model resnet50] [--image-size 224] ...
+
+Five numbers (images per second), each over the same number of timed training steps after
+warm-up steps, with the device synchronized at both ends:
+
+- model_only_img_s    training steps on one batch already on the device (the ceiling);
+- end_to_end_img_s    training steps fed by the real CSXADataModule (cache, SMOTE, the
+                      paper's augmentation, normalization), with the pipeline the config
+                      picks for this device (data.augment_on=auto);
+- naive_img_s         the same model fed as most published code does: per-image PNG decode,
+                      preprocessing and albumentations in DataLoader workers, float32 inputs,
+                      float32 training (precision 32-true, no channels_last);
+- loader_cached_img_s the real pipeline alone, no model: batches to the device, augmented
+                      and normalized there when the device path is used;
+- loader_naive_img_s  the naive pipeline alone, batches to the device.
+
+On a CPU the network dominates both training numbers; the loader numbers show the data side.
+Results: a table on stdout and <out>/bench.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from torch.utils.data import DataLoader, Dataset
+
+from csxa_lightning.bench.data import NaiveDataset
+from csxa_lightning.data.augment import PaperAugmentation
+from csxa_lightning.model import IMAGENET_MEAN, IMAGENET_STD, CSXAClassifier
+from csxa_lightning.phantom import CSXA_HEALTHY_FRACTION, ensure_phantom
+
+
+@dataclass
+class Settings:
+    model: str
+    image_size: int
+    batch_size: int
+    warmup: int
+    steps: int
+    n: int  # phantom images
+    workers: int  # naive loader processes
+
+    @classmethod
+    def for_device(cls, args: argparse.Namespace, cuda: bool) -> Settings:
+        """Sizes that give stable numbers in reasonable time: large batches and many steps on a
+        GPU; on a CPU (ResNet50 at 224 px trains ~4 images/s on 2 cores) a few small ones."""
+        if cuda:
+            default = cls(args.model, args.image_size, 256, 10, 40, 2000, os.cpu_count() or 1)
+            if args.quick:
+                default.warmup, default.steps, default.n = 5, 15, 1000
+        else:
+            default = cls(args.model, args.image_size, 16, 1, 5, 500, os.cpu_count() or 1)
+            if args.quick:
+                default.batch_size, default.steps, default.n = 8, 3, 300
+        for name in ("batch_size", "warmup", "steps", "n", "workers"):
+            value = getattr(args, name)
+            if value is not None:
+                setattr(default, name, value)
+        return default
+
+
+class Throughput(L.Callback):
+    """Images per second over the training steps after `warmup` steps."""
+
+    def __init__(self, warmup: int, steps: int) -> None:
+        self.warmup, self.steps = warmup, steps
+        self.start = self.end = None
+        self.images = 0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        step = trainer.global_step  # already counts this step
+        if step == self.warmup:
+            synchronize(pl_module.device)
+            self.start = time.perf_counter()
+        elif step > self.warmup:
+            self.images += len(batch["label"])
+            if step == self.warmup + self.steps:
+                synchronize(pl_module.device)
+                self.end = time.perf_counter()
+                trainer.should_stop = True
+
+    @property
+    def images_per_second(self) -> float:
+        if self.end is None:
+            raise RuntimeError("the run ended before the timed steps were done")
+        return self.images / (self.end - self.start)
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class RepeatedBatch(Dataset):
+    """One batch, already on the device, served `length` times (model_only)."""
+
+    def __init__(self, batch: dict[str, torch.Tensor], length: int) -> None:
+        self.batch, self.length = batch, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return self.batch
+
+
+class NaiveTrainingDataset(Dataset):
+    """decode -> preprocess -> albumentations -> float32 normalized 3-channel tensor, per item,
+    in the loader's worker processes: the input pipeline of most published code."""
+
+    def __init__(self, naive: NaiveDataset) -> None:
+        self.naive = naive
+        self.mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+        self.std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+
+    def __len__(self) -> int:
+        return len(self.naive)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        item = self.naive[i]
+        image = item["image"].float().div(255.0)
+        if image.shape[0] == 1:
+            image = image.expand(3, -1, -1)
+        return {"image": (image - self.mean) / self.std, "label": item["label"]}
+
+
+class NaiveClassifier(CSXAClassifier):
+    """The same network, taking float32 inputs normalized in the loader."""
+
+    def prepare_input(self, images: torch.Tensor) -> torch.Tensor:
+        return images
+
+
+def trainer_for(settings: Settings, precision: str, benchmark: bool, timer: Throughput):
+    return L.Trainer(
+        accelerator="auto",
+        devices=1,
+        precision=precision,
+        benchmark=benchmark,
+        max_steps=settings.warmup + settings.steps,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[timer],
+    )
+
+
+def timed_fit(settings, precision, benchmark, model, **fit_kwargs) -> float:
+    timer = Throughput(settings.warmup, settings.steps)
+    trainer_for(settings, precision, benchmark, timer).fit(model, **fit_kwargs)
+    return timer.images_per_second
+
+
+def loader_images_per_second(loader, settings, device, on_device=lambda batch: batch) -> float:
+    """Batches to the device (and through `on_device`), no model; cycles the loader."""
+    seen, start, batches = 0, None, 0
+    while True:
+        for batch in loader:
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            on_device(batch)
+            batches += 1
+            if batches == settings.warmup:
+                synchronize(device)
+                start = time.perf_counter()
+            elif batches > settings.warmup:
+                seen += len(batch["label"])
+                if batches == settings.warmup + settings.steps:
+                    synchronize(device)
+                    return seen / (time.perf_counter() - start)
+
+
+def compose(settings: Settings, root: Path, cache_dir: Path, out: Path):
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    from csxa_lightning.config import CONFIG_DIR
+
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return hydra_compose(
+            config_name="train",
+            overrides=[
+                "data=csxa",
+                f"data.root={root}",
+                f"paths.cache_dir={cache_dir}",
+                f"paths.output_dir={out}",
+                f"model={settings.model}",
+                "model.pretrained=none",  # speed does not depend on the starting weights
+                f"image_size={settings.image_size}",
+                f"data.batch_size={settings.batch_size}",
+                # the per-item path gets as many loader processes as the naive one
+                f"data.num_workers={settings.workers}",
+                "data.val_fraction=0",  # the paper's split; validation is not timed
+            ],
+        )
+
+
+def versions() -> dict[str, str]:
+    import albumentations
+    import cv2
+    import torchvision
+
+    found = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "lightning": L.__version__,
+        "albumentations": albumentations.__version__,
+        "opencv": cv2.__version__,
+    }
+    if torch.cuda.is_available():
+        found["cuda"] = str(torch.version.cuda)
+        found["cudnn"] = str(torch.backends.cudnn.version())
+    return found
+
+
+def device_name() -> str:
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def bench_training(args: argparse.Namespace) -> dict:
+    cuda = torch.cuda.is_available()
+    device = torch.device("cuda" if cuda else "cpu")
+    settings = Settings.for_device(args, cuda)
+    root = ensure_phantom(
+        args.cache_dir, n=settings.n, seed=0, healthy_fraction=CSXA_HEALTHY_FRACTION
+    )
+    scratch = Path(tempfile.mkdtemp(prefix="csxa-bench-"))
+    cfg = compose(settings, root, Path(args.cache_dir), scratch / "run")
+    L.seed_everything(0, workers=True)
+    datamodule = instantiate(cfg.data)
+    datamodule.setup("fit")
+    precision, benchmark = cfg.trainer.precision, cfg.trainer.benchmark
+
+    def real_model() -> CSXAClassifier:
+        model = instantiate(cfg.model)
+        model.set_normalization(*datamodule.normalization)
+        return model
+
+    results: dict = {
+        "device": device_name(),
+        "precision": precision,
+        "batch_size": settings.batch_size,
+        "input_pipeline": "device" if datamodule.batches_on_device else "loader",
+        "settings": asdict(settings),
+        "train_samples": len(datamodule.datasets["train"]),
+        "versions": versions(),
+    }
+    sample_shape = tuple(next(iter(datamodule.train_dataloader()))["image"].shape[1:])
+
+    # model_only: one batch on the device, the real model, the real precision.
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (settings.batch_size, *sample_shape), generator=generator)
+    labels = torch.randint(0, 2, (settings.batch_size,), generator=generator)
+    batch = {"image": images.to(torch.uint8).to(device), "label": labels.to(device)}
+    steps = settings.warmup + settings.steps
+    repeated = DataLoader(RepeatedBatch(batch, steps), batch_size=None)
+    # The first fit of a process pays one-time costs beyond its warm-up steps (oneDNN/cuDNN
+    # kernel selection, allocator growth): one untimed fit first, then the timed ones.
+    timed_fit(settings, precision, benchmark, real_model(), train_dataloaders=repeated)
+    results["model_only_img_s"] = timed_fit(
+        settings, precision, benchmark, real_model(), train_dataloaders=repeated
+    )
+
+    # end_to_end: the real DataModule.
+    results["end_to_end_img_s"] = timed_fit(
+        settings, precision, benchmark, real_model(), datamodule=datamodule
+    )
+
+    # naive: per-image decode + preprocess + albumentations in workers, float32 throughout.
+    train_frame = datamodule.frames["train"]
+    naive_items = NaiveTrainingDataset(
+        NaiveDataset(train_frame, datamodule.preprocess, PaperAugmentation())
+    )
+
+    def naive_loader() -> DataLoader:
+        return DataLoader(
+            naive_items,
+            batch_size=settings.batch_size,
+            shuffle=True,
+            num_workers=settings.workers,
+            pin_memory=cuda,
+            persistent_workers=settings.workers > 0,
+            drop_last=True,
+        )
+
+    naive_model = NaiveClassifier(
+        arch=settings.model, pretrained="none", channels_last=False, optimizer=None
+    )
+    results["naive_img_s"] = timed_fit(
+        settings, "32-true", False, naive_model, train_dataloaders=naive_loader()
+    )
+
+    # The two pipelines alone.
+    model = real_model().to(device)
+
+    def device_side(batch: dict) -> None:
+        augmented = datamodule.on_after_batch_transfer(batch, 0)
+        model.prepare_input(augmented["image"])
+
+    results["loader_cached_img_s"] = loader_images_per_second(
+        datamodule.train_dataloader(), settings, device, device_side
+    )
+    results["loader_naive_img_s"] = loader_images_per_second(naive_loader(), settings, device)
+
+    results["end_to_end_over_model_only"] = (
+        results["end_to_end_img_s"] / results["model_only_img_s"]
+    )
+    results["end_to_end_over_naive"] = results["end_to_end_img_s"] / results["naive_img_s"]
+    results["loader_cached_over_naive"] = (
+        results["loader_cached_img_s"] / results["loader_naive_img_s"]
+    )
+    return results
+
+
+def report(results: dict) -> str:
+    s = results["settings"]
+    loader_workers = 0 if results["input_pipeline"] == "device" else s["workers"]
+    lines = [
+        f"training throughput on {results['device']}: {s['model']} at {s['image_size']} px, "
+        f"batch {results['batch_size']}, {results['precision']}, input pipeline "
+        f"{results['input_pipeline']}, {s['steps']} timed steps after {s['warmup']}",
+        "",
+        f"  model_only     {results['model_only_img_s']:9.1f} img/s  (batch already on the device)",
+        f"  end_to_end     {results['end_to_end_img_s']:9.1f} img/s  (real DataModule)",
+        f"  naive          {results['naive_img_s']:9.1f} img/s  "
+        f"(per-image decode + preprocess + albumentations, {s['workers']} workers, fp32)",
+        f"  loader_cached  {results['loader_cached_img_s']:9.1f} img/s  (pipeline alone, "
+        f"{loader_workers} workers)",
+        f"  loader_naive   {results['loader_naive_img_s']:9.1f} img/s  (pipeline alone)",
+        "",
+        f"  end_to_end / model_only    {results['end_to_end_over_model_only']:6.2f}",
+        f"  end_to_end / naive         {results['end_to_end_over_naive']:6.2f}",
+        f"  loader_cached / naive      {results['loader_cached_over_naive']:6.2f}",
+    ]
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true", help="small sizes (< 2 min on a CPU)")
+    parser.add_argument("--model", default="resnet50", help="resnet50 | vgg19 | resnet18")
+    parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--warmup", type=int, default=None, help="untimed steps first")
+    parser.add_argument("--steps", type=int, default=None, help="timed steps")
+    parser.add_argument("--n", type=int, default=None, help="phantom images")
+    parser.add_argument("--workers", type=int, default=None, help="naive loader processes")
+    parser.add_argument(
+        "--cache-dir",
+        default=os.environ.get("CSXA_CACHE_DIR", str(Path.home() / ".cache" / "csxa_lightning")),
+    )
+    parser.add_argument("--out", default="outputs/bench", help="folder for bench.json")
+
+
+def run(args: argparse.Namespace) -> dict:
+    results = bench_training(args)
+    print(report(results), flush=True)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nresults: {out / 'bench.json'}", file=sys.stderr)
+    return results

@@ -1,0 +1,86 @@
+"""Whole batches gathered from memory in one step: the input pipeline of the GPU path.
+
+The per-item path (ArrayDataset + albumentations in loader processes) spends Python time on
+every image; on a GPU that caps training well below what the network can do. Here a batch is
+one `index_select` from the uint8 inputs (pinned host memory when CUDA is present, so the copy
+to the device is asynchronous), and its augmentation parameters are drawn in the same step;
+flips, rotations and normalization then run batched on the device
+(CSXADataModule.on_after_batch_transfer, CSXAClassifier.prepare_input).
+
+Order and draws are functions of (seed, epoch, batch number) alone, as in the per-item path,
+so a resumed run repeats them. The permutation is EpochSampler's: the same samples in the same
+order as the per-item path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+BatchKey = tuple[int, int, np.ndarray]  # (epoch, batch number, sample indices)
+
+
+class EpochBatchSampler(Sampler[BatchKey]):
+    """Yields (epoch, batch number, indices): consecutive slices of a permutation drawn from
+    (seed, epoch) when shuffling (EpochSampler's), of range(n) otherwise."""
+
+    def __init__(self, n: int, batch_size: int, seed: int = 0, shuffle: bool = True) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.n, self.batch_size, self.seed, self.shuffle = n, batch_size, seed, shuffle
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return -(-self.n // self.batch_size)  # the last, smaller batch is kept
+
+    def __iter__(self) -> Iterator[BatchKey]:
+        if self.shuffle:
+            order = np.random.default_rng([self.seed, self.epoch]).permutation(self.n)
+        else:
+            order = np.arange(self.n)
+        for number, start in enumerate(range(0, self.n, self.batch_size)):
+            yield self.epoch, number, order[start : start + self.batch_size]
+
+
+class BatchedDataset(Dataset):
+    """Items are whole batches: {"image": uint8 (B, ...), "label", "index", and "augment"
+    (B, 4) per-sample parameters when ``draw`` is given}. Use with ``batch_size=None`` and an
+    EpochBatchSampler as the loader's sampler."""
+
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        draw: Callable[[np.random.Generator, int], np.ndarray] | None = None,
+        seed: int = 0,
+        pin_memory: bool = False,
+    ) -> None:
+        if len(images) != len(labels):
+            raise ValueError(f"{len(images)} images but {len(labels)} labels")
+        images = torch.from_numpy(np.ascontiguousarray(images))
+        # Pinned once, here: every batch gathered from it lands in pinned memory too.
+        self.images = images.pin_memory() if pin_memory else images
+        self.pin_memory = pin_memory
+        self.labels = torch.tensor(np.array(labels), dtype=torch.long)
+        self.draw, self.seed = draw, seed
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, key: BatchKey) -> dict[str, torch.Tensor]:
+        epoch, number, indices = key
+        index = torch.as_tensor(np.asarray(indices), dtype=torch.long)
+        shape = (len(index), *self.images.shape[1:])
+        images = torch.empty(shape, dtype=torch.uint8, pin_memory=self.pin_memory)
+        torch.index_select(self.images, 0, index, out=images)
+        batch = {"image": images, "label": self.labels[index], "index": index}
+        if self.draw is not None:
+            rng = np.random.default_rng([self.seed, epoch, number])
+            batch["augment"] = torch.from_numpy(self.draw(rng, len(index)))
+        return batch

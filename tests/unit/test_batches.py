@@ -1,0 +1,42 @@
+"""The GPU path's batches: the per-item path's samples in the same order, gathered in one step,
+with augmentation draws that are a function of (seed, epoch, batch)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from csxa_lightning.data.batches import BatchedDataset, EpochBatchSampler
+from csxa_lightning.data.device_augment import DeviceAugmentation
+from csxa_lightning.data.sampler import EpochSampler
+
+
+def test_batches_follow_the_per_item_order_and_keep_the_last_partial_batch():
+    batches = EpochBatchSampler(n=23, batch_size=5, seed=4)
+    items = EpochSampler(n=23, seed=4)
+    for epoch in (0, 3):
+        batches.set_epoch(epoch)
+        items.set_epoch(epoch)
+        keys = list(batches)
+        assert [len(k[2]) for k in keys] == [5, 5, 5, 5, 3] and len(batches) == 5
+        assert [(e, n) for e, n, _ in keys] == [(epoch, n) for n in range(5)]
+        assert np.concatenate([k[2] for k in keys]).tolist() == [i for _, i in items]
+    ordered = EpochBatchSampler(n=7, batch_size=3, shuffle=False)
+    assert [k[2].tolist() for k in ordered] == [[0, 1, 2], [3, 4, 5], [6]]
+
+
+def test_a_batch_is_the_gathered_images_labels_and_reproducible_draws():
+    images = np.arange(10 * 1 * 4 * 4, dtype=np.uint8).reshape(10, 1, 4, 4)
+    labels = np.array([0, 1] * 5)
+    dataset = BatchedDataset(images, labels, draw=DeviceAugmentation().draw, seed=9)
+    batch = dataset[(2, 1, np.array([7, 0, 3]))]
+    np.testing.assert_array_equal(batch["image"].numpy(), images[[7, 0, 3]])
+    assert batch["label"].tolist() == [1, 0, 1] and batch["index"].tolist() == [7, 0, 3]
+    assert batch["augment"].shape == (3, 4) and batch["augment"].dtype == torch.float32
+    again = dataset[(2, 1, np.array([7, 0, 3]))]["augment"]
+    torch.testing.assert_close(again, batch["augment"], rtol=0, atol=0)
+    other_batch = dataset[(2, 2, np.array([7, 0, 3]))]["augment"]
+    other_epoch = dataset[(3, 1, np.array([7, 0, 3]))]["augment"]
+    assert not torch.equal(other_batch, batch["augment"])
+    assert not torch.equal(other_epoch, batch["augment"])
+    assert "augment" not in BatchedDataset(images, labels)[(0, 0, np.array([1]))]
