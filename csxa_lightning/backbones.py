@@ -22,12 +22,22 @@ class Arch:
     build: Callable[..., nn.Module]
     weights: type[torchvision.models.WeightsEnum]
     head: str  # attribute path of the final Linear layer, replaced by the 2-way classifier
+    # Attribute path of the last convolutional block, where Grad-CAM reads activations and
+    # gradients: the last layer that still has a spatial map (ResNet: 1/32 of the input side;
+    # VGG19: its last Conv2d, before the final pooling, 1/16).
+    cam_layer: str
 
 
 ARCHS: dict[str, Arch] = {
-    "resnet18": Arch(torchvision.models.resnet18, torchvision.models.ResNet18_Weights, "fc"),
-    "resnet50": Arch(torchvision.models.resnet50, torchvision.models.ResNet50_Weights, "fc"),
-    "vgg19": Arch(torchvision.models.vgg19, torchvision.models.VGG19_Weights, "classifier.6"),
+    "resnet18": Arch(
+        torchvision.models.resnet18, torchvision.models.ResNet18_Weights, "fc", "layer4"
+    ),
+    "resnet50": Arch(
+        torchvision.models.resnet50, torchvision.models.ResNet50_Weights, "fc", "layer4"
+    ),
+    "vgg19": Arch(
+        torchvision.models.vgg19, torchvision.models.VGG19_Weights, "classifier.6", "features.34"
+    ),
 }
 PRETRAINED_CHOICES = ("imagenet", "none")
 

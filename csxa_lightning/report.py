@@ -3,7 +3,8 @@
 The paper's Table 1 and what the paper leaves out, computed from the run folders' files alone
 (predictions.csv and the config Hydra saved), so it can be rebuilt at any time without
 retraining. Writes report.md, report.csv and a self-contained report.html (figures embedded)
-into the sweep folder.
+into the sweep folder. Its Grad-CAM section (report_cam.py) also reads each variant's tested
+checkpoint and a few of its test images, and says why when they are not on this machine.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ PACKAGES = (
     "statsmodels",
     "scikit-learn",
     "numpy",
+    "grad-cam",
 )
 
 
@@ -98,7 +100,9 @@ def load_run(folder: Path) -> Run:
     config = OmegaConf.load(folder / ".hydra" / "config.yaml")
     overrides_file = folder / ".hydra" / "overrides.yaml"
     overrides = list(OmegaConf.load(overrides_file)) if overrides_file.exists() else []
-    predictions = pd.read_csv(folder / "predictions.csv").sort_values("case_id", ignore_index=True)
+    predictions = pd.read_csv(folder / "predictions.csv", dtype={"stem": str}).sort_values(
+        "case_id", ignore_index=True
+    )  # stems keep their leading zeros (0001035): they name the images
     arch = str(config.model.arch)
     crop, color = str(config.crop.name), str(config.color.name)
     title = default_title(arch, crop, color)
@@ -439,7 +443,11 @@ def versions() -> dict[str, str]:
 
 
 def markdown_report(
-    sweep_dir: Path, runs: list[Run], table: pd.DataFrame, images: dict[str, str]
+    sweep_dir: Path,
+    runs: list[Run],
+    table: pd.DataFrame,
+    images: dict[str, str],
+    cam_markdown: str | None = None,
 ) -> str:
     n = table.iloc[0]
     seeds = seeds_markdown(table)
@@ -466,6 +474,8 @@ def markdown_report(
     if seeds:
         parts += ["## Across seeds and folds (mean ± sd)", seeds]
     parts += ["## Figures"] + [f"![{name}]({path})" for name, path in images.items()]
+    if cam_markdown:
+        parts.append(cam_markdown)
     parts += [
         "## Runs and their configs",
         "| variant | repetition | overrides | config |\n|---|---|---|---|",
@@ -502,17 +512,30 @@ def html_report(markdown_text: str, pictures: dict[str, bytes]) -> str:
     )
 
 
-def build_report(sweep_dir: str | Path) -> dict[str, Path]:
-    """report.md, report.csv, report.html (and figures/) in sweep_dir; returns their paths."""
+def build_report(sweep_dir: str | Path, cam_examples: int = 3) -> dict[str, Path]:
+    """report.md, report.csv, report.html (and figures/) in sweep_dir; returns their paths.
+
+    cam_examples: Grad-CAM pictures per category (true/false positives, false negatives) and
+    variant, from the runs' checkpoints; 0 leaves the Grad-CAM section out."""
     sweep_dir = Path(sweep_dir)
     runs = find_runs(sweep_dir)
     table = run_table(runs)
     pictures = figures(runs, table)
+    figure_names = list(pictures)
+    cam_markdown = None
+    if cam_examples > 0:
+        from csxa_lightning.report_cam import cam_section
+
+        cams = cam_section(runs, cam_examples)
+        cam_markdown = cams.markdown
+        pictures.update(cams.pictures)
     figure_dir = sweep_dir / "figures"
     figure_dir.mkdir(exist_ok=True)
     for name, data in pictures.items():
         (figure_dir / name).write_bytes(data)
-    markdown_text = markdown_report(sweep_dir, runs, table, {n: f"figures/{n}" for n in pictures})
+    markdown_text = markdown_report(
+        sweep_dir, runs, table, {n: f"figures/{n}" for n in figure_names}, cam_markdown
+    )
     paths = {
         "md": sweep_dir / "report.md",
         "csv": sweep_dir / "report.csv",
@@ -538,9 +561,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("sweep_dir", nargs="?", help="sweep folder (default: the latest one)")
     parser.add_argument("--log-dir", default="outputs", help="where sweeps are looked for")
+    parser.add_argument(
+        "--cam-examples",
+        type=int,
+        default=3,
+        help="Grad-CAM pictures per category and variant (default 3; 0: no Grad-CAM section)",
+    )
     args = parser.parse_args(argv)
     sweep = Path(args.sweep_dir) if args.sweep_dir else latest_sweep(Path(args.log_dir))
-    paths = build_report(sweep)
+    paths = build_report(sweep, cam_examples=args.cam_examples)
     print(f"report: {paths['html']}")
 
 

@@ -1,0 +1,110 @@
+"""A run's .ckpt as a model ready to use: the classifier (with the training set's normalization
+in its buffers) and the preprocessing it was trained on. Prediction, export and the report's
+Grad-CAM pictures read checkpoints through this one function."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import torch
+
+from csxa_lightning.data.datamodule import CSXADataModule
+from csxa_lightning.data.preprocess import Preprocessor
+from csxa_lightning.model import CSXAClassifier
+
+log = logging.getLogger(__name__)
+
+# Where Lightning keeps CSXADataModule.state_dict() in a checkpoint: under the class's name.
+DATAMODULE_KEY = CSXADataModule.__qualname__
+# The decision rule of every run: predictions.csv and metrics.json call a film diseased when
+# its probability is >= 0.5 (train.predictions_frame and metrics use this default).
+TRAINING_THRESHOLD = 0.5
+
+
+class CheckpointError(ValueError):
+    """The file is not a usable checkpoint of this package; the message says what to do."""
+
+
+@dataclass
+class TrainedModel:
+    classifier: CSXAClassifier  # in eval mode, on `device`
+    preprocessor: Preprocessor
+    path: Path
+    arch: str
+    opencv: str  # OpenCV version that made the training inputs
+
+    @property
+    def device(self) -> torch.device:
+        return self.classifier.input_mean.device
+
+    def normalization(self) -> tuple[list[float], list[float]]:
+        """Per-channel mean and std (3 values; gray runs repeat theirs) on the pixel/255 scale."""
+        mean = self.classifier.input_mean.flatten().tolist()
+        std = self.classifier.input_std.flatten().tolist()
+        return mean, std
+
+
+def load_trained_model(path: str | Path, device: str | torch.device = "cpu") -> TrainedModel:
+    """The model of a checkpoint written by `python -m csxa_lightning.train`.
+
+    Read with weights_only=True: a checkpoint is data and loading one runs no code from it. The
+    backbone is built without pretrained weights (the checkpoint holds all of them), so no
+    ImageNet file is needed on the machine that predicts.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise CheckpointError(
+            f"{path}: no such checkpoint; pass ckpt= the .ckpt of a run (its checkpoints/ "
+            "folder: the selected epochNNN.ckpt or last.ckpt; metrics.json names the one tested)"
+        )
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises several types for a file that is not a checkpoint
+        raise CheckpointError(
+            f"{path}: not a PyTorch checkpoint ({type(err).__name__}: {str(err)[:200]}); pass "
+            "the .ckpt of a run"
+        ) from err
+    missing = [
+        k
+        for k in ("hyper_parameters", "state_dict", DATAMODULE_KEY)
+        if not isinstance(checkpoint, dict) or k not in checkpoint
+    ]
+    if missing:
+        why = (
+            "it was written before checkpoints held the preprocessing; retrain the run "
+            "(force=true) to get one that does"
+            if missing == [DATAMODULE_KEY]
+            else "is it a checkpoint of python -m csxa_lightning.train?"
+        )
+        raise CheckpointError(f"{path}: checkpoint has no {missing}; {why}")
+
+    stored = checkpoint[DATAMODULE_KEY]
+    preprocessor = Preprocessor.from_spec(stored["preprocess"])
+    opencv = str(stored.get("opencv", "unknown"))
+    if opencv != cv2.__version__:
+        log.warning(
+            "%s was trained on inputs made with OpenCV %s, this is %s: resize and equalization "
+            "may differ slightly from training",
+            path,
+            opencv,
+            cv2.__version__,
+        )
+    hparams = dict(checkpoint["hyper_parameters"])
+    # All weights come from the checkpoint: build the backbone empty.
+    hparams.update(pretrained="none", weights_path=None)
+    if "compile" in hparams:
+        # Eager: compiling costs time before the first image, and export (tracing) and
+        # Grad-CAM (hooks) need the plain module. The weights are the same either way.
+        hparams["compile"] = False
+    classifier = CSXAClassifier(**hparams)
+    try:
+        classifier.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as err:
+        raise CheckpointError(
+            f"{path}: the weights do not fit model.arch={hparams.get('arch')!r} ({err})"
+        ) from err
+    classifier.eval().to(device)
+    return TrainedModel(classifier, preprocessor, path, str(hparams["arch"]), opencv)

@@ -1,0 +1,214 @@
+"""python -m csxa_lightning.export ckpt=FILE [format=onnx|torchscript] [out=FILE]
+
+The trained backbone as a standalone model for other runtimes, and beside it
+<name>.preprocessing.json: everything needed to make its input from a film (crop, colour, size,
+channel orders, normalization) and to read its output (classes, threshold, how channel orders
+combine).
+
+Input contract: float32 (N, 3, S, S), S = the run's image_size, already normalized:
+(pixel / 255 - mean[c]) / std[c] of one channel order (a gray film replicated to 3 channels).
+Outputs: logits (N, 2) and probabilities (N, 2) = softmax(logits); class 1 is diseased. A film
+with two channel orders (color=enhanced, orders=both) is two inputs whose probabilities are
+averaged -- what the run's test and `predict` do.
+
+Thin entry point: Hydra composes conf/export.yaml, `export(cfg)` does the work.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import warnings
+from importlib import metadata
+from pathlib import Path
+
+import hydra
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from csxa_lightning.checkpoint import TRAINING_THRESHOLD, TrainedModel, load_trained_model
+from csxa_lightning.data.transforms import ENHANCED_ORDERS
+from csxa_lightning.errors import exit_on_user_error
+from csxa_lightning.model import CLASS_NAMES
+
+log = logging.getLogger(__name__)
+
+FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
+INPUT_NAME, OUTPUT_NAMES = "input", ("logits", "probabilities")
+ONNX_TOLERANCE = 1e-4  # float32 kernels differ; more than this is a wrong export
+
+
+class ExportError(ValueError):
+    """A setting of export that the user can fix; the message says how."""
+
+
+class NormalizedInputClassifier(nn.Module):
+    """The backbone alone: normalized float input in, (logits, probabilities) out."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.net(x)
+        return logits, logits.softmax(dim=-1)
+
+
+def standalone_module(model: TrainedModel) -> NormalizedInputClassifier:
+    """A float32 CPU copy in eval mode, in the default memory layout (training used
+    channels_last, an optimisation of this codebase, not part of the contract)."""
+    net = copy.deepcopy(model.classifier.net).cpu().float()
+    return NormalizedInputClassifier(net.to(memory_format=torch.contiguous_format)).eval()
+
+
+def preprocessing_contract(model: TrainedModel, model_file: Path, fmt: str) -> dict:
+    """The JSON written next to the model: how to make its input and read its output."""
+    pre = model.preprocessor
+    mean, std = model.normalization()
+    size = pre.image_size
+    variants = list(pre.variants)
+    channel_names = (
+        {v: list(ENHANCED_ORDERS[v]) for v in variants}
+        if pre.channels == 3
+        else {"gray": ["gray", "gray", "gray"]}
+    )
+    return {
+        "model_file": model_file.name,
+        "format": fmt,
+        "checkpoint": str(model.path.resolve()),
+        "arch": model.arch,
+        "input": {
+            "name": INPUT_NAME,
+            "shape": ["batch", 3, size, size],
+            "dtype": "float32",
+            "formula": "(pixel / 255 - mean[c]) / std[c], pixel = the uint8 model input",
+            "mean": mean,
+            "std": std,
+            "channels_per_variant": channel_names,
+        },
+        "outputs": {
+            "names": list(OUTPUT_NAMES),
+            "shape": ["batch", len(CLASS_NAMES)],
+            "classes": list(CLASS_NAMES),
+            "probabilities": "softmax of the logits",
+        },
+        "variants": variants,
+        "combine_variants": (
+            "one input per variant (channel order) of a film; the film's probabilities are "
+            "the mean of its variants' probabilities"
+        ),
+        "threshold": TRAINING_THRESHOLD,
+        "decision": "diseased when mean probability of class 1 >= threshold",
+        "preprocessing": {
+            "steps": (
+                "gray (8-bit) > crop > colour > resize to image_size (area when shrinking, "
+                "cubic when growing; non-square crops are stretched); see "
+                "csxa_lightning.data.preprocess"
+            ),
+            "crop": pre.crop.config(),
+            "color": pre.color.config(),
+            "image_size": size,
+            "needs_landmarks": pre.needs_keypoints,
+            "spec": pre.spec(),
+            "opencv": model.opencv,
+        },
+        "exported_with": {
+            name: metadata.version(name) for name in ("csxa-lightning", "torch", "torchvision")
+        },
+    }
+
+
+def export_onnx(module: nn.Module, example: torch.Tensor, path: Path, opset: int) -> None:
+    try:
+        import onnx  # noqa: F401  (torch's exporter needs it)
+    except ImportError as err:
+        raise ExportError(
+            "format=onnx needs the onnx package; install the export extra: "
+            "pip install 'csxa-lightning[export]'"
+        ) from err
+    with warnings.catch_warnings():
+        # The TorchScript-based exporter (dynamo=False) is deprecated in torch 2.9+ but exports
+        # these CNNs exactly and needs only `onnx`; the dynamo exporter also needs onnxscript.
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx")
+        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
+        torch.onnx.export(
+            module,
+            (example,),
+            str(path),
+            dynamo=False,
+            input_names=[INPUT_NAME],
+            output_names=list(OUTPUT_NAMES),
+            dynamic_axes={name: {0: "batch"} for name in (INPUT_NAME, *OUTPUT_NAMES)},
+            opset_version=opset,
+        )
+
+
+def export_torchscript(module: nn.Module, example: torch.Tensor, path: Path) -> None:
+    with warnings.catch_warnings():
+        # torch.jit is deprecated in torch 2.x (FutureWarning) but still the format that
+        # libtorch (C++) and older deployments load.
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\.jit")
+        traced = torch.jit.trace(module, example)
+        traced.save(str(path))
+
+
+def check_onnx(module: nn.Module, example: torch.Tensor, path: Path) -> float | None:
+    """Max |probability difference| of onnxruntime against PyTorch, or None without it."""
+    try:
+        import onnxruntime
+    except ImportError:
+        log.info("onnxruntime is not installed: %s not checked against PyTorch", path)
+        return None
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    _, prob = session.run(None, {INPUT_NAME: example.numpy()})
+    with torch.no_grad():
+        expected = module(example)[1].numpy()
+    return float(np.abs(prob - expected).max())
+
+
+def export(cfg: DictConfig) -> dict[str, Path]:
+    """Write the model file and its .preprocessing.json; returns their paths."""
+    if OmegaConf.is_missing(cfg, "ckpt") or not cfg.get("ckpt"):
+        raise ExportError("ckpt= is required, e.g. ckpt=outputs/.../checkpoints/epoch009.ckpt")
+    fmt = str(cfg.format or "onnx")
+    if fmt not in FORMATS:
+        raise ExportError(f"format={fmt!r}; choose one of {sorted(FORMATS)}")
+    model = load_trained_model(cfg.ckpt, "cpu")
+    out = Path(str(cfg.out)) if cfg.out else model.path.with_suffix(FORMATS[fmt])
+    out = out.expanduser()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    module = standalone_module(model)
+    size = model.preprocessor.image_size
+    # A fixed example: tracing records shapes, the batch axis is declared dynamic.
+    example = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
+    if fmt == "onnx":
+        export_onnx(module, example, out, int(cfg.opset))
+        difference = check_onnx(module, example, out)
+        if difference is not None and difference > ONNX_TOLERANCE:
+            log.warning(
+                "%s: onnxruntime differs from PyTorch by up to %.2e in probability; check the "
+                "onnxruntime and opset versions before relying on it",
+                out,
+                difference,
+            )
+        elif difference is not None:
+            log.info("onnxruntime vs PyTorch: max |probability difference| %.2e", difference)
+    else:
+        export_torchscript(module, example, out)
+    contract = out.with_name(f"{out.stem}.preprocessing.json")
+    contract.write_text(json.dumps(preprocessing_contract(model, out, fmt), indent=2) + "\n")
+    print(f"model: {out}\npreprocessing: {contract}")
+    return {"model": out, "preprocessing": contract}
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="export")
+def main(cfg: DictConfig) -> None:
+    with exit_on_user_error():
+        export(cfg)
+
+
+if __name__ == "__main__":
+    main()
