@@ -48,18 +48,20 @@ bench-data: $(STAMP)  ## data pipeline speed and SMOTE memory on a CSXA-sized ph
 
 # What the lent GPU machine lacks (it has torch, lightning, torchmetrics, OpenCV, pandas,
 # scikit-learn, scipy, statsmodels, matplotlib, markdown, PyYAML, tqdm), pinned to the
-# versions tested here. antlr4 4.9.3 exists only as a source archive: built into a wheel.
+# versions tested here. antlr4 and grad-cam exist only as source archives: built into wheels
+# (pure Python).
 DEVICE_WHEELS := hydra-core==1.3.8 omegaconf==2.3.1 albumentations==2.0.8 albucore==0.0.24 \
 	pydantic==2.14.4 pydantic-core==2.50.5 annotated-types==0.8.0 typing-inspection==0.4.5 \
 	typing-extensions==4.16.0 stringzilla==5.3.2 simsimd==6.5.16 imbalanced-learn==0.14.2 \
-	sklearn-compat==0.1.6 openpyxl==3.1.5 et-xmlfile==2.0.0 filelock==4.3.1
+	sklearn-compat==0.1.6 openpyxl==3.1.5 et-xmlfile==2.0.0 filelock==4.3.1 ttach==0.0.3
 DEVICE_PLATFORMS := $(foreach n,17 27 28 31 34,--platform manylinux_2_$(n)_x86_64) \
 	--platform manylinux2014_x86_64
 wheels: $(STAMP)  ## download the wheels the GPU machine lacks into .whl/ (Python 3.12, x86-64)
 	mkdir -p $(WHEELS_DIR)
 	$(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 \
 		--implementation cp $(DEVICE_PLATFORMS) -d $(WHEELS_DIR) $(DEVICE_WHEELS)
-	$(BIN)/python -m pip wheel --quiet --no-deps -w $(WHEELS_DIR) antlr4-python3-runtime==4.9.3
+	$(BIN)/python -m pip wheel --quiet --no-deps -w $(WHEELS_DIR) antlr4-python3-runtime==4.9.3 \
+		grad-cam==1.5.7
 
 # On the GPU machine (no .venv, no network): the carried wheels into /tmp/site, then the
 # benchmark and the 30-epoch CSXA-scale run, results under $$OUT. DEVICE_ARGS=--quick for a

@@ -30,3 +30,15 @@ class RecordBatches(L.Callback):
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
         with open(self.path, "a") as f:
             f.write(f"{trainer.current_epoch}\n")
+
+
+class RecordBatchKeys(L.Callback):
+    """Writes the keys of every training batch as the model receives it (after the transfer
+    and the datamodule's on_after_batch_transfer)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        with open(self.path, "a") as f:
+            f.write(",".join(sorted(batch)) + "\n")

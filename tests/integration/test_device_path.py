@@ -78,9 +78,13 @@ def test_training_on_the_device_path_scores_each_test_film_once(phantom, tmp_pat
             "color=enhanced",
             "data.augment_on=device",
             "trainer.max_epochs=2",
+            "+callbacks.keys._target_=tests.helpers.RecordBatchKeys",
+            f"+callbacks.keys.path={tmp_path / 'keys.txt'}",
         ]
     )
     metrics = train(cfg)
+    # Lightning ran the datamodule's hook: the model saw augmented batches, no parameters.
+    assert set((tmp_path / "keys.txt").read_text().split()) == {"image,index,label"}
     split = pd.read_csv(out / "split.csv", dtype={"stem": str})
     predictions = pd.read_csv(out / "predictions.csv", dtype={"stem": str})
     test_stems = split.loc[split["split"] == "test", "stem"]
