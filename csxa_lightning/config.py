@@ -41,6 +41,24 @@ def cudnn_benchmark(deterministic: bool) -> bool:
     return torch.cuda.is_available() and not deterministic
 
 
+def joblib_devices(job_num: int) -> list[int] | int:
+    """launcher=joblib: job k on GPU k mod #GPUs (parallel jobs spread over the GPUs); on a
+    machine without CUDA, 1 (one CPU process)."""
+    import torch
+
+    count = torch.cuda.device_count()
+    return [int(job_num) % count] if count else 1
+
+
+def on_gpu(accelerator: str) -> bool:
+    """Whether the trainer will run on CUDA (SyncBatchNorm exists only there)."""
+    import torch
+
+    if accelerator in ("gpu", "cuda"):
+        return True
+    return accelerator == "auto" and torch.cuda.is_available()
+
+
 def register_resolvers() -> None:
     if not OmegaConf.has_resolver("csxa_run_name"):
         OmegaConf.register_new_resolver("csxa_run_name", run_name)
@@ -48,6 +66,10 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("csxa_pid", lambda: os.getpid(), use_cache=True)
     if not OmegaConf.has_resolver("csxa_precision"):
         OmegaConf.register_new_resolver("csxa_precision", default_precision)
+    if not OmegaConf.has_resolver("csxa_on_gpu"):
+        OmegaConf.register_new_resolver("csxa_on_gpu", on_gpu)
+    if not OmegaConf.has_resolver("csxa_joblib_devices"):
+        OmegaConf.register_new_resolver("csxa_joblib_devices", joblib_devices)
     if not OmegaConf.has_resolver("csxa_cudnn_benchmark"):
         OmegaConf.register_new_resolver("csxa_cudnn_benchmark", cudnn_benchmark)
 

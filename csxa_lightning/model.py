@@ -119,6 +119,9 @@ class CSXAClassifier(L.LightningModule):
             on_epoch=True,
             prog_bar=True,
             batch_size=len(labels),
+            # DDP: every rank must see the same val/loss to pick the same best checkpoint
+            # (a no-op in one process). Metric objects synchronize themselves.
+            sync_dist=stage != "train",
         )
         self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "train")
         return loss, prob
@@ -137,8 +140,23 @@ class CSXAClassifier(L.LightningModule):
         _, prob = self._step(batch, self.test_metrics, "test")
         self.test_outputs.append((batch["index"].detach().cpu(), prob.detach().cpu()))
 
+    def on_test_epoch_end(self) -> None:
+        """Under DDP each rank scored its shard, padded to equal length with repeats: gather
+        every rank's (index, probability) and keep each test image once."""
+        if self.trainer.world_size == 1 or not self.test_outputs:
+            return
+        index = torch.cat([i for i, _ in self.test_outputs]).to(self.device)
+        prob = torch.cat([p for _, p in self.test_outputs]).to(self.device)
+        all_index = self.all_gather(index).flatten().cpu()
+        all_prob = self.all_gather(prob).flatten().cpu()
+        order = torch.argsort(all_index, stable=True)
+        keep = torch.ones(len(order), dtype=torch.bool)
+        keep[1:] = all_index[order][1:] != all_index[order][:-1]  # first of each repeat
+        self.test_outputs = [(all_index[order][keep], all_prob[order][keep])]
+
     def test_probabilities(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(row indices into the test frame, probability of diseased) of the last test run."""
+        """(row indices into the test frame, probability of diseased) of the last test run,
+        each test image once (all ranks' under DDP)."""
         if not self.test_outputs:
             raise RuntimeError("no test outputs: run trainer.test first")
         index = torch.cat([i for i, _ in self.test_outputs])

@@ -15,7 +15,11 @@ import hydra
 import lightning as L
 import pandas as pd
 import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
+from lightning.fabric.utilities.rank_zero import rank_zero_only
+from lightning.pytorch.plugins.environments import SLURMEnvironment
 from omegaconf import DictConfig, OmegaConf
 
 from csxa_lightning import config as _config  # noqa: F401  (registers the resolvers)
@@ -63,6 +67,8 @@ def readable_checkpoint(path: Path) -> str | None:
         torch.load(path, map_location="cpu", weights_only=False, mmap=True)
     except Exception as err:  # noqa: BLE001  (any unreadable file means: start over)
         damaged = path.with_name(path.name + ".damaged")
+        if not is_global_zero():
+            return None  # rank 0 sees the same file, keeps it and says so
         path.replace(damaged)
         log.warning(
             "%s cannot be read (%s: %s); it was cut off while being written. Starting the run "
@@ -76,9 +82,35 @@ def readable_checkpoint(path: Path) -> str | None:
     return str(path)
 
 
+def is_global_zero() -> bool:
+    """Process 0 of a DDP run (or the only process). Lightning reads the rank from the
+    environment its launcher, torchrun or SLURM sets, before any trainer exists."""
+    return rank_zero_only.rank == 0
+
+
+def check_ddp_launch(cfg: DictConfig) -> None:
+    """Several processes per run inside a local --multirun cannot work: Lightning starts the
+    extra processes with the run folder of a single run, not the sweep job's."""
+    trainer = cfg.trainer
+    several = str(trainer.get("devices", 1)) not in ("1", "None") or trainer.get(
+        "num_nodes", 1
+    ) not in (1, None)
+    distributed = str(trainer.get("strategy", "auto")).startswith("ddp")
+    multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    if several and distributed and multirun and not SLURMEnvironment.detect():
+        raise ValueError(
+            f"trainer.strategy={trainer.strategy} with trainer.devices={trainer.devices} inside "
+            "a --multirun on one machine: Lightning would start the extra processes in the "
+            "wrong folder. Train each variant as a single run (python -m csxa_lightning.train "
+            "+variant=... trainer=ddp), or sweep with launcher=slurm, where SLURM starts one "
+            "task per GPU."
+        )
+
+
 def train(cfg: DictConfig) -> dict:
     """Fit, test the selected checkpoint, write split.csv, predictions.csv and metrics.json."""
     check_config(cfg)  # before anything is read or written
+    check_ddp_launch(cfg)
     out = Path(cfg.paths.output_dir)
     finished = out / "metrics.json"
     if finished.exists() and not cfg.get("force", False):
@@ -95,11 +127,11 @@ def train(cfg: DictConfig) -> dict:
     datamodule: CSXADataModule = instantiate(cfg.data)
     datamodule.setup("fit")
     prepared = time.perf_counter()
-    datamodule.split_frame.to_csv(out / "split.csv", index=False)
-    if len(datamodule.skipped):
-        datamodule.skipped.to_csv(out / "skipped_files.csv", index=False)
-
-    datamodule.save_normalization(out / "normalization.json")
+    if is_global_zero():  # every rank computed the same; one writes
+        datamodule.split_frame.to_csv(out / "split.csv", index=False)
+        if len(datamodule.skipped):
+            datamodule.skipped.to_csv(out / "skipped_files.csv", index=False)
+        datamodule.save_normalization(out / "normalization.json")
 
     model: CSXAClassifier = instantiate(cfg.model)
     model.set_normalization(*datamodule.normalization)  # also stored in the checkpoint
@@ -132,8 +164,8 @@ def train(cfg: DictConfig) -> dict:
     trainer.test(model, datamodule=datamodule, ckpt_path=ckpt_path)
     tested = time.perf_counter()
 
+    # Every test image once, all ranks' scores (see CSXAClassifier.on_test_epoch_end).
     predictions = predictions_frame(datamodule.frames["test"], *model.test_probabilities())
-    predictions.to_csv(out / "predictions.csv", index=False)
     metrics = metrics_with_intervals(
         predictions["label"].to_numpy(), predictions["prob_diseased"].to_numpy(), seed=cfg.seed
     )
@@ -149,12 +181,16 @@ def train(cfg: DictConfig) -> dict:
         precision=str(trainer.precision),
         input_pipeline="device" if datamodule.batches_on_device else "loader",
         device=str(trainer.strategy.root_device),
+        processes=trainer.world_size,
         # wall-clock seconds of this process (a resumed run: the part after resuming)
         seconds_data=round(prepared - started, 2),
         seconds_fit=round(fitted - prepared, 2),
         seconds_test=round(tested - fitted, 2),
     )
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    if not trainer.is_global_zero:
+        return metrics
+    predictions.to_csv(out / "predictions.csv", index=False)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")  # last: "finished"
     log.info(
         "test accuracy %.4f (majority baseline %.4f), balanced accuracy %.4f, AUROC %.4f",
         metrics["accuracy"],

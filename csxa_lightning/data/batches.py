@@ -20,32 +20,51 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from csxa_lightning.data.sampler import shard
+
 BatchKey = tuple[int, int, np.ndarray]  # (epoch, batch number, sample indices)
 
 
 class EpochBatchSampler(Sampler[BatchKey]):
     """Yields (epoch, batch number, indices): consecutive slices of a permutation drawn from
-    (seed, epoch) when shuffling (EpochSampler's), of range(n) otherwise."""
+    (seed, epoch) when shuffling (EpochSampler's), of range(n) otherwise; under DDP, of this
+    rank's share of it."""
 
-    def __init__(self, n: int, batch_size: int, seed: int = 0, shuffle: bool = True) -> None:
+    def __init__(
+        self,
+        n: int,
+        batch_size: int,
+        seed: int = 0,
+        shuffle: bool = True,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.n, self.batch_size, self.seed, self.shuffle = n, batch_size, seed, shuffle
+        self.rank, self.world_size = rank, world_size
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return -(-self.n // self.batch_size)  # the last, smaller batch is kept
+        per_rank = -(-self.n // self.world_size)
+        return -(-per_rank // self.batch_size)  # the last, smaller batch is kept
 
     def __iter__(self) -> Iterator[BatchKey]:
         if self.shuffle:
             order = np.random.default_rng([self.seed, self.epoch]).permutation(self.n)
         else:
             order = np.arange(self.n)
-        for number, start in enumerate(range(0, self.n, self.batch_size)):
-            yield self.epoch, number, order[start : start + self.batch_size]
+        order = shard(order, self.rank, self.world_size)
+        for number, start in enumerate(range(0, len(order), self.batch_size)):
+            # Batch numbers are unique across ranks: their augmentation draws differ.
+            yield (
+                self.epoch,
+                number * self.world_size + self.rank,
+                order[start : start + self.batch_size],
+            )
 
 
 class BatchedDataset(Dataset):

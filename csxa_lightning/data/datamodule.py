@@ -23,7 +23,7 @@ from csxa_lightning.data.dataset import ArrayDataset
 from csxa_lightning.data.device_augment import DeviceAugmentation
 from csxa_lightning.data.normalization import channel_stats
 from csxa_lightning.data.preprocess import Preprocessor
-from csxa_lightning.data.sampler import EpochSampler
+from csxa_lightning.data.sampler import EpochSampler, ShardSampler
 from csxa_lightning.data.split import SPLITS, make_split
 from csxa_lightning.phantom.store import ensure_phantom
 
@@ -248,12 +248,18 @@ class CSXADataModule(L.LightningDataModule):
         if split not in self.datasets:
             raise RuntimeError(f"the {split} split is empty; call setup() or check the fractions")
         dataset = self.datasets[split]
+        rank, world = self._rank_and_world_size()
         if isinstance(dataset, BatchedDataset):
             # One gather per batch from memory: loader processes would only add copies.
-            sampler = EpochBatchSampler(len(dataset), self.batch_size, self.seed, shuffle)
+            sampler = EpochBatchSampler(
+                len(dataset), self.batch_size, self.seed, shuffle, rank, world
+            )
             return DataLoader(dataset, batch_size=None, sampler=sampler, num_workers=0)
         # Shuffled order and augmentations from (seed, epoch): a resumed run repeats them.
-        sampler = EpochSampler(len(dataset), self.seed) if shuffle else None
+        if shuffle:
+            sampler = EpochSampler(len(dataset), self.seed, rank, world)
+        else:
+            sampler = ShardSampler(len(dataset), rank, world) if world > 1 else None
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
@@ -263,6 +269,19 @@ class CSXADataModule(L.LightningDataModule):
             persistent_workers=self.num_workers > 0,
             worker_init_fn=seed_worker,
         )
+
+    def _rank_and_world_size(self) -> tuple[int, int]:
+        """Under DDP our samplers shard themselves (trainer=ddp: use_distributed_sampler=false)."""
+        trainer = self.trainer
+        if trainer is None or trainer.world_size == 1:
+            return 0, 1
+        if trainer._accelerator_connector.use_distributed_sampler:
+            raise ValueError(
+                "trainer.use_distributed_sampler=true with several processes: Lightning's "
+                "wrapper would freeze the epoch order and augmentation. Use trainer=ddp (it "
+                "sets use_distributed_sampler=false; csxa_lightning's samplers shard the data)."
+            )
+        return trainer.global_rank, trainer.world_size
 
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
         """GPU path: the training batch is on the device now; augment it there."""

@@ -7,6 +7,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from filelock import FileLock
+
 from csxa_lightning.phantom.layout import CSXA_HEALTHY_FRACTION, generate_phantom
 
 log = logging.getLogger(__name__)
@@ -31,13 +33,26 @@ def ensure_phantom(
     """The folder of this phantom set, generating it first if no complete copy exists.
 
     Generation writes into a private temporary folder that is renamed into place, so a run
-    never sees a half-written set, and two jobs generating the same set at once both succeed
-    (the loser of the rename discards its copy).
+    never sees a half-written set; a file lock lets one process generate while the others
+    wait (on a shared file system without working locks, both generate and the loser of the
+    rename discards its copy).
     """
     target = phantom_dir(cache_dir, n, seed, healthy_fraction)
     if (target / COMPLETE_MARKER).exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
+    # One generator at a time (the processes of a DDP run, sweep jobs): the others wait and
+    # then find the set complete.
+    with FileLock(str(target) + ".lock"):
+        if (target / COMPLETE_MARKER).exists():
+            return target
+        _generate_into(target, n, seed, healthy_fraction, workers)
+    return target
+
+
+def _generate_into(
+    target: Path, n: int, seed: int, healthy_fraction: float, workers: int | None
+) -> None:
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         log.info("generating phantom CSXA set (%d images, seed %d) into %s", n, seed, target)
@@ -52,4 +67,3 @@ def ensure_phantom(
                 raise  # not a lost race: a real problem with the cache dir
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return target

@@ -40,3 +40,25 @@ def test_a_batch_is_the_gathered_images_labels_and_reproducible_draws():
     assert not torch.equal(other_batch, batch["augment"])
     assert not torch.equal(other_epoch, batch["augment"])
     assert "augment" not in BatchedDataset(images, labels)[(0, 0, np.array([1]))]
+
+
+def test_ddp_shards_cover_every_sample_with_equal_counts():
+    from csxa_lightning.data.sampler import EpochSampler, ShardSampler, shard
+
+    order = np.arange(11)
+    parts = [shard(order, rank, 3) for rank in range(3)]
+    assert [len(p) for p in parts] == [4, 4, 4]  # 12 = 11 + one repeat from the start
+    assert sorted(np.concatenate(parts).tolist()) == [0, 0, *range(1, 11)]
+    # Training: both ranks split the same permutation; together they cover it.
+    ranks = [EpochSampler(10, seed=1, rank=r, world_size=2) for r in range(2)]
+    for sampler in ranks:
+        sampler.set_epoch(4)
+    whole = EpochSampler(10, seed=1)
+    whole.set_epoch(4)
+    covered = sorted(i for sampler in ranks for _, i in sampler)
+    assert covered == sorted(i for _, i in whole) and len(ranks[0]) == 5
+    assert list(ShardSampler(5, rank=1, world_size=2)) == [1, 3, 0]
+    # Batches: distinct batch numbers across ranks (distinct augmentation draws).
+    batches = [list(EpochBatchSampler(10, 2, seed=1, rank=r, world_size=2)) for r in range(2)]
+    numbers = [number for rank in batches for _, number, _ in rank]
+    assert len(numbers) == len(set(numbers)) == 6
