@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import lightning as L
 
 
@@ -42,3 +47,20 @@ class RecordBatchKeys(L.Callback):
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
         with open(self.path, "a") as f:
             f.write(",".join(sorted(batch)) + "\n")
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_module(module: str, *arguments: str, cwd: Path, timeout: int = 600):
+    """`python -m module arguments...` as a user runs it, output captured. The repository root
+    is on the path (test-only callbacks in tests/ can be named in overrides), output is
+    unbuffered, and Hydra prints its short errors whatever the caller's HYDRA_FULL_ERROR."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *arguments],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        env=dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(REPO), HYDRA_FULL_ERROR="0"),
+    )

@@ -32,33 +32,22 @@ class DeviceAugmentation:
     """Flips and two sequential rotations of a uint8 (B, C, H, W) batch, given per-sample
     parameters from ``draw``. Square images only (every model input here is S x S)."""
 
-    def __init__(
-        self,
-        hflip_p: float = 0.5,
-        vflip_p: float = 0.5,
-        first_rotation: float = 20.0,
-        second_rotation: float = 60.0,
-        border_mode: str = "reflect",
-    ) -> None:
-        # Validation lives in one place: PaperAugmentation's constructor.
-        reference = PaperAugmentation(
-            hflip_p, vflip_p, first_rotation, second_rotation, border_mode
-        )
-        self.hflip_p, self.vflip_p = reference.hflip_p, reference.vflip_p
-        self.first_rotation = reference.first_rotation
-        self.second_rotation = reference.second_rotation
-        self.border_mode = border_mode
+    def __init__(self, **settings) -> None:
+        """settings: those of PaperAugmentation (hflip_p, vflip_p, first_rotation,
+        second_rotation, border_mode), checked by it: one definition of the parameters."""
+        self._adopt(PaperAugmentation(**settings))
 
     @classmethod
     def like(cls, paper: PaperAugmentation) -> DeviceAugmentation:
         """The device twin of a configured PaperAugmentation."""
-        return cls(
-            paper.hflip_p,
-            paper.vflip_p,
-            paper.first_rotation,
-            paper.second_rotation,
-            paper.border_mode,
-        )
+        twin = cls.__new__(cls)
+        twin._adopt(paper)
+        return twin
+
+    def _adopt(self, paper: PaperAugmentation) -> None:
+        self.hflip_p, self.vflip_p = paper.hflip_p, paper.vflip_p
+        self.first_rotation, self.second_rotation = paper.first_rotation, paper.second_rotation
+        self.border_mode = paper.border_mode
 
     def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """(n, 4) float32 rows [hflip 0/1, vflip 0/1, first angle, second angle (degrees)]:

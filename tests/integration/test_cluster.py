@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -19,20 +18,11 @@ from omegaconf import OmegaConf
 
 from csxa_lightning.config import CONFIG_DIR
 from tests.conftest import TINY_TRAINING
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers import run_module
 
 
 def run_cli(cwd: Path, *arguments: str) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, "-m", "csxa_lightning.train", *arguments],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=600,
-        env=dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(REPO)),
-    )
-    return result
+    return run_module("csxa_lightning.train", *arguments, cwd=cwd)
 
 
 def tiny(phantom, cache: Path) -> list[str]:

@@ -3,10 +3,8 @@ its predictions.csv; user mistakes end as one clear line."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -19,6 +17,7 @@ from csxa_lightning.config import CONFIG_DIR
 from csxa_lightning.errors import exit_on_user_error
 from csxa_lightning.predict import PredictInputError, predict
 from csxa_lightning.predict_inputs import MissingAnnotationError
+from tests.helpers import run_module
 
 
 def predict_config(*overrides: str):
@@ -101,14 +100,7 @@ def test_an_unreadable_png_and_a_missing_checkpoint_are_user_errors(tiny_run, tm
 
 
 def run_cli(*arguments: str, cwd) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "csxa_lightning.predict", *arguments],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=300,
-        env=dict(os.environ, PYTHONUNBUFFERED="1"),
-    )
+    return run_module("csxa_lightning.predict", *arguments, cwd=cwd, timeout=300)
 
 
 def test_cli_writes_the_csv_and_the_overlays(tiny_run, tmp_path):

@@ -7,7 +7,6 @@ import hashlib
 import logging
 import os
 import stat
-import subprocess
 import sys
 from pathlib import Path
 
@@ -20,11 +19,10 @@ from csxa_lightning.data.csxa import load_index
 from csxa_lightning.preview import preview
 from csxa_lightning.train import train
 from tests.conftest import TINY_TRAINING, compose_train_config
-from tests.helpers import SimulatedKill
+from tests.helpers import SimulatedKill, run_module
 
 # --- nothing is written under the dataset folder ---------------------------------------------
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 # Audit events (PEP 578) that change the file system; the first argument is the path.
 _CHANGING_EVENTS = {
@@ -184,9 +182,6 @@ EXCLUDED = (
 
 def run_sweep(phantom, tmp_path, *extra):
     command = [
-        sys.executable,
-        "-m",
-        "csxa_lightning.train",
         "--multirun",
         "experiment=table1",
         "+variant=original,cropped",
@@ -199,15 +194,7 @@ def run_sweep(phantom, tmp_path, *extra):
         f"hydra.job.config.override_dirname.exclude_keys={EXCLUDED}",
         *extra,
     ]
-    return subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=600,
-        # the test-only callbacks live in tests/, importable from the repository root
-        env=dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(REPO_ROOT)),
-    )
+    return run_module("csxa_lightning.train", *command, cwd=tmp_path)
 
 
 def test_a_restarted_sweep_resumes_the_run_that_was_killed(phantom, tmp_path):

@@ -3,20 +3,14 @@ that skips what finished."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pandas as pd
 
 from tests.conftest import TINY_TRAINING
+from tests.helpers import run_module
 
 
 def run_sweep(phantom, tmp_path, *extra):
     command = [
-        sys.executable,
-        "-m",
-        "csxa_lightning.train",
         "--multirun",
         "experiment=table1",
         "+variant=original,cropped",
@@ -27,14 +21,7 @@ def run_sweep(phantom, tmp_path, *extra):
         f"hydra.sweep.dir={tmp_path / 'sweep'}",
         *extra,
     ]
-    result = subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=600,
-        env=dict(os.environ, PYTHONUNBUFFERED="1"),
-    )
+    result = run_module("csxa_lightning.train", *command, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +13,7 @@ from hydra.utils import instantiate
 
 from csxa_lightning.train import train
 from tests.conftest import PHANTOM_N, compose_train_config
+from tests.helpers import run_module
 
 TINY = [
     "model=resnet18",
@@ -91,15 +89,7 @@ def test_without_validation_the_last_epoch_is_tested(phantom, tmp_path):
 
 def test_command_line_run_names_its_folder_after_the_overrides(phantom, tmp_path):
     overrides = TINY + ["data=csxa", f"data.root={phantom.root}", f"paths.log_dir={tmp_path}"]
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    result = subprocess.run(
-        [sys.executable, "-m", "csxa_lightning.train", *overrides],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=300,
-    )
+    result = run_module("csxa_lightning.train", *overrides, cwd=tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     runs = list((tmp_path / "train" / "runs").iterdir())
     assert len(runs) == 1
@@ -147,17 +137,11 @@ def test_weights_path_override_reaches_the_backbone(tmp_path):
 
 
 def test_command_line_reports_a_missing_dataset_in_one_line(tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "csxa_lightning.train",
-            "data=csxa",
-            f"data.root={tmp_path / 'CSXA'}",
-            f"paths.log_dir={tmp_path}",
-        ],
-        capture_output=True,
-        text=True,
+    result = run_module(
+        "csxa_lightning.train",
+        "data=csxa",
+        f"data.root={tmp_path / 'CSXA'}",
+        f"paths.log_dir={tmp_path}",
         cwd=tmp_path,
         timeout=300,
     )

@@ -3,15 +3,12 @@ unknown groups, options and keys are refused by Hydra with the available choices
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
 from csxa_lightning.config_checks import ConfigValueError, check_config, config_problems
 from csxa_lightning.train import train
 from tests.conftest import compose_train_config
+from tests.helpers import run_module
 
 
 def test_the_shipped_configs_have_no_impossible_values():
@@ -82,13 +79,8 @@ def test_all_problems_are_reported_together_before_anything_is_written(tmp_path)
 
 
 def run_cli(tmp_path, *overrides):
-    return subprocess.run(
-        [sys.executable, "-m", "csxa_lightning.train", *overrides, f"paths.log_dir={tmp_path}"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=120,
-        env=dict(os.environ, HYDRA_FULL_ERROR="0"),
+    return run_module(
+        "csxa_lightning.train", *overrides, f"paths.log_dir={tmp_path}", cwd=tmp_path, timeout=120
     )
 
 
