@@ -46,4 +46,7 @@ def exit_on_user_error(logger: logging.Logger | None = None) -> Iterator[None]:
             raise
         if logger is not None:
             logger.error("%s", cause)
+            # USER_ERRORS includes every ValueError: should one come from a bug, the run's log
+            # file still holds where it was raised.
+            logger.debug("where the error was raised:", exc_info=cause)
         raise SystemExit(f"error: {cause}") from None

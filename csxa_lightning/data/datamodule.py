@@ -225,6 +225,17 @@ class CSXADataModule(L.LightningDataModule):
         resize and equalization define the pixels."""
         return {"preprocess": self.preprocess.spec(), "opencv": cv2.__version__}
 
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Resuming from a checkpoint: its model was trained on inputs preprocessed as the
+        checkpoint says; continuing it on other inputs would mix two experiments."""
+        saved = state_dict.get("preprocess")
+        if saved is not None and saved != self.preprocess.spec():
+            raise ValueError(
+                f"the checkpoint being resumed was trained with preprocessing {saved}, this run "
+                f"is configured with {self.preprocess.spec()}; resume with the original crop, "
+                "color and image_size, or start over with force=true"
+            )
+
     @property
     def has_validation(self) -> bool:
         return "val" in self.datasets

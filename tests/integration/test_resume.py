@@ -62,3 +62,13 @@ def test_killed_run_resumes_to_the_same_result(phantom, tmp_path, augment_on):
         tmp_path / "straight" / "predictions.csv"
     ).read_bytes()
     assert resumed["accuracy"] == straight["accuracy"]
+
+
+def test_resuming_with_other_preprocessing_is_refused(phantom, tmp_path):
+    out = tmp_path / "killed"
+    kill = ["+callbacks.kill._target_=tests.helpers.KillAtEpochStart", "+callbacks.kill.epoch=1"]
+    with pytest.raises(SimulatedKill):
+        train(run_config(phantom, tmp_path, out, "trainer.max_epochs=2", *kill))
+    with pytest.raises(ValueError, match=r"resume with the original crop, color and image_size"):
+        train(run_config(phantom, tmp_path, out, "trainer.max_epochs=2", "crop=tight"))
+    assert not (out / "metrics.json").exists()

@@ -87,6 +87,11 @@ def run_cli(tmp_path, *overrides):
 def test_command_line_impossible_value_is_one_error_line(tmp_path):
     result = run_cli(tmp_path, "data.test_fraction=1.5")
     assert result.returncode == 1
+    assert "Traceback" not in result.stderr + result.stdout
+    # The run's log file keeps where the error was raised (a ValueError might be a bug).
+    (log_file,) = tmp_path.glob("train/runs/*/*/train.log")
+    logged = log_file.read_text()
+    assert "where the error was raised:\nTraceback" in logged and "check_config" in logged
     assert result.stderr.strip().splitlines()[-1] == (
         "error: impossible config value data.test_fraction=1.5: must be a number strictly "
         "between 0 and 1 (the share of images held out for testing); e.g. "
