@@ -59,6 +59,12 @@ def on_gpu(accelerator: str) -> bool:
     return accelerator == "auto" and torch.cuda.is_available()
 
 
+def input_pipeline(accelerator: str) -> str:
+    """data.augment_on for a trainer accelerator: batches augmented on the GPU when training
+    on CUDA, per-image augmentation in the loader otherwise (faster on CPUs)."""
+    return "device" if on_gpu(accelerator) else "loader"
+
+
 def register_resolvers() -> None:
     if not OmegaConf.has_resolver("csxa_run_name"):
         OmegaConf.register_new_resolver("csxa_run_name", run_name)
@@ -68,6 +74,8 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("csxa_precision", default_precision)
     if not OmegaConf.has_resolver("csxa_on_gpu"):
         OmegaConf.register_new_resolver("csxa_on_gpu", on_gpu)
+    if not OmegaConf.has_resolver("csxa_input_pipeline"):
+        OmegaConf.register_new_resolver("csxa_input_pipeline", input_pipeline)
     if not OmegaConf.has_resolver("csxa_joblib_devices"):
         OmegaConf.register_new_resolver("csxa_joblib_devices", joblib_devices)
     if not OmegaConf.has_resolver("csxa_cudnn_benchmark"):

@@ -33,3 +33,6 @@ def test_precision_and_cudnn_defaults_follow_the_hardware():
     assert compose_train_config(["trainer.deterministic=true"]).trainer.benchmark is False
     assert cudnn_benchmark(True) is False
     assert compose_train_config(["trainer=cpu"]).trainer.precision == "32-true"
+    # The input pipeline follows the trainer's accelerator: the GPU path only on CUDA.
+    assert compose_train_config(["trainer=cpu"]).data.augment_on == "loader"
+    assert compose_train_config(["trainer=gpu"]).data.augment_on == "device"
