@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-all lint format demo report bench bench-data bench-device wheels clean
+.PHONY: help venv test test-all test-gpu lint format demo report bench bench-data bench-device wheels clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -24,6 +24,9 @@ test: $(STAMP)  ## fast tests (< 10 min on 2 CPU cores); slow and gpu tests excl
 
 test-all: $(STAMP)  ## every test, slow ones included (gpu tests need a CUDA device)
 	$(BIN)/python -m pytest -m "not gpu"
+
+test-gpu: $(STAMP)  ## the CUDA tests (pytest -m gpu; skipped where there is no GPU)
+	$(BIN)/python -m pytest -m gpu
 
 lint: $(STAMP)  ## ruff: lint and format check
 	$(BIN)/ruff check csxa_lightning tests

@@ -6,8 +6,9 @@ full-length run of the paper's baseline at CSXA scale on a phantom, results unde
 The run is the paper's: ResNet50 (random initialization: the machine cannot download ImageNet
 weights, and speed does not depend on them), crop=none, color=none, 224 px, SMOTE, the paper's
 augmentation, 30 epochs, the paper's 75/25 split (no validation), on a 4963-image phantom.
---quick shrinks both to a CPU-sized check (a slow test runs it). Writes bench.json,
-device.json (both parts), device.txt (the table) and run.log (the run's output); at most 8
+First the GPU tests (pytest -m gpu, into gpu-tests.txt). --quick shrinks the benchmark and
+the run to a CPU-sized check (a slow test runs it). Writes gpu-tests.txt, bench.json,
+device.json (all parts), device.txt (the table) and run.log (the run's output); at most 8
 files, as the device tool brings back.
 """
 
@@ -95,12 +96,26 @@ def table(bench: dict, run: dict) -> str:
     )
 
 
+def gpu_tests(out: Path) -> dict:
+    """The repository's GPU tests (pytest -m gpu), when run from a checkout that has them."""
+    tests = Path("tests/integration/test_gpu.py")
+    if not tests.exists():
+        return {"ran": False, "why": f"{tests} not found (not run from the repository root)"}
+    command = [sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider"]
+    with open(out / "gpu-tests.txt", "w") as log:
+        finished = subprocess.run([*command, str(tests)], stdout=log, stderr=subprocess.STDOUT)
+    last = (out / "gpu-tests.txt").read_text().strip().splitlines()[-1:]
+    return {"ran": True, "exit_code": finished.returncode, "summary": " ".join(last)}
+
+
 def run_device(args: argparse.Namespace) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    tests = gpu_tests(out)  # first: a broken GPU path shows before minutes of benchmark
+    print(f"gpu tests: {tests}", flush=True)
     bench = training.run(args)  # writes out/bench.json
     run = baseline_run(out, args.cache_dir, args.quick)
-    summary = {"bench": bench, "baseline_run": run}
+    summary = {"gpu_tests": tests, "bench": bench, "baseline_run": run}
     (out / "device.json").write_text(json.dumps(summary, indent=2) + "\n")
     text = table(bench, run)
     (out / "device.txt").write_text(text + "\n")

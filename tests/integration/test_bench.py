@@ -44,6 +44,7 @@ def test_make_bench_device_quick_writes_the_benchmark_and_the_baseline_run(tmp_p
         "bench.json",
         "device.json",
         "device.txt",
+        "gpu-tests.txt",
         "run.log",
     ]
     bench = json.loads((out / "bench.json").read_text())
@@ -55,7 +56,10 @@ def test_make_bench_device_quick_writes_the_benchmark_and_the_baseline_run(tmp_p
     assert bench["settings"]["model"] == "resnet50" and bench["settings"]["image_size"] == 224
     assert bench["precision"] == "32-true" and bench["input_pipeline"] == "loader"
     assert {"torch", "lightning", "albumentations", "opencv"} <= set(bench["versions"])
-    run = json.loads((out / "device.json").read_text())["baseline_run"]
+    device = json.loads((out / "device.json").read_text())
+    # No CUDA here: the GPU tests are collected and skipped, which pytest counts as success.
+    assert device["gpu_tests"]["exit_code"] == 0 and "skipped" in device["gpu_tests"]["summary"]
+    run = device["baseline_run"]
     assert run["epochs"] == 1 and run["train_samples_per_epoch"] > 0
     assert run["seconds"]["fit"] > 0 and run["test"]["n"] > 0
     text = (out / "device.txt").read_text()

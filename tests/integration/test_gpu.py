@@ -1,0 +1,56 @@
+"""Checks that need a CUDA device (pytest -m gpu; make bench-device runs them first on a lent
+GPU machine). Skipped elsewhere."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from csxa_lightning.data.batches import BatchedDataset
+from csxa_lightning.data.device_augment import DeviceAugmentation
+from csxa_lightning.train import train
+from tests.conftest import TINY_TRAINING, compose_train_config
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+]
+
+
+def test_device_augmentation_on_cuda_matches_the_cpu():
+    augment = DeviceAugmentation()
+    images = torch.randint(0, 256, (64, 3, 96, 96), dtype=torch.uint8)
+    params = torch.from_numpy(augment.draw(np.random.default_rng(0), 64))
+    on_cpu = augment(images, params)
+    on_gpu = augment(images.cuda(), params.cuda()).cpu()
+    difference = (on_gpu.int() - on_cpu.int()).abs()
+    assert difference.max() <= 1 and difference.float().mean() < 0.01
+
+
+def test_batches_are_gathered_into_pinned_memory():
+    images = np.zeros((10, 1, 8, 8), dtype=np.uint8)
+    dataset = BatchedDataset(images, np.zeros(10), pin_memory=True)
+    assert dataset.images.is_pinned()
+    assert dataset[(0, 0, np.array([3, 1]))]["image"].is_pinned()
+
+
+def test_a_run_on_the_gpu_uses_bf16_and_the_device_path(phantom, tmp_path):
+    overrides = [o for o in TINY_TRAINING if not o.startswith("trainer=")]
+    metrics = train(
+        compose_train_config(
+            overrides
+            + [
+                "trainer=gpu",
+                "data=csxa",
+                f"data.root={phantom.root}",
+                f"paths.output_dir={tmp_path / 'run'}",
+                f"paths.cache_dir={tmp_path / 'cache'}",
+                "color=enhanced",
+                "trainer.max_epochs=2",
+            ]
+        )
+    )
+    assert metrics["precision"] == "bf16-mixed"
+    assert metrics["input_pipeline"] == "device" and metrics["device"].startswith("cuda")
+    assert metrics["epochs"] == 2 and metrics["n"] > 0
