@@ -22,7 +22,7 @@ venv: $(STAMP)  ## create .venv (python3 -m venv, editable install with dev extr
 test: $(STAMP)  ## fast tests (< 10 min on 2 CPU cores); slow and gpu tests excluded
 	$(BIN)/python -m pytest
 
-test-all: $(STAMP)  ## every test, slow ones included (gpu tests need a CUDA device)
+test-all: $(STAMP)  ## every test but the CUDA ones (make test-gpu), slow ones included
 	$(BIN)/python -m pytest -m "not gpu"
 
 test-gpu: $(STAMP)  ## the CUDA tests (pytest -m gpu; skipped where there is no GPU)
@@ -72,7 +72,7 @@ wheels: $(STAMP)  ## download the wheels the GPU machine lacks into .whl/ (Pytho
 OUT ?= outputs/device
 DEVICE_PYTHON ?= python3
 WHEELS_DIR ?= .whl
-bench-device:  ## on a lent GPU machine: bench + 30-epoch CSXA-scale run, results in $$OUT
+bench-device:  ## on a lent GPU machine: GPU tests, bench, 30-epoch CSXA-scale run; results under OUT
 	test ! -d $(WHEELS_DIR) || $(DEVICE_PYTHON) -m pip install -q --no-index --no-deps \
 		--no-compile --no-cache-dir --upgrade --target /tmp/site $(WHEELS_DIR)/*.whl
 	PYTHONPATH=/tmp/site:$(CURDIR) $(DEVICE_PYTHON) -m csxa_lightning.bench device \
