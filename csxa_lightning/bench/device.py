@@ -43,7 +43,11 @@ QUICK_RUN = [
 
 def baseline_run(out: Path, cache_dir: str, quick: bool) -> dict:
     """The 30-epoch run as a user starts it (python -m csxa_lightning.train ...), timed."""
-    run_dir = Path(tempfile.mkdtemp(prefix="csxa-device-run-"))
+    with tempfile.TemporaryDirectory(prefix="csxa-device-run-") as scratch:
+        return _baseline_run(out, cache_dir, quick, Path(scratch) / "run")
+
+
+def _baseline_run(out: Path, cache_dir: str, quick: bool, run_dir: Path) -> dict:
     command = [
         sys.executable,
         "-m",

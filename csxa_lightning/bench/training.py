@@ -240,13 +240,17 @@ def device_name() -> str:
 
 
 def bench_training(args: argparse.Namespace) -> dict:
+    with tempfile.TemporaryDirectory(prefix="csxa-bench-") as scratch:
+        return _bench_training(args, Path(scratch))
+
+
+def _bench_training(args: argparse.Namespace, scratch: Path) -> dict:
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")
     settings = Settings.for_device(args, cuda)
     root = ensure_phantom(
         args.cache_dir, n=settings.n, seed=0, healthy_fraction=CSXA_HEALTHY_FRACTION
     )
-    scratch = Path(tempfile.mkdtemp(prefix="csxa-bench-"))
     cfg = compose(settings, root, Path(args.cache_dir), scratch / "run")
     L.seed_everything(0, workers=True)
     datamodule = instantiate(cfg.data)
