@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -26,12 +25,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.add_argument(
             "--naive-items", type=int, default=320, help="items the (slow) naive loader is timed on"
         )
-        parser.add_argument(
-            "--cache-dir",
-            default=os.environ.get(
-                "CSXA_CACHE_DIR", str(Path.home() / ".cache" / "csxa_lightning")
-            ),
-        )
+        parser.add_argument("--cache-dir", default=training.default_cache_dir())
         parser.add_argument("--out", default="outputs/bench")
         args = parser.parse_args(argv[1:])
         results = data.bench_data(args)

@@ -362,6 +362,12 @@ def report(results: dict) -> str:
     return "\n".join(lines)
 
 
+def default_cache_dir() -> str:
+    """The cache dir training uses by default (conf/paths/default.yaml): the benchmarks reuse
+    its phantom sets and cache entries."""
+    return os.environ.get("CSXA_CACHE_DIR", str(Path.home() / ".cache" / "csxa_lightning"))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes (< 2 min on a CPU)")
     parser.add_argument("--model", default="resnet50", help="resnet50 | vgg19 | resnet18")
@@ -373,7 +379,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=None, help="naive loader processes")
     parser.add_argument(
         "--cache-dir",
-        default=os.environ.get("CSXA_CACHE_DIR", str(Path.home() / ".cache" / "csxa_lightning")),
+        default=default_cache_dir(),
     )
     parser.add_argument("--out", default="outputs/bench", help="folder for bench.json")
 
