@@ -39,6 +39,12 @@ def main(argv: list[str] | None = None) -> None:
     if argv[:1] == ["device"]:
         parser = argparse.ArgumentParser(prog="python -m csxa_lightning.bench device")
         training.add_arguments(parser)
+        parser.add_argument(
+            "--budget",
+            type=float,
+            default=None,
+            help="seconds for the whole check: the compiled run (--compile) only if it fits",
+        )
         device.run_device(parser.parse_args(argv[1:]))
         return
     parser = argparse.ArgumentParser(prog="python -m csxa_lightning.bench")

@@ -40,7 +40,7 @@ from torch.utils.data import DataLoader, Dataset
 from csxa_lightning.bench.data import NaiveDataset
 from csxa_lightning.data.augment import PaperAugmentation
 from csxa_lightning.model import IMAGENET_MEAN, IMAGENET_STD, CSXAClassifier
-from csxa_lightning.phantom import CSXA_HEALTHY_FRACTION, ensure_phantom
+from csxa_lightning.phantom import CSXA_HEALTHY_FRACTION, CSXA_IMAGES, ensure_phantom
 
 
 @dataclass
@@ -58,7 +58,10 @@ class Settings:
         """Sizes that give stable numbers in reasonable time: large batches and many steps on a
         GPU; on a CPU (ResNet50 at 224 px trains ~4 images/s on 2 cores) a few small ones."""
         if cuda:
-            default = cls(args.model, args.image_size, 256, 10, 40, 2000, os.cpu_count() or 1)
+            # CSXA's size: the same phantom set as the device check's baseline run, made once.
+            default = cls(
+                args.model, args.image_size, 256, 10, 40, CSXA_IMAGES, os.cpu_count() or 1
+            )
             if args.quick:
                 default.warmup, default.steps, default.n = 5, 15, 1000
         else:
@@ -165,6 +168,18 @@ def timed_fit(settings, precision, benchmark, model, **fit_kwargs) -> float:
     timer = Throughput(settings.warmup, settings.steps)
     trainer_for(settings, precision, benchmark, timer).fit(model, **fit_kwargs)
     return timer.images_per_second
+
+
+def reset_peak_memory() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+
+
+def peak_memory_gib() -> float | None:
+    """torch.cuda.max_memory_allocated since the last reset, in GiB (None without CUDA)."""
+    if not torch.cuda.is_available():
+        return None
+    return round(torch.cuda.max_memory_allocated() / 2**30, 2)
 
 
 # A loader alone is fast: time more batches than training steps, after its worker processes
@@ -284,14 +299,18 @@ def _bench_training(args: argparse.Namespace, scratch: Path) -> dict:
     # The first fit of a process pays one-time costs beyond its warm-up steps (oneDNN/cuDNN
     # kernel selection, allocator growth): one untimed fit first, then the timed ones.
     timed_fit(settings, precision, benchmark, real_model(), train_dataloaders=repeated)
+    reset_peak_memory()
     results["model_only_img_s"] = timed_fit(
         settings, precision, benchmark, real_model(), train_dataloaders=repeated
     )
+    results["model_only_peak_gib"] = peak_memory_gib()
 
     # end_to_end: the real DataModule.
+    reset_peak_memory()
     results["end_to_end_img_s"] = timed_fit(
         settings, precision, benchmark, real_model(), datamodule=datamodule
     )
+    results["end_to_end_peak_gib"] = peak_memory_gib()
 
     # naive: per-image decode + preprocess + albumentations in workers, float32 throughout.
     train_frame = datamodule.frames["train"]
@@ -329,6 +348,9 @@ def _bench_training(args: argparse.Namespace, scratch: Path) -> dict:
     )
     results["loader_naive_img_s"] = loader_images_per_second(naive_loader(), settings, device)
 
+    if args.compile:
+        results.update(compiled_end_to_end(settings, precision, benchmark, cfg, datamodule))
+
     results["end_to_end_over_model_only"] = (
         results["end_to_end_img_s"] / results["model_only_img_s"]
     )
@@ -337,6 +359,25 @@ def _bench_training(args: argparse.Namespace, scratch: Path) -> dict:
         results["loader_cached_img_s"] / results["loader_naive_img_s"]
     )
     return results
+
+
+def compiled_end_to_end(settings, precision, benchmark, cfg, datamodule) -> dict:
+    """end_to_end with model.compile=true. The first warm-up step compiles; the fit's wall time
+    (compilation included) is reported beside the rate. A failure to compile is recorded, not
+    raised: the other numbers stand without it."""
+    model = instantiate(cfg.model, compile=True)
+    model.set_normalization(*datamodule.normalization)
+    start = time.perf_counter()
+    reset_peak_memory()
+    try:
+        rate = timed_fit(settings, precision, benchmark, model, datamodule=datamodule)
+    except Exception as err:  # noqa: BLE001  (inductor needs a compiler toolchain)
+        return {"end_to_end_compiled_error": f"{type(err).__name__}: {err}"[:2000]}
+    return {
+        "end_to_end_compiled_img_s": rate,
+        "end_to_end_compiled_fit_seconds": round(time.perf_counter() - start, 1),
+        "end_to_end_compiled_peak_gib": peak_memory_gib(),
+    }
 
 
 def report(results: dict) -> str:
@@ -350,6 +391,7 @@ def report(results: dict) -> str:
         f"  end_to_end     {results['end_to_end_img_s']:9.1f} img/s  (real DataModule)",
         f"  naive          {results['naive_img_s']:9.1f} img/s  "
         f"(per-image decode + preprocess + albumentations, {s['workers']} workers, fp32)",
+        *compiled_lines(results),
         f"  loader_cached  {results['loader_cached_img_s']:9.1f} img/s  (pipeline alone, "
         f"{results['loader_workers']} workers)",
         f"  loader_naive   {results['loader_naive_img_s']:9.1f} img/s  (pipeline alone, "
@@ -359,7 +401,25 @@ def report(results: dict) -> str:
         f"  end_to_end / naive         {results['end_to_end_over_naive']:6.2f}",
         f"  loader_cached / naive      {results['loader_cached_over_naive']:6.2f}",
     ]
+    if results.get("model_only_peak_gib") is not None:
+        lines.append(
+            f"  peak GPU memory (max_memory_allocated): model_only "
+            f"{results['model_only_peak_gib']:.2f} GiB, end_to_end "
+            f"{results['end_to_end_peak_gib']:.2f} GiB"
+        )
     return "\n".join(lines)
+
+
+def compiled_lines(results: dict) -> list[str]:
+    if "end_to_end_compiled_img_s" in results:
+        return [
+            f"  end_to_end compiled {results['end_to_end_compiled_img_s']:9.1f} img/s  "
+            f"(model.compile=true; fit incl. compilation "
+            f"{results['end_to_end_compiled_fit_seconds']:.0f} s)"
+        ]
+    if "end_to_end_compiled_error" in results:
+        return [f"  end_to_end compiled: failed: {results['end_to_end_compiled_error'][:200]}"]
+    return []
 
 
 def default_cache_dir() -> str:
@@ -377,6 +437,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=None, help="timed steps")
     parser.add_argument("--n", type=int, default=None, help="phantom images")
     parser.add_argument("--workers", type=int, default=None, help="naive loader processes")
+    parser.add_argument(
+        "--compile", action="store_true", help="also end_to_end with model.compile=true"
+    )
     parser.add_argument(
         "--cache-dir",
         default=default_cache_dir(),
