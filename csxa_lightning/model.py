@@ -32,6 +32,14 @@ def stage_metrics(prefix: str) -> MetricCollection:
     )
 
 
+def update_metrics(metrics: MetricCollection, prob_all: torch.Tensor, labels: torch.Tensor) -> None:
+    """prob_all: (B, classes) probabilities; labels: (B,) class indices."""
+    prob = prob_all[:, 1]
+    metrics["acc"].update(prob, labels)
+    metrics["bal_acc"].update(prob_all, labels)
+    metrics["auroc"].update(prob, labels)
+
+
 class CSXAClassifier(L.LightningModule):
     def __init__(
         self,
@@ -68,6 +76,10 @@ class CSXAClassifier(L.LightningModule):
         self.val_metrics = stage_metrics("val")
         self.test_metrics = stage_metrics("test")
         self.test_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
+        # Training (probabilities, labels) of the epoch, still on the device: the training
+        # metrics are updated once, at the epoch's end. Updated every step, torchmetrics'
+        # input checks (torch.unique) would make the CPU wait for the GPU every step.
+        self.train_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     def set_normalization(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
         """Per-channel statistics of the training images; one value is used for all three."""
@@ -109,9 +121,10 @@ class CSXAClassifier(L.LightningModule):
             prob_all = logits.softmax(dim=-1)
             loss = F.cross_entropy(logits, labels, weight=self.class_weights)
         prob = prob_all[:, 1]
-        metrics["acc"].update(prob, labels)
-        metrics["bal_acc"].update(prob_all, labels)
-        metrics["auroc"].update(prob, labels)
+        if stage == "train":
+            self.train_outputs.append((prob_all.detach(), labels))
+        else:
+            update_metrics(metrics, prob_all, labels)
         self.log(
             f"{stage}/loss",
             loss,
@@ -123,12 +136,25 @@ class CSXAClassifier(L.LightningModule):
             # (a no-op in one process). Metric objects synchronize themselves.
             sync_dist=stage != "train",
         )
-        self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "train")
+        if stage != "train":
+            self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=True)
         return loss, prob
+
+    def on_train_epoch_start(self) -> None:
+        self.train_outputs = []
 
     def training_step(self, batch, batch_idx):
         loss, _ = self._step(batch, self.train_metrics, "train")
         return loss
+
+    def on_train_epoch_end(self) -> None:
+        if not self.train_outputs:
+            return
+        prob_all = torch.cat([p for p, _ in self.train_outputs])
+        labels = torch.cat([y for _, y in self.train_outputs])
+        self.train_outputs = []
+        update_metrics(self.train_metrics, prob_all, labels)
+        self.log_dict(self.train_metrics, on_step=False, on_epoch=True)
 
     def validation_step(self, batch, batch_idx):
         self._step(batch, self.val_metrics, "val")

@@ -107,6 +107,17 @@ def check_ddp_launch(cfg: DictConfig) -> None:
         )
 
 
+def checkpoint_overrides(cfg: DictConfig, has_validation: bool) -> dict:
+    """Without a validation split the last epoch is kept, and every epoch's checkpoint is the
+    newest: last.ckpt becomes a link to it instead of a second copy (one write per epoch, not
+    two). With validation the kept checkpoint is the best epoch's, and last.ckpt must be a
+    copy of the newest."""
+    if has_validation:
+        return {}
+    link = cfg.callbacks.model_checkpoint.get("save_last") is True
+    return {"monitor": None, **({"save_last": "link"} if link else {})}
+
+
 def train(cfg: DictConfig) -> dict:
     """Fit, test the selected checkpoint, write split.csv, predictions.csv and metrics.json."""
     check_config(cfg)  # before anything is read or written
@@ -139,7 +150,7 @@ def train(cfg: DictConfig) -> dict:
 
     checkpoint = instantiate(
         cfg.callbacks.model_checkpoint,
-        **({} if datamodule.has_validation else {"monitor": None}),
+        **checkpoint_overrides(cfg, datamodule.has_validation),
     )
     callbacks = [checkpoint] + [
         instantiate(c) for k, c in cfg.callbacks.items() if k != "model_checkpoint"

@@ -102,4 +102,11 @@ class BatchedDataset(Dataset):
         if self.draw is not None:
             rng = np.random.default_rng([self.seed, epoch, number])
             batch["augment"] = torch.from_numpy(self.draw(rng, len(index)))
+        if self.pin_memory:
+            # Every tensor of the batch, not only the images: a copy to the GPU from pageable
+            # memory synchronizes the stream first: the CPU would wait for the GPU every step
+            # instead of queueing the next one.
+            for key in ("label", "index", "augment"):
+                if key in batch:
+                    batch[key] = batch[key].pin_memory()
         return batch

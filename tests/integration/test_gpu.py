@@ -30,9 +30,16 @@ def test_device_augmentation_on_cuda_matches_the_cpu():
 
 def test_batches_are_gathered_into_pinned_memory():
     images = np.zeros((10, 1, 8, 8), dtype=np.uint8)
-    dataset = BatchedDataset(images, np.zeros(10), pin_memory=True)
+    dataset = BatchedDataset(images, np.zeros(10), DeviceAugmentation().draw, pin_memory=True)
     assert dataset.images.is_pinned()
-    assert dataset[(0, 0, np.array([3, 1]))]["image"].is_pinned()
+    batch = dataset[(0, 0, np.array([3, 1]))]
+    # Every tensor: one copy from pageable memory would make the CPU wait for the GPU.
+    assert {key: value.is_pinned() for key, value in batch.items()} == {
+        "image": True,
+        "label": True,
+        "index": True,
+        "augment": True,
+    }
 
 
 def test_a_run_on_the_gpu_uses_bf16_and_the_device_path(phantom, tmp_path):

@@ -64,6 +64,9 @@ def test_phantom_run_writes_split_predictions_and_metrics(tmp_path):
     assert saved["accuracy"] == pytest.approx((predictions["pred"] == predictions["label"]).mean())
     assert saved["accuracy_ci_low"] <= saved["accuracy"] <= saved["accuracy_ci_high"]
     assert saved["selected_by"] == "val/loss" and Path(saved["checkpoint"]).is_file()
+    # With validation the kept checkpoint is the best epoch's: last.ckpt is a copy of the newest.
+    last = out / "checkpoints" / "last.ckpt"
+    assert last.is_file() and not last.is_symlink()
     assert saved["arch"] == "resnet18"
 
 
@@ -85,6 +88,18 @@ def test_without_validation_the_last_epoch_is_tested(phantom, tmp_path):
     assert metrics["selected_by"] == "last epoch" and metrics["n_val"] == 0
     assert Path(metrics["checkpoint"]).name == "epoch001.ckpt"  # epochs 0 and 1: the last
     assert len(pd.read_csv(out / "predictions.csv")) == len(split[split["split"] == "test"])
+    # One checkpoint write per epoch: last.ckpt links to the epoch's checkpoint, which alone
+    # is kept.
+    last = out / "checkpoints" / "last.ckpt"
+    assert last.is_symlink() and last.resolve() == Path(metrics["checkpoint"]).resolve()
+    assert sorted(p.name for p in last.parent.iterdir()) == ["epoch001.ckpt", "last.ckpt"]
+    # The training metrics, updated once per epoch, are logged for every epoch.
+    logged = pd.read_csv(out / "logs" / "metrics.csv")
+    per_epoch = logged.dropna(subset=["train/acc"])
+    assert per_epoch["epoch"].tolist() == [0, 1]
+    for name in ("train/acc", "train/bal_acc", "train/auroc"):
+        assert per_epoch[name].between(0, 1).all(), name
+    assert (per_epoch["train/loss"] > 0).all()
 
 
 def test_command_line_run_names_its_folder_after_the_overrides(phantom, tmp_path):
