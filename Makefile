@@ -75,7 +75,8 @@ WHEELS_DIR ?= .whl
 bench-device:  ## on a lent GPU machine: GPU tests, bench, 30-epoch CSXA-scale run; results under OUT
 	test ! -d $(WHEELS_DIR) || $(DEVICE_PYTHON) -m pip install -q --no-index --no-deps \
 		--no-compile --no-cache-dir --upgrade --target /tmp/site $(WHEELS_DIR)/*.whl
-	PYTHONPATH=/tmp/site:$(CURDIR) $(DEVICE_PYTHON) -m csxa_lightning.bench device \
+	NO_ALBUMENTATIONS_UPDATE=1 PYTHONPATH=/tmp/site:$(CURDIR) \
+		$(DEVICE_PYTHON) -m csxa_lightning.bench device \
 		--out $(OUT) $(DEVICE_ARGS)
 
 clean:  ## remove build artefacts and run outputs (keeps .venv and the cache dir)
