@@ -7,46 +7,42 @@ images: the two sets of right/wrong answers are paired and positively correlated
 standard error is wrong (usually too large, sometimes too small) and the p-values are not
 trustworthy. The paired alternatives offered here are the exact McNemar test (`mcnemar_exact`),
 which uses only the images on which the two models disagree, and a paired stratified bootstrap
-of any metric's difference (`paired_bootstrap`). Across folds or seeds, `paired_ttest` and
-`mean_sd` summarise repeated runs.
+of any metric's difference (`paired_bootstrap`). `holm` adjusts a family of such p-values for
+multiplicity. Across folds or seeds, `paired_ttest` and `mean_sd` summarise repeated runs.
+
+`decode_published_row` works the other way round: from a published accuracy, weighted
+precision and weighted F1 it finds every confusion matrix that prints as those figures, which
+shows what the paper's models did with the few healthy test films (csxa_lightning.paper).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Sequence
 
 import numpy as np
-from scipy.stats import ttest_rel
+from scipy.stats import binomtest, ttest_rel
 from statsmodels.stats.contingency_tables import mcnemar
+from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportions_ztest
 
-from csxa_lightning.metrics import _auroc, _threshold_metrics, compute_metrics
+from csxa_lightning.metrics import (
+    BOOTSTRAP_METRICS,
+    compute_metrics,
+    confusion_metrics,
+    metric_rows,
+    percentile_interval,
+    stratified_bootstrap_indices,
+)
+
+# Re-exported: the Wilson interval lives in metrics.py because metrics_with_intervals uses it
+# and this module imports metrics (the other direction would be an import cycle).
+from csxa_lightning.metrics import wilson_interval as wilson_interval
 
 ALTERNATIVES = ("larger", "smaller", "two-sided")
-
-# Metrics the paired bootstrap can resample: everything compute_metrics derives from the
-# predictions (not n, threshold or the majority baseline, which are fixed by the design).
-BOOTSTRAP_METRICS = (
-    "accuracy",
-    "balanced_accuracy",
-    "sensitivity",
-    "specificity",
-    "precision_diseased",
-    "precision_healthy",
-    "precision_macro",
-    "precision_weighted",
-    "recall_macro",
-    "f1_diseased",
-    "f1_healthy",
-    "f1_macro",
-    "f1_weighted",
-    "tp",
-    "tn",
-    "fp",
-    "fn",
-    "auroc",
-    "auprc",
-)
+# How a published percentage may have been shortened: the paper rounds some figures and
+# truncates others (1169 / 1241 = 94.198 % is printed 94.19), see decode_published_row.
+ROUNDING_RULES = ("round", "truncate", "round_or_truncate")
 
 
 # --------------------------------------------------------------------------- z-test (paper)
@@ -93,17 +89,24 @@ def _as_correct(values: np.ndarray | Sequence, name: str) -> np.ndarray:
 
 
 def mcnemar_exact(
-    correct_a: np.ndarray | Sequence[bool], correct_b: np.ndarray | Sequence[bool]
-) -> dict[str, float | int]:
-    """Exact (binomial) two-sided McNemar test for two models scored on the same images.
+    correct_a: np.ndarray | Sequence[bool],
+    correct_b: np.ndarray | Sequence[bool],
+    alternative: str = "two-sided",
+) -> dict[str, float | int | str]:
+    """Exact (binomial) McNemar test for two models scored on the same images.
 
     correct_a[i] / correct_b[i] say whether model a / b classified image i correctly. Only the
     discordant images carry information: b = a right and b wrong, c = a wrong and b right. Under
-    H0 (equal accuracy) b ~ Binomial(b + c, 1/2); p = min(1, 2 * P(X <= min(b, c))), via
-    statsmodels' mcnemar(exact=True). Assumes the images are independent of each other; no
-    assumption of independence between the two models. Returns {b, c, n, p}; p = 1 when the
-    models never disagree.
+    H0 (equal accuracy) b ~ Binomial(b + c, 1/2).
+    - "two-sided": p = min(1, 2 * P(X <= min(b, c))), via statsmodels' mcnemar(exact=True).
+    - "larger" (H1: a is right more often than b, the paired counterpart of the paper's
+      one-sided z-test of variant a against baseline b): p = P(X >= b), scipy's binomtest.
+    - "smaller" (H1: a is right less often than b): p = P(X <= b).
+    Assumes the images are independent of each other; no assumption of independence between
+    the two models. Returns {b, c, n, p, alternative}; p = 1 when the models never disagree.
     """
+    if alternative not in ALTERNATIVES:
+        raise ValueError(f"alternative must be one of {ALTERNATIVES}, got {alternative!r}")
     a = _as_correct(correct_a, "correct_a")
     b_arr = _as_correct(correct_b, "correct_b")
     if len(a) != len(b_arr):
@@ -113,67 +116,41 @@ def mcnemar_exact(
     table = np.array(
         [[np.sum(a & b_arr), np.sum(a & ~b_arr)], [np.sum(~a & b_arr), np.sum(~a & ~b_arr)]]
     )
-    result = mcnemar(table, exact=True)
-    return {
-        "b": int(table[0, 1]),
-        "c": int(table[1, 0]),
-        "n": len(a),
-        "p": float(min(1.0, result.pvalue)),
-    }
+    b, c = int(table[0, 1]), int(table[1, 0])
+    if alternative == "two-sided":
+        p = mcnemar(table, exact=True).pvalue
+    elif b + c == 0:
+        p = 1.0  # no disagreement: no evidence either way (binomtest needs n >= 1)
+    else:
+        side = "greater" if alternative == "larger" else "less"
+        p = binomtest(b, b + c, 0.5, alternative=side).pvalue
+    return {"b": b, "c": c, "n": len(a), "p": float(min(1.0, p)), "alternative": alternative}
+
+
+# --------------------------------------------------------------------------- multiplicity
+
+
+def holm(pvalues: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Holm-adjusted p-values (statsmodels' multipletests, method="holm"), in input order.
+
+    Holm controls the family-wise error rate over the comparisons made (e.g. the five variants
+    against the baseline) without assuming anything about their dependence, which suits tests
+    that share one test set. NaN entries (a comparison that was not made) stay NaN and are not
+    counted in the family size.
+    """
+    p = np.asarray(pvalues, dtype=float)
+    if p.ndim != 1:
+        raise ValueError(f"pvalues must be a 1-D sequence, got shape {p.shape}")
+    tested = ~np.isnan(p)
+    if np.any((p[tested] < 0) | (p[tested] > 1)):
+        raise ValueError(f"p-values must lie in [0, 1] (or be NaN for no test), got {p.tolist()}")
+    out = np.full(p.shape, np.nan)
+    if tested.any():
+        out[tested] = multipletests(p[tested], method="holm")[1]
+    return out
 
 
 # --------------------------------------------------------------------------- paired bootstrap
-
-
-def _stratified_indices(y: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
-    """Resample rows of indices with the class counts fixed (as metrics.bootstrap_intervals),
-    so every resample keeps both classes and AUROC / specificity stay defined."""
-    rng = np.random.default_rng(seed)
-    groups = [np.flatnonzero(y == label) for label in (1, 0)]
-    parts = [rng.choice(g, size=(n_resamples, len(g))) for g in groups if len(g)]
-    return np.concatenate(parts, axis=1)
-
-
-def _auprc_rows(y: np.ndarray, prob: np.ndarray) -> np.ndarray:
-    """Average precision (as sklearn's average_precision_score), vectorised over rows.
-
-    AP = (1/n_pos) * sum over positives of the precision at the threshold equal to that
-    positive's score; tied scores share one threshold, i.e. the precision at the END of their
-    tie group in descending order.
-    """
-    order = np.argsort(-prob, axis=-1, kind="stable")
-    p_sorted = np.take_along_axis(prob, order, axis=-1)
-    y_sorted = np.take_along_axis(y, order, axis=-1)
-    tp = np.cumsum(y_sorted, axis=-1)
-    precision = tp / np.arange(1, prob.shape[-1] + 1)
-    n = prob.shape[-1]
-    is_end = np.ones_like(p_sorted, dtype=bool)
-    is_end[:, :-1] = p_sorted[:, 1:] != p_sorted[:, :-1]
-    end_idx = np.where(is_end, np.arange(n), n)
-    end_idx = np.minimum.accumulate(end_idx[:, ::-1], axis=-1)[:, ::-1]
-    prec_at_end = np.take_along_axis(precision, end_idx, axis=-1)
-    n_pos = y_sorted.sum(axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ap = np.sum(prec_at_end * y_sorted, axis=-1) / n_pos
-    return np.where(n_pos > 0, ap, np.nan)
-
-
-def _metric_rows(metric: str, y: np.ndarray, prob: np.ndarray, threshold: float) -> np.ndarray:
-    """One metric per resample row (y, prob: resamples x images)."""
-    if metric == "auroc":
-        return _auroc(y, prob)
-    if metric == "auprc":
-        return _auprc_rows(y, prob)
-    return _threshold_metrics(y, (prob >= threshold).astype(int))[metric].astype(float)
-
-
-def _percentile_ci(values: np.ndarray, level: float) -> tuple[float, float]:
-    finite = values[np.isfinite(values)]
-    if not len(finite):
-        return float("nan"), float("nan")
-    alpha = (1 - level) / 2
-    low, high = np.quantile(finite, [alpha, 1 - alpha])
-    return float(low), float(high)
 
 
 def _check_paired_inputs(y_true, prob_a, prob_b) -> tuple[np.ndarray, ...]:
@@ -216,9 +193,9 @@ def paired_bootstrap(
     y, pa, pb = _check_paired_inputs(y_true, prob_a, prob_b)
     point_a = float(compute_metrics(y, pa, threshold)[metric])
     point_b = float(compute_metrics(y, pb, threshold)[metric])
-    idx = _stratified_indices(y, n_resamples, seed)
-    rows_a = _metric_rows(metric, y[idx], pa[idx], threshold)
-    rows_b = _metric_rows(metric, y[idx], pb[idx], threshold)
+    idx = stratified_bootstrap_indices(y, n_resamples, seed)
+    rows_a = metric_rows(y[idx], pa[idx], [metric], threshold)[metric]
+    rows_b = metric_rows(y[idx], pb[idx], [metric], threshold)[metric]
     diff = rows_a - rows_b
     finite = diff[np.isfinite(diff)]
     return {
@@ -226,9 +203,9 @@ def paired_bootstrap(
         "a": point_a,
         "b": point_b,
         "diff": point_a - point_b,
-        "a_ci": _percentile_ci(rows_a, level),
-        "b_ci": _percentile_ci(rows_b, level),
-        "diff_ci": _percentile_ci(diff, level),
+        "a_ci": percentile_interval(rows_a, level),
+        "b_ci": percentile_interval(rows_b, level),
+        "diff_ci": percentile_interval(diff, level),
         "p_diff_le_0": float(np.mean(finite <= 0)) if len(finite) else float("nan"),
         "n_resamples": n_resamples,
         "level": level,
@@ -270,3 +247,117 @@ def mean_sd(values: np.ndarray | Sequence[float]) -> tuple[float, float]:
         raise ValueError("mean_sd needs at least one value")
     sd = float(np.std(v, ddof=1)) if len(v) > 1 else float("nan")
     return float(np.mean(v)), sd
+
+
+# --------------------------------------------------------------------------- published figures
+
+
+# The metrics decode_published_row derives for each matrix it finds (fractions, not percent).
+DECODED_FRACTIONS = (
+    "accuracy",
+    "balanced_accuracy",
+    "sensitivity",
+    "specificity",
+    "precision_weighted",
+    "f1_weighted",
+)
+
+
+def _shortened_range(value_pct: float, decimals: int, rounding: str) -> tuple[float, float, bool]:
+    """(low, high, high_included): the exact percentages that print as value_pct."""
+    unit = 10.0**-decimals
+    low = value_pct if rounding == "truncate" else value_pct - unit / 2
+    if rounding == "round":
+        # A value exactly half-way prints either way (half-up, or half-to-even as Python and
+        # numpy round): both neighbours are consistent with it.
+        return low, value_pct + unit / 2, True
+    return low, value_pct + unit, False
+
+
+def _prints_as(values_pct: np.ndarray, bounds: tuple[float, float, bool]) -> np.ndarray:
+    # The tolerance absorbs floating-point error (~1e-13 here), far below any printed digit.
+    tol = 1e-9
+    low, high, high_included = bounds
+    below_high = values_pct <= high + tol if high_included else values_pct < high - tol
+    return (values_pct >= low - tol) & below_high
+
+
+def decode_published_row(
+    accuracy_pct: float,
+    precision_pct: float,
+    f1_pct: float,
+    n_test: int = 1241,
+    healthy_counts: Iterable[int] = range(30, 66),
+    decimals: int = 2,
+    *,
+    rounding: str = "round_or_truncate",
+) -> list[dict[str, int | float]]:
+    """Every binary confusion matrix consistent with a published accuracy, support-weighted
+    precision and support-weighted F1 (percent), for each number of healthy test films.
+
+    Positive class = diseased (1), healthy = 0; tn = healthy films predicted healthy. For each
+    h in healthy_counts (diseased = n_test - h) the search covers ALL matrices: the accuracy's
+    admissible range fixes the total number correct k, so for each k the candidates are
+    tn = 0..h with tp = k - tn, scored together with numpy. Precision of a class never
+    predicted counts as 0 (zero_division=0), as in metrics.compute_metrics.
+
+    `rounding` says how the paper shortened its figures to `decimals` places: "round" (a
+    value exactly half-way may print either way), "truncate", or "round_or_truncate"
+    (default). The default is needed because Table 1 does
+    both: 1169 / 1241 = 94.198 % is printed 94.19 (truncated) while 1188 / 1241 = 95.729 % is
+    printed 95.73 (rounded).
+
+    Returns one dict per consistent matrix, ordered by healthy_n then tn: healthy_n,
+    diseased_n, tn, fp, fn, tp, and as fractions accuracy, balanced_accuracy, sensitivity
+    (diseased recall), specificity (healthy recall), precision_weighted, f1_weighted and
+    majority_accuracy (always answering the larger class).
+    """
+    if rounding not in ROUNDING_RULES:
+        raise ValueError(f"rounding must be one of {ROUNDING_RULES}, got {rounding!r}")
+    if isinstance(decimals, bool) or not isinstance(decimals, int) or decimals < 0:
+        raise ValueError(f"decimals must be a non-negative integer, got {decimals!r}")
+    if n_test < 2:
+        raise ValueError(f"n_test must be at least 2 (both classes), got {n_test}")
+    for name, value in (("accuracy", accuracy_pct), ("precision", precision_pct), ("f1", f1_pct)):
+        if not 0 <= value <= 100:
+            raise ValueError(f"{name}_pct must be a percentage in [0, 100], got {value}")
+    counts = sorted({int(h) for h in healthy_counts})
+    bad = [h for h in counts if not 0 < h < n_test]
+    if bad:
+        raise ValueError(f"healthy counts must lie in 1..{n_test - 1} (n_test={n_test}): {bad}")
+
+    acc_range = _shortened_range(accuracy_pct, decimals, rounding)
+    prec_range = _shortened_range(precision_pct, decimals, rounding)
+    f1_range = _shortened_range(f1_pct, decimals, rounding)
+    # Numbers correct whose accuracy prints as published (a margin of 1, then filtered).
+    k = np.arange(
+        max(0, math.floor(acc_range[0] * n_test / 100) - 1),
+        min(n_test, math.ceil(acc_range[1] * n_test / 100) + 1) + 1,
+    )
+    k = k[_prints_as(100 * k / n_test, acc_range)]
+
+    found = []
+    for h in counts:
+        d = n_test - h
+        tn = np.repeat(np.arange(h + 1), len(k))
+        tp = np.tile(k, h + 1) - tn
+        keep = (tp >= 0) & (tp <= d)
+        tn, tp = tn[keep], tp[keep]
+        m = confusion_metrics(tp, tn, h - tn, d - tp)
+        ok = _prints_as(100 * m["precision_weighted"], prec_range) & _prints_as(
+            100 * m["f1_weighted"], f1_range
+        )
+        for i in np.flatnonzero(ok):
+            found.append(
+                {
+                    "healthy_n": h,
+                    "diseased_n": d,
+                    "tn": int(tn[i]),
+                    "fp": int(h - tn[i]),
+                    "fn": int(d - tp[i]),
+                    "tp": int(tp[i]),
+                    **{key: float(m[key][i]) for key in DECODED_FRACTIONS},
+                    "majority_accuracy": max(h, d) / n_test,
+                }
+            )
+    return found

@@ -15,24 +15,41 @@ from csxa_lightning.stats import mcnemar_exact, two_proportion_ztest
 N_HEALTHY, N_DISEASED = 20, 80
 
 
-def fake_run(sweep, name, arch, crop, color, wrong_healthy, wrong_diseased, seed=42, fold=None):
-    """A finished run folder whose model misclassifies the first k images of each class."""
+def fake_run(
+    sweep,
+    name,
+    arch,
+    crop,
+    color,
+    wrong_healthy,
+    wrong_diseased,
+    seed=42,
+    fold=None,
+    variant=None,
+    recorded=None,
+    n_healthy=N_HEALTHY,
+    n_diseased=N_DISEASED,
+    first_case=1,
+):
+    """A finished run folder whose model misclassifies the first k images of each class.
+    variant: (name, baseline) as conf/variant/ marks it; recorded: metrics.json's content."""
     folder = sweep / name
     (folder / ".hydra").mkdir(parents=True)
-    labels = np.r_[np.zeros(N_HEALTHY, int), np.ones(N_DISEASED, int)]
+    labels = np.r_[np.zeros(n_healthy, int), np.ones(n_diseased, int)]
     prob = np.where(labels == 1, 0.9, 0.1)
     prob[:wrong_healthy] = 0.8  # healthy called diseased
-    prob[N_HEALTHY : N_HEALTHY + wrong_diseased] = 0.3  # diseased called healthy
+    prob[n_healthy : n_healthy + wrong_diseased] = 0.3  # diseased called healthy
+    case_ids = np.arange(first_case, first_case + len(labels))
     pd.DataFrame(
         {
-            "case_id": np.arange(1, 101),
-            "stem": [f"{i:04d}130" for i in range(1, 101)],
+            "case_id": case_ids,
+            "stem": [f"{i:04d}130" for i in case_ids],
             "label": labels,
             "prob_diseased": prob,
             "pred": (prob >= 0.5).astype(int),
         }
     ).to_csv(folder / "predictions.csv", index=False)
-    (folder / "metrics.json").write_text(json.dumps({"accuracy": None}))
+    (folder / "metrics.json").write_text(json.dumps(recorded or {"accuracy": None}))
     config = {
         "seed": seed,
         "model": {"arch": arch},
@@ -40,6 +57,8 @@ def fake_run(sweep, name, arch, crop, color, wrong_healthy, wrong_diseased, seed
         "crop": {"name": crop},
         "color": {"name": color},
     }
+    if variant is not None:
+        config["variant"] = {"name": variant[0], "baseline": variant[1]}
     (folder / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
     (folder / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump([f"crop={crop}"]))
     return (prob >= 0.5).astype(int) == labels
@@ -115,3 +134,118 @@ def test_folds_pair_up_with_a_paired_t_test(tmp_path):
     expected = ttest_rel([bal(*w) for w in wide_wrong], [bal(*b) for b in base_wrong]).pvalue
     assert "| Wide cropped | 3 |" in markdown
     assert f"| {expected:.4f} |" in markdown
+
+
+def marked_sweep(tmp_path, arch="resnet18", recorded=None):
+    """Three runs of a sweep shrunk with model=resnet18: the baseline is found by its marker."""
+    correct = {
+        "base": fake_run(tmp_path, "base", arch, "none", "none", 10, 5, variant=("original", True),
+                         recorded=recorded),
+        "wide": fake_run(tmp_path, "wide", arch, "wide", "none", 4, 2,
+                         variant=("wide_cropped", False), recorded=recorded),
+        "color": fake_run(tmp_path, "color", arch, "none", "enhanced", 9, 1,
+                          variant=("colored", False), recorded=recorded),
+    }  # fmt: skip
+    return correct
+
+
+def test_the_baseline_is_the_run_marked_baseline_whatever_its_model(tmp_path):
+    correct = marked_sweep(tmp_path)
+    table = pd.read_csv(build_report(tmp_path, cam_examples=0)["csv"]).set_index("variant")
+    assert table["baseline"].to_dict() == {
+        "Original (ResNet18)": True,
+        "Wide cropped (ResNet18)": False,
+        "Colored (ResNet18)": False,
+    }
+    wide = table.loc["Wide cropped (ResNet18)"]
+    assert wide["p_ztest_vs_baseline"] == pytest.approx(two_proportion_ztest(94, 100, 85, 100)[1])
+    assert wide["p_mcnemar_vs_baseline"] == pytest.approx(
+        mcnemar_exact(correct["wide"], correct["base"])["p"]
+    )
+    one_sided = mcnemar_exact(correct["wide"], correct["base"], alternative="larger")["p"]
+    assert wide["p_mcnemar_one_sided"] == pytest.approx(one_sided)
+    assert one_sided < wide["p_mcnemar_vs_baseline"]  # the variant is the better one
+
+
+def test_holm_adjusted_p_values_are_statsmodels(tmp_path):
+    from statsmodels.stats.multitest import multipletests
+
+    marked_sweep(tmp_path)
+    table = pd.read_csv(build_report(tmp_path, cam_examples=0)["csv"]).set_index("variant")
+    others = table[~table["baseline"]]
+    for raw in ("p_ztest_vs_baseline", "p_mcnemar_vs_baseline", "p_mcnemar_one_sided"):
+        expected = multipletests(others[raw].to_numpy(), method="holm")[1]
+        np.testing.assert_allclose(others[f"{raw}_holm"].to_numpy(), expected)
+    assert np.isnan(table.loc["Original (ResNet18)", "p_ztest_vs_baseline_holm"])
+    markdown = (tmp_path / "report.md").read_text()
+    assert "p (z-test, Holm)" in markdown and "McNemar p (one-sided)" in markdown
+
+
+def test_the_report_names_the_runs_whose_test_images_differ(tmp_path):
+    fake_run(tmp_path, "base", "resnet50", "none", "none", 10, 5, variant=("original", True))
+    # One film fewer and another one instead: what a file skipped in one variant only does.
+    fake_run(tmp_path, "tight", "resnet50", "tight", "none", 4, 2, variant=("cropped", False),
+             first_case=2)  # fmt: skip
+    table = pd.read_csv(build_report(tmp_path, cam_examples=0)["csv"]).set_index("variant")
+    assert np.isnan(table.loc["Cropped", "p_mcnemar_vs_baseline"])
+    markdown = (tmp_path / "report.md").read_text()
+    assert "### Comparisons not made" in markdown
+    assert (
+        "- Cropped: not compared with the baseline: its test images differ from the "
+        "baseline's (tight: 100 images, 1 not in the baseline's; base: 100, 1 not in this "
+        "run's)" in markdown
+    )
+
+
+def test_intervals_in_the_report_are_those_of_metrics_json(tmp_path):
+    from csxa_lightning.metrics import metrics_with_intervals
+
+    labels = np.r_[np.zeros(N_HEALTHY, int), np.ones(N_DISEASED, int)]
+    prob = np.where(labels == 1, 0.9, 0.1)
+    prob[:10], prob[N_HEALTHY : N_HEALTHY + 5] = 0.8, 0.3
+    written = metrics_with_intervals(labels, prob, seed=7)  # as train.py writes it for seed 7
+    fake_run(tmp_path, "base", "resnet50", "none", "none", 10, 5, seed=7,
+             variant=("original", True), recorded=written)  # fmt: skip
+    row = pd.read_csv(build_report(tmp_path, cam_examples=0)["csv"]).iloc[0]
+    for name in ("balanced_accuracy", "sensitivity", "specificity", "auroc", "auprc"):
+        for end in ("low", "high"):
+            key = f"{name}_ci_{end}"
+            assert row[key] == pytest.approx(written[key], abs=1e-12), key
+
+
+def test_the_header_names_the_protocol_departures_samples_and_steps(tmp_path):
+    recorded = {
+        "protocol": "paper",
+        "departures": [{"setting": "batch size", "ours": "32", "paper": "not stated"}],
+        "train_samples": 160,
+        "optimizer_steps": 15,
+    }
+    marked_sweep(tmp_path, recorded=recorded)
+    markdown = build_report(tmp_path, cam_examples=0)["md"].read_text()
+    assert "**Protocol: paper.** The paper's experiment: a plain seeded random 75/25 split" in (
+        markdown
+    )
+    assert "| setting | ours | paper | runs |" in markdown
+    assert "| batch size | 32 | not stated | all |" in markdown
+    assert "| Wide cropped (ResNet18) | 160 | 15 |" in markdown
+    assert "Baseline: Original (ResNet18)" in markdown
+
+
+def test_the_majority_sentence_names_the_class_the_row_answers(tmp_path):
+    fake_run(tmp_path, "base", "resnet50", "none", "none", 3, 5, variant=("original", True),
+             n_healthy=60, n_diseased=40)  # fmt: skip
+    markdown = build_report(tmp_path, cam_examples=0)["md"].read_text()
+    assert 'The row Majority class (always "healthy") answers that class' in markdown
+    assert '| Majority class (always "healthy") | — | 60.00 |' in markdown
+
+
+def test_the_paper_table_decoded_section_shows_the_recovered_matrices(sweep):
+    root, _ = sweep
+    markdown = build_report(root, cam_examples=0)["md"].read_text()
+    assert "## The paper's table, decoded" in markdown
+    assert "| Original (ResNet50) | 94.19 / 93.08 / 93.62 | 47 | 3 / 44 / 28 / 1166 | 52.02 |" in (
+        markdown
+    )
+    assert "The ResNet50 rows fit 47 healthy test films and no other count from 30 to 65" in (
+        markdown
+    )

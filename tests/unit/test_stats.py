@@ -1,4 +1,5 @@
-"""Significance tests: the paper's z-test p-values, McNemar, paired bootstrap, paired t-test."""
+"""Significance tests: the paper's z-test p-values, McNemar (two- and one-sided), Holm, Wilson,
+paired bootstrap, paired t-test."""
 
 from __future__ import annotations
 
@@ -7,19 +8,21 @@ import time
 
 import numpy as np
 import pytest
-from scipy.stats import binom, norm, ttest_rel
-from sklearn.metrics import average_precision_score
-from statsmodels.stats.proportion import proportions_ztest
+from scipy.stats import binom, binomtest, norm, ttest_rel
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 
+from csxa_lightning import metrics
 from csxa_lightning.metrics import compute_metrics
 from csxa_lightning.stats import (
     BOOTSTRAP_METRICS,
-    _auprc_rows,
+    holm,
     mcnemar_exact,
     mean_sd,
     paired_bootstrap,
     paired_ttest,
     two_proportion_ztest,
+    wilson_interval,
 )
 
 N_TEST = 1241
@@ -125,6 +128,94 @@ def test_mcnemar_rejects_unpaired_or_non_boolean():
         mcnemar_exact([0.2, 0.9], [1, 0])
 
 
+@pytest.mark.parametrize("alternative", ["larger", "smaller", "two-sided"])
+def test_mcnemar_against_scipy_binomtest(alternative):
+    rng = np.random.default_rng(11)
+    correct_a, correct_b = rng.random(300) < 0.9, rng.random(300) < 0.85
+    result = mcnemar_exact(correct_a, correct_b, alternative)
+    b, c = result["b"], result["c"]
+    side = {"larger": "greater", "smaller": "less", "two-sided": "two-sided"}[alternative]
+    # For p = 1/2 scipy's two-sided exact test is the same doubled tail as statsmodels'.
+    assert result["p"] == pytest.approx(binomtest(b, b + c, 0.5, alternative=side).pvalue)
+    assert result["alternative"] == alternative
+
+
+def test_mcnemar_one_sided_hand_computed():
+    # b = 10 (a right, b wrong), c = 2: P(X >= 10 | 12, 1/2) = (1 + 12 + 66) / 4096.
+    correct_a, correct_b = _pairing(n_both=100, b=10, c=2, n_neither=5)
+    larger = mcnemar_exact(correct_a, correct_b, "larger")
+    assert larger["p"] == pytest.approx(79 / 4096, rel=1e-12)
+    assert larger["p"] == pytest.approx(mcnemar_exact(correct_a, correct_b)["p"] / 2, rel=1e-12)
+    # P(X <= 10) = 1 - P(X >= 11) = 1 - 13 / 4096: no evidence that a is worse.
+    smaller = mcnemar_exact(correct_a, correct_b, "smaller")
+    assert smaller["p"] == pytest.approx(1 - 13 / 4096, rel=1e-12)
+    # "a larger than b" is "b smaller than a".
+    assert mcnemar_exact(correct_b, correct_a, "smaller")["p"] == larger["p"]
+
+
+def test_mcnemar_one_sided_without_disagreement_and_bad_alternative():
+    correct = np.array([True, False, True])
+    for alternative in ("larger", "smaller"):
+        assert mcnemar_exact(correct, correct, alternative)["p"] == 1.0
+    with pytest.raises(ValueError, match="alternative must be one of"):
+        mcnemar_exact(correct, correct, "greater")
+
+
+def test_holm_matches_statsmodels_and_skips_nan():
+    rng = np.random.default_rng(5)
+    p = rng.random(12) ** 3
+    with_gaps = np.insert(p, [0, 4, 12], np.nan)
+    adjusted = holm(with_gaps)
+    assert np.isnan(adjusted[[0, 5, 14]]).all()
+    expected = multipletests(p, method="holm")[1]  # family of 12, not 15
+    assert adjusted[~np.isnan(with_gaps)] == pytest.approx(expected, rel=1e-12)
+
+
+def test_holm_hand_example():
+    # Sorted 0.01, 0.03, 0.04 times 3, 2, 1 = 0.03, 0.06, 0.04, then running maximum.
+    adjusted = holm([0.01, 0.04, 0.03, np.nan])
+    assert adjusted[:3] == pytest.approx([0.03, 0.06, 0.06], rel=1e-12)
+    assert np.isnan(adjusted[3])
+    assert holm([]).shape == (0,)
+
+
+def test_holm_of_the_papers_five_p_values():
+    # The five published comparisons with the baseline: none survives a family-wise 5 %.
+    adjusted = holm([0.0732, 0.0406, 0.0406, 0.269, 0.213])
+    assert adjusted == pytest.approx([0.2196, 0.203, 0.203, 0.426, 0.426], rel=1e-12)
+    assert (adjusted > 0.05).all()
+
+
+@pytest.mark.parametrize("bad", [[0.5, 1.2], [[0.1, 0.2]], [-0.1]])
+def test_holm_rejects_non_p_values(bad):
+    with pytest.raises(ValueError, match="p-values must lie in|1-D"):
+        holm(bad)
+
+
+def test_wilson_interval_against_statsmodels_and_by_hand():
+    for k, n, level in [(1166, 1194, 0.95), (3, 47, 0.95), (47, 47, 0.9), (1188, 1241, 0.99)]:
+        expected = proportion_confint(k, n, alpha=1 - level, method="wilson")
+        assert wilson_interval(k, n, level) == pytest.approx(expected, rel=1e-12)
+    # 0 of 47 healthy films: the upper bound is z^2 / (n + z^2), not 0 as Wald would say.
+    z2 = norm.ppf(0.975) ** 2
+    low, high = wilson_interval(0, 47)
+    assert low == pytest.approx(0.0, abs=1e-15)
+    assert high == pytest.approx(z2 / (47 + z2), rel=1e-12)
+    assert round(high, 4) == 0.0756
+    for args in [(5, 4), (-1, 4), (0, 0), (1, 4, 1.0)]:
+        with pytest.raises(ValueError):
+            wilson_interval(*args)
+
+
+def test_paired_bootstrap_draws_the_same_resamples_as_metrics_json(two_models):
+    # One resampling rule: with one seed, paired_bootstrap's interval for a model equals the
+    # interval metrics.json stores for it, so the report's numbers agree with each other.
+    y, prob_a, prob_b = two_models
+    paired = paired_bootstrap(y, prob_a, prob_b, "f1_macro", n_resamples=300, seed=4)
+    alone = metrics.bootstrap_intervals(y, prob_a, n_resamples=300, seed=4, metrics=["f1_macro"])
+    assert paired["a_ci"] == (alone["f1_macro_ci_low"], alone["f1_macro_ci_high"])
+
+
 @pytest.fixture
 def two_models():
     rng = np.random.default_rng(1)
@@ -183,14 +274,6 @@ def test_paired_bootstrap_fast_for_paper_size(two_models):
         start = time.perf_counter()
         paired_bootstrap(y, prob_a, prob_b, metric, n_resamples=2000)
         assert time.perf_counter() - start < 2.0
-
-
-def test_vectorised_auprc_matches_scikit_learn():
-    rng = np.random.default_rng(3)
-    y = (rng.random((6, 200)) < 0.4).astype(int)
-    prob = np.round(rng.random((6, 200)), 1)  # coarse scores: many ties
-    expected = [average_precision_score(y[i], prob[i]) for i in range(6)]
-    assert _auprc_rows(y, prob) == pytest.approx(expected, rel=1e-12)
 
 
 def test_paired_bootstrap_rejects_unknown_metric_and_unpaired(two_models):
