@@ -1,4 +1,5 @@
-"""Impossible config values, found before any data is read and reported together.
+"""Impossible config values, found before any data is read and reported together; and sweeps
+whose variants would be the same run, found before the first job starts.
 
 Hydra already refuses unknown groups and options (`crop=huge` lists the available crops) and
 unknown keys (`data.test_fractoin=...`); what it cannot know is that a fraction must lie in
@@ -8,10 +9,13 @@ a valid override, so that the message is the fix.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from numbers import Real
 
+from hydra.core.override_parser.types import Override
 from omegaconf import DictConfig, OmegaConf
 
 _ABSENT = object()
@@ -117,8 +121,26 @@ RULES = (
     Rule(
         "augment.border_mode",
         lambda v: v in ("reflect", "constant", "replicate"),
-        "reflect, constant or replicate",
-        "reflect",
+        "constant, reflect or replicate",
+        "constant",
+    ),
+    Rule(
+        "augment.interpolation",
+        lambda v: v in ("nearest", "bilinear"),
+        "nearest or bilinear",
+        "nearest",
+    ),
+    Rule(
+        "augment.scale_limit",
+        lambda v: _number(v) and 0 <= v < 1,
+        "a number in [0, 1) (the zoom is U(1 - s, 1 + s); 0 = no scaling)",
+        "0.1",
+    ),
+    Rule(
+        "data.stratify",
+        lambda v: isinstance(v, bool),
+        "true or false (a stratified split, or a plain seeded random one as the paper's)",
+        "false",
     ),
     Rule("balance.k_neighbors", lambda v: _integer(v) and v >= 1, "an integer >= 1", "5"),
     Rule("balance.memory_budget_mb", lambda v: _number(v) and v > 0, "a number > 0", "512"),
@@ -157,3 +179,146 @@ def check_config(cfg: DictConfig) -> None:
     if problems:
         listed = "\n  ".join(problems)
         raise ConfigValueError(f"{len(problems)} impossible config values:\n  {listed}")
+
+
+# --- the variants of one sweep must be different runs ------------------------------------------
+
+# The config group of the paper's variants (conf/variant/), swept as +variant=a,b,...
+VARIANT_GROUP = "variant"
+# The sweeper whose jobs sweep_jobs reproduces (Hydra's default, the only one the project uses).
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+
+# compose(config_name, overrides) -> the job's config without the hydra node: hydra.compose
+ComposeFn = Callable[[str | None, list[str]], DictConfig]
+
+
+def check_sweep_variants(config: DictConfig, config_name: str | None, compose: ComposeFn) -> None:
+    """Refuse a --multirun in which two +variant values compose to one config (ConfigValueError
+    naming them and the override that made them equal), before any job starts.
+
+    A variant file sets the crop and colour (and original_vgg19 the model); a sweep-wide
+    override of what a variant sets silently replaces it -- `crop=tight` turns Original into a
+    second Cropped, `model=vgg19` Original into a second Original (VGG19) -- and the report
+    would show one run twice, each compared with itself. config is the sweep's own config
+    (hydra node included: its sweeper params and command-line overrides), as Hydra gives it to
+    a callback's on_multirun_start. Every job is composed once more here: a fraction of a
+    second each, which Hydra's own check of the jobs also spends."""
+    sweeper = config.hydra.sweeper
+    if sweeper.get("_target_") != BASIC_SWEEPER:
+        return  # another sweeper chooses its own jobs: nothing to reproduce
+    arguments = [f"{key}={value}" for key, value in (sweeper.get("params") or {}).items()]
+    arguments += list(config.hydra.overrides.task)
+    jobs = sweep_jobs(parse_overrides(arguments))
+    collapses: list[tuple[list[str], list[str]]] = []
+    seen: set[tuple[str, ...]] = set()
+    for rest, variants in jobs_by_variant(jobs).items():
+        if len(variants) < 2:
+            continue
+        configs = {v: run_identity(compose(config_name, [*rest, v])) for v in variants}
+        for same in collapsed_variants(configs):
+            if tuple(same) in seen:
+                continue  # the same pair again under another seed or fold
+            seen.add(tuple(same))
+            collapses.append((culprits(config_name, list(rest), same[:2], compose), same))
+    if collapses:
+        raise ConfigValueError(collapse_message(collapses))
+
+
+def parse_overrides(arguments: list[str]) -> list[Override]:
+    """Command-line overrides as Hydra parses them (glob() sweeps need the config loader)."""
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    hydra = GlobalHydra.instance()
+    loader = hydra.config_loader() if hydra.is_initialized() else None
+    return OverridesParser.create(config_loader=loader).parse_overrides(arguments)
+
+
+def culprits(
+    config_name: str | None, rest: list[str], pair: list[str], compose: ComposeFn
+) -> list[str]:
+    """The overrides without which the two variant overrides of pair compose to different
+    configs (tried one at a time; an override that cannot be left out is not blamed)."""
+    found = []
+    for i, override in enumerate(rest):
+        without = rest[:i] + rest[i + 1 :]
+        try:
+            first, second = (run_identity(compose(config_name, [*without, v])) for v in pair)
+        except Exception:  # noqa: BLE001  (other overrides need it: e.g. data.root needs data=)
+            continue
+        if first != second:
+            found.append(override)
+    return found
+
+
+# Pure functions: the jobs of a sweep, the variants that coincide, the message.
+
+
+def sweep_jobs(overrides: Sequence[Override]) -> list[list[str]]:
+    """The override lists of the jobs Hydra's basic sweeper launches: every combination of the
+    values of the swept keys (a later override of a key replaces an earlier one, in place)."""
+    choices: dict[str, list[str]] = {}
+    for override in overrides:
+        key = override.get_key_element()
+        if override.is_sweep_override():
+            if not override.is_discrete_sweep():
+                return []  # an interval: the basic sweeper refuses it with its own message
+            choices[key] = [f"{key}={value}" for value in override.sweep_string_iterator()]
+        else:
+            choices[key] = [f"{key}={override.get_value_element_as_str()}"]
+    return [list(job) for job in itertools.product(*choices.values())]
+
+
+def jobs_by_variant(jobs: list[list[str]]) -> dict[tuple[str, ...], list[str]]:
+    """{the job's other overrides: its variant overrides (+variant=...)}: the jobs that must
+    differ from one another are the variants of one combination of everything else."""
+    grouped: dict[tuple[str, ...], list[str]] = {}
+    for job in jobs:
+        variant = [o for o in job if o.lstrip("+~").split("=", 1)[0] == VARIANT_GROUP]
+        if len(variant) != 1:
+            continue  # no variant in this sweep
+        rest = tuple(o for o in job if o not in variant)
+        grouped.setdefault(rest, []).append(variant[0])
+    return grouped
+
+
+def run_identity(config: DictConfig) -> str:
+    """What a run is: its config (unresolved, so that run-folder paths do not differ), without
+    the variant's own name and baseline marker, which differ by construction."""
+    content = OmegaConf.to_container(config, resolve=False)
+    content.pop(VARIANT_GROUP, None)
+    content.pop("hydra", None)
+    return json.dumps(content, sort_keys=True, default=str)
+
+
+def collapsed_variants(identities: dict[str, str]) -> list[list[str]]:
+    """Sets (in sweep order) of the variant overrides whose runs are identical."""
+    groups: dict[str, list[str]] = {}
+    for variant, identity in identities.items():
+        groups.setdefault(identity, []).append(variant)
+    return [group for group in groups.values() if len(group) > 1]
+
+
+def collapse_message(collapses: list[tuple[list[str], list[str]]]) -> str:
+    """One line per set of identical variants, then what to do."""
+    lines = []
+    for blamed, variants in collapses:
+        named = ", ".join(variants[:-1]) + f" and {variants[-1]}"
+        if blamed:
+            verb = "makes" if len(blamed) == 1 else "make"
+            cause = f"{' and '.join(blamed)} {verb}"
+        else:
+            cause = "the variant files alone make"
+        lines.append(f"{cause} {named} the same run")
+    if any(blamed for blamed, _ in collapses):
+        what = "Leave that override out of the sweep, or sweep only one of those variants"
+    else:
+        what = "Give each variant file (conf/variant/) its own settings"
+    fix = (
+        f"Nothing was trained: the report would compare a run with itself. {what} (the "
+        "variants set crop and color and take the sweep's model; original_vgg19 pins VGG19)."
+    )
+    if len(lines) == 1:
+        return f"{lines[0]}. {fix}"
+    listed = "\n  ".join(lines)
+    return f"{len(lines)} sets of variants of this sweep would be the same run:\n  {listed}\n{fix}"

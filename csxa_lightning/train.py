@@ -28,6 +28,7 @@ from csxa_lightning.data.datamodule import CSXADataModule
 from csxa_lightning.errors import exit_on_user_error
 from csxa_lightning.metrics import metrics_with_intervals
 from csxa_lightning.model import CSXAClassifier
+from csxa_lightning.protocol import departures
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,38 @@ def checkpoint_overrides(cfg: DictConfig, has_validation: bool) -> dict:
     return {"monitor": None, **({"save_last": "link"} if link else {})}
 
 
+def variant_name(cfg: DictConfig) -> str | None:
+    """The +variant this run is (conf/variant/<name>.yaml): the name the variant file records
+    in the config, else Hydra's choice of the group, else None (a plain run)."""
+    recorded = cfg.get("variant")
+    if isinstance(recorded, str):
+        return recorded
+    if isinstance(recorded, DictConfig) and recorded.get("name") is not None:
+        return str(recorded.name)
+    if HydraConfig.initialized():
+        choice = HydraConfig.get().runtime.choices.get("variant")
+        return str(choice) if choice is not None else None
+    return None
+
+
+def selection_score(checkpoint) -> float | None:
+    """The monitored validation metric (callbacks.model_checkpoint.monitor, e.g. val/loss) of
+    the tested checkpoint; None when the last epoch is tested (no validation slice, or no
+    monitor: protocol=paper)."""
+    if not checkpoint.monitor or checkpoint.best_model_score is None:
+        return None
+    return float(checkpoint.best_model_score)
+
+
+def sweep_objective(metrics: dict) -> float | None:
+    """What main() hands to Hydra (a sweeper's objective, e.g. Optuna's): the validation metric
+    that selected the tested checkpoint (metrics.json's selection_score, val/loss under
+    protocol=strict: lower is better), or None without a validation slice. Never a test
+    metric: a sweep that tuned on the test set would report an optimistic test score."""
+    score = metrics.get("selection_score")
+    return None if score is None else float(score)
+
+
 def train(cfg: DictConfig) -> dict:
     """Fit, test the selected checkpoint, write split.csv, predictions.csv and metrics.json."""
     check_config(cfg)  # before anything is read or written
@@ -130,6 +163,7 @@ def train(cfg: DictConfig) -> dict:
         print(f"metrics: {finished} (finished earlier; skipped)")
         return json.loads(finished.read_text())
     out.mkdir(parents=True, exist_ok=True)
+    recorded_departures = departures(cfg)  # a config it cannot read fails before training
     L.seed_everything(cfg.seed, workers=True)
     if torch.cuda.is_available():
         torch.set_float32_matmul_precision("high")  # TF32 for the fp32 parts
@@ -182,13 +216,23 @@ def train(cfg: DictConfig) -> dict:
     )
     metrics.update(
         arch=cfg.model.arch,
+        # +variant name (conf/variant/), None for a plain run
+        variant=variant_name(cfg),
+        # protocol=paper | strict (conf/protocol/), and what still departs from the paper
+        protocol=OmegaConf.select(cfg, "protocol.name", default=None),
+        departures=recorded_departures,
         checkpoint=str(ckpt_path),
         selected_by=checkpoint.monitor or "last epoch",
+        # the value of selected_by at the tested checkpoint (None: last epoch); main()'s return
+        selection_score=selection_score(checkpoint),
         epochs=trainer.current_epoch,
         n_train=len(datamodule.frames["train"]),
         n_val=len(datamodule.frames["val"]),
         # what one training epoch holds: films x channel orders, synthetic ones included
         train_samples=len(datamodule.datasets["train"]),
+        # optimizer steps of the whole training (a resumed run: counted from the start); an
+        # enhanced variant with both channel orders takes twice the steps of its films
+        optimizer_steps=int(trainer.global_step),
         precision=str(trainer.precision),
         input_pipeline="device" if datamodule.batches_on_device else "loader",
         device=str(trainer.strategy.root_device),
@@ -214,10 +258,10 @@ def train(cfg: DictConfig) -> dict:
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
-def main(cfg: DictConfig) -> float:
+def main(cfg: DictConfig) -> float | None:
     log.debug("config:\n%s", OmegaConf.to_yaml(cfg))
     with exit_on_user_error(log):  # also logged: the run's log file says why it stopped
-        return train(cfg)["balanced_accuracy"]
+        return sweep_objective(train(cfg))
 
 
 if __name__ == "__main__":

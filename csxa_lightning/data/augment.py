@@ -2,8 +2,21 @@
 
 Per sample: horizontal flip (p = 0.5), vertical flip (p = 0.5), then a rotation by an angle
 from U(-20, 20) degrees followed by a second rotation by U(-60, 60) degrees. The two rotations
-are applied one after the other (two resamplings, as the paper's two Keras RandomRotation
-layers do), so the total angle has a trapezoidal distribution on [-80, 80], flat on [-40, 40].
+are applied one after the other (two resamplings, as two stacked RandomRotation transforms do),
+so the total angle has a trapezoidal distribution on [-80, 80], flat on [-40, 40].
+
+Resampling: the paper names no framework, but its wording is PyTorch's, and torchvision's
+RandomRotation defaults to nearest-neighbour interpolation with a constant fill of 0; those
+are the defaults here (``interpolation="nearest"``, ``border_mode="constant"``). Bilinear
+interpolation and the reflect / replicate borders are options.
+
+Scaling (off by default): Figure 1's caption of the paper names "scaling", its Methods text
+does not. ``scale_limit = s > 0`` zooms each sample by a factor k ~ U(1 - s, 1 + s) about the
+image centre (k > 1 magnifies, k < 1 shrinks and shows border fill). The zoom is folded into
+the second rotation's warp (albumentations ``Affine`` in place of the second ``Rotate``): an
+isotropic zoom commutes with a rotation about the same centre, so this is "rotate, then zoom"
+without a third resampling. With ``s = 0`` the pipeline is exactly the unscaled one (same
+transforms, same stream of draws).
 
 Randomness: albumentations' ``Compose(seed=s)`` hands *every* transform its own
 ``random.Random(s)``, so all transforms replay the same stream: both flips always agree and the
@@ -25,40 +38,33 @@ import numpy as np
 import torch
 from torch.utils.data import get_worker_info
 
-# Keras RandomRotation (the paper's layers) defaults to fill_mode="reflect",
-# i.e. (d c b a | a b c d | d c b a), which is OpenCV's BORDER_REFLECT (not REFLECT_101).
+# First entry: the default. torchvision's RandomRotation (the paper's wording is PyTorch's)
+# resamples with nearest neighbour and fills the uncovered corners with 0.
+INTERPOLATIONS: dict[str, int] = {
+    "nearest": cv2.INTER_NEAREST,
+    "bilinear": cv2.INTER_LINEAR,
+}
 BORDER_MODES: dict[str, int] = {
-    "reflect": cv2.BORDER_REFLECT,
     "constant": cv2.BORDER_CONSTANT,  # filled with 0
-    "replicate": cv2.BORDER_REPLICATE,
+    "reflect": cv2.BORDER_REFLECT,  # (d c b a | a b c d | d c b a), mirrored about the edge
+    "replicate": cv2.BORDER_REPLICATE,  # (a a a a | a b c d | d d d d)
 }
 
-_PROBE = np.zeros((2, 2, 1), dtype=np.uint8)  # tiny image: sample_angles only needs the draws
+# Columns of a per-sample parameter row, as ``PaperAugmentation.sample_params`` reads them back
+# and ``DeviceAugmentation.draw`` draws them: flips 0/1, angles in degrees (positive:
+# counter-clockwise on screen), zoom factor (1 = none).
+HFLIP, VFLIP, FIRST_ANGLE, SECOND_ANGLE, SCALE = range(5)
+N_PARAMS = 5
 
-
-def _check_probability(name: str, value: float) -> float:
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must lie in [0, 1], got {value}")
-    return float(value)
-
-
-def _check_range(name: str, value: float) -> float:
-    if not (math.isfinite(value) and value >= 0.0):
-        raise ValueError(f"{name} is a half-width in degrees and must be >= 0, got {value}")
-    return float(value)
-
-
-def _rotation_angle(matrix: np.ndarray) -> float:
-    """Angle in degrees of an albumentations rotation matrix, whose 2x2 block is
-    [[cos, sin], [-sin, cos]] (counter-clockwise on screen for a positive angle)."""
-    return math.degrees(math.atan2(-matrix[1, 0], matrix[0, 0]))
+_PROBE = np.zeros((2, 2, 1), dtype=np.uint8)  # tiny image: sample_params only needs the draws
 
 
 class PaperAugmentation:
-    """Flips then two sequential rotations; see the module docstring.
+    """Flips, then two sequential rotations, the second with an optional zoom; see the module
+    docstring.
 
     ``__call__`` takes and returns uint8 (C, H, W), the layout the dataset stores; the
-    albumentations pipeline works on (H, W, C) internally. Interpolation is bilinear.
+    albumentations pipeline works on (H, W, C) internally.
     """
 
     def __init__(
@@ -67,37 +73,53 @@ class PaperAugmentation:
         vflip_p: float = 0.5,
         first_rotation: float = 20.0,
         second_rotation: float = 60.0,
-        border_mode: str = "reflect",
+        interpolation: str = "nearest",
+        border_mode: str = "constant",
+        scale_limit: float = 0.0,
     ) -> None:
-        if border_mode not in BORDER_MODES:
-            raise ValueError(
-                f"border_mode must be one of {sorted(BORDER_MODES)}, got {border_mode!r}"
-            )
         self.hflip_p = _check_probability("hflip_p", hflip_p)
         self.vflip_p = _check_probability("vflip_p", vflip_p)
         self.first_rotation = _check_range("first_rotation", first_rotation)
         self.second_rotation = _check_range("second_rotation", second_rotation)
-        self.border_mode = border_mode
+        self.interpolation = _check_choice("interpolation", interpolation, INTERPOLATIONS)
+        self.border_mode = _check_choice("border_mode", border_mode, BORDER_MODES)
+        self.scale_limit = _check_scale_limit(scale_limit)
         self.pipeline = A.Compose(
             [
                 A.HorizontalFlip(p=self.hflip_p),
                 A.VerticalFlip(p=self.vflip_p),
                 self._rotate(self.first_rotation),
-                self._rotate(self.second_rotation),
+                self._rotate_and_scale(self.second_rotation),
             ]
         )
         # Follows the global torch seed until the datamodule (reseed) or a worker (seed_worker)
         # replaces it; either way one shared generator, never Compose(seed=...).
         self.reseed(torch.initial_seed())
 
+    def _warp_settings(self) -> dict:
+        return {
+            "interpolation": INTERPOLATIONS[self.interpolation],
+            "border_mode": BORDER_MODES[self.border_mode],
+            "fill": 0,
+            "p": 1.0,
+        }
+
     def _rotate(self, limit: float) -> A.Rotate:
-        return A.Rotate(
-            limit=limit,  # a float gives U(-limit, limit)
-            interpolation=cv2.INTER_LINEAR,
-            border_mode=BORDER_MODES[self.border_mode],
-            fill=0,
-            crop_border=False,  # keep the input size
-            p=1.0,
+        # limit: a float gives U(-limit, limit); crop_border=False keeps the input size.
+        return A.Rotate(limit=limit, crop_border=False, **self._warp_settings())
+
+    def _rotate_and_scale(self, limit: float) -> A.Rotate | A.Affine:
+        if self.scale_limit == 0.0:
+            return self._rotate(limit)  # unscaled: the very transform (and draws) of before
+        s = self.scale_limit
+        # Affine draws the zoom (keep_ratio: one factor for both axes) before the angle; both
+        # uniform. No shear, no translation, output the input size.
+        return A.Affine(
+            rotate=(-limit, limit),
+            scale=(1.0 - s, 1.0 + s),
+            keep_ratio=True,
+            fit_output=False,
+            **self._warp_settings(),
         )
 
     def reseed(self, seed: int) -> None:
@@ -119,18 +141,28 @@ class PaperAugmentation:
         # hand back a view of the caller's (possibly read-only, memory-mapped) array.
         return chw.copy() if np.may_share_memory(chw, image) else chw
 
-    def sample_angles(self, n: int) -> np.ndarray:
-        """(n, 2) first and second rotation angles in degrees: exactly those the next n calls
-        would apply. Runs a copy of the real pipeline (same generator state, so this one's stream
-        does not advance) on a tiny image and reads each Rotate's applied matrix back."""
+    def sample_params(self, n: int) -> np.ndarray:
+        """(n, 5) float64 rows [hflip, vflip, first angle, second angle, scale] (columns HFLIP ..
+        SCALE): exactly those the next n calls would apply, in DeviceAugmentation's layout.
+
+        Runs a copy of the real pipeline (same generator state, so this one's stream does not
+        advance) on a tiny image and reads what each transform applied back. Angles come back
+        through the warp matrix (atan2), so within ~1e-13 degrees of the drawn ones."""
         probe = copy.deepcopy(self.pipeline)  # deepcopy keeps the generator shared inside it
         probe.save_applied_params = True
-        angles = np.empty((n, 2), dtype=np.float64)
+        rows = np.zeros((n, N_PARAMS), dtype=np.float64)
+        rows[:, SCALE] = 1.0
         for i in range(n):
-            applied = probe(image=_PROBE)["applied_transforms"]
-            matrices = [params["matrix"] for name, params in applied if name == "Rotate"]
-            angles[i] = [_rotation_angle(m) for m in matrices]
-        return angles
+            applied = probe(image=_PROBE)["applied_transforms"]  # only the transforms that ran
+            warps = [params for name, params in applied if name in ("Rotate", "Affine")]
+            names = {name for name, _ in applied}
+            rows[i, HFLIP] = "HorizontalFlip" in names
+            rows[i, VFLIP] = "VerticalFlip" in names
+            rows[i, FIRST_ANGLE] = _rotation_angle(warps[0]["matrix"])
+            rows[i, SECOND_ANGLE] = _rotation_angle(warps[1]["matrix"])
+            if "scale" in warps[1]:  # Affine: the zoom factor it drew
+                rows[i, SCALE] = warps[1]["scale"]["x"]
+        return rows
 
 
 class NoAugmentation:
@@ -141,6 +173,39 @@ class NoAugmentation:
 
     def reseed(self, seed: int) -> None:
         """Nothing random to seed."""
+
+
+def _check_probability(name: str, value: float) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must lie in [0, 1], got {value}")
+    return float(value)
+
+
+def _check_range(name: str, value: float) -> float:
+    if not (math.isfinite(value) and value >= 0.0):
+        raise ValueError(f"{name} is a half-width in degrees and must be >= 0, got {value}")
+    return float(value)
+
+
+def _check_choice(name: str, value: str, choices: dict[str, int]) -> str:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    return value
+
+
+def _check_scale_limit(value: float) -> float:
+    if not (math.isfinite(value) and 0.0 <= value < 1.0):
+        raise ValueError(
+            f"scale_limit is s in the zoom factor U(1 - s, 1 + s) and must lie in [0, 1) "
+            f"(0 turns scaling off), got {value}"
+        )
+    return float(value)
+
+
+def _rotation_angle(matrix: np.ndarray) -> float:
+    """Angle in degrees of an albumentations rotation (times zoom) matrix, whose 2x2 block is
+    k [[cos, sin], [-sin, cos]] (counter-clockwise on screen for a positive angle)."""
+    return math.degrees(math.atan2(-matrix[1, 0], matrix[0, 0]))
 
 
 def _find_augment(dataset: object) -> object | None:

@@ -69,8 +69,8 @@ class EpochBatchSampler(Sampler[BatchKey]):
 
 class BatchedDataset(Dataset):
     """Items are whole batches: {"image": uint8 (B, ...), "label", "index", and "augment"
-    (B, 4) per-sample parameters when ``draw`` is given}. Use with ``batch_size=None`` and an
-    EpochBatchSampler as the loader's sampler."""
+    (B, 5) per-sample parameters (data.augment's columns) when ``draw`` is given}. Use with
+    ``batch_size=None`` and an EpochBatchSampler as the loader's sampler."""
 
     def __init__(
         self,

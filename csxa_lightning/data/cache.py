@@ -42,13 +42,18 @@ import pandas as pd
 from filelock import FileLock
 from tqdm.auto import tqdm
 
-from csxa_lightning.data.csxa import read_keypoints
+from csxa_lightning.data.csxa import read_case, read_keypoints
 from csxa_lightning.data.images import read_image
 from csxa_lightning.data.preprocess import Preprocessor
 
 log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1  # bump when the layout of an entry changes
+# Which checks decided an entry's list of unusable files. 2: every case is checked as every
+# variant needs it (film, landmarks, landmark box), whatever the crop (csxa.read_case), so all
+# variants of a dataset leave out the same cases. An entry listed by other checks (1: only what
+# its crop read) is rebuilt in place, like one without checksum, not orphaned under a new key.
+CASE_CHECKS = 2
 # Not bumped for the checksum: an entry of the previous version (a manifest without checksum) is
 # reported as damaged and rebuilt in place, rather than left behind under an orphaned key.
 
@@ -173,9 +178,18 @@ ON_BAD_FILE = ("stop", "skip")
 def _preprocess_or_problem(
     preprocessor: Preprocessor, png_path: str, json_path: str
 ) -> np.ndarray | str:
-    """The model input, or the message of the error that prevents it (one file's problem)."""
+    """The model input, or the message of the error that prevents it (one file's problem).
+
+    Every case passes read_case's checks first, whatever the crop: which cases are unusable is
+    then a property of the dataset, the same for every variant, and data.on_bad_file=skip gives
+    every variant of a sweep the same split. They run here, in the (parallel) build that
+    decodes each film anyway, rather than in the index: the index would have to decode the
+    films a second time (a truncated PNG shows only when decoded) and parse 1.4 GB of JSON at
+    every run start, where an entry's list is computed once and kept in its manifest."""
     try:
-        return preprocess_file(preprocessor, png_path, json_path)
+        image, keypoints = read_case(png_path, json_path)
+        # The same call as preprocess_file's: an entry holds exactly what it computes.
+        return preprocessor(image, keypoints if preprocessor.needs_keypoints else None)
     except ValueError as err:  # CSXAFormatError, ImageReadError and bad geometry are ValueErrors
         message = str(err)
         named = png_path in message or json_path in message
@@ -249,6 +263,11 @@ def _entry_problem(
         return "manifest has no checksum and size (written by an older version)", {}
     if not expected_checksum.startswith(f"{CHECKSUM}:"):
         return f"manifest checksum {expected_checksum!r} is not a {CHECKSUM}", {}
+    if doc.get("checks") != CASE_CHECKS:
+        return (
+            f"its list of unusable files was made by checks version {doc.get('checks', 1)}, "
+            f"not {CASE_CHECKS} (every case checked alike, whatever the crop)"
+        ), {}
     if doc.get("fingerprint") != key:
         return f"manifest fingerprint {doc.get('fingerprint')!r} is not the entry's key", {}
     stems, listed = index["stem"].tolist(), doc.get("stems")
@@ -347,6 +366,7 @@ def cached_inputs(
                 "fingerprint": key,
                 "checksum": checksum,
                 "size": size,
+                "checks": CASE_CHECKS,
                 "unusable": unusable,
                 "config": preprocessor.config(),
                 "stems": index["stem"].tolist(),

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from csxa_lightning.data.images import crop_window, keypoint_box, read_image
 from csxa_lightning.data.keypoints import CANONICAL_BY_NORMALIZED, KEYPOINT_LABELS, normalize_label
 
 log = logging.getLogger(__name__)
@@ -274,6 +275,41 @@ def read_keypoints(json_path: str | Path) -> dict[str, tuple[float, float]]:
         result[label] = (float(x), float(y))
     _check_coordinates(json_path, doc, result)
     return result
+
+
+def read_case(
+    png_path: str | Path, json_path: str | Path
+) -> tuple[np.ndarray, dict[str, tuple[float, float]]]:
+    """The film and its 23 landmarks, checked as every preprocessing variant needs them.
+
+    A case is usable for all variants or for none: the film must decode, its annotation must
+    hold the 23 landmarks, and their box must have an area and lie on the film -- also for
+    crop=none, which never looks at the landmarks. Were the annotation checked only by the
+    crops that use it, data.on_bad_file=skip would drop a case with a broken JSON from some
+    variants of a sweep and not from others, and their splits (and test images) would differ.
+    The cache build calls this for every crop (it decodes each film once anyway); the index does
+    not, so that building it stays a listing of files. Raises ValueError naming the file.
+    """
+    json_path = Path(json_path)
+    keypoints = read_keypoints(json_path)  # the annotation first: as the landmark crops did
+    image = read_image(png_path)
+    box = keypoint_box(keypoints)
+    if box[2] - box[0] < 1 or box[3] - box[1] < 1:
+        raise CSXAFormatError(
+            f"{json_path}: the landmarks span a degenerate box {box} (zero width or height), "
+            "which the landmark crops cannot cut; check the annotation, or remove the case's "
+            "PNG and JSON to exclude it."
+        )
+    height, width = image.shape[:2]
+    try:
+        crop_window(box, 0, 0, width, height)
+    except ValueError as err:
+        raise CSXAFormatError(
+            f"{json_path}: the landmark box {box} lies outside its {width}x{height} image "
+            f"{png_path}; the annotation does not belong to this image. Re-extract both files, "
+            "or remove the case."
+        ) from err
+    return image, keypoints
 
 
 def _points(json_path: Path, number: int, label: str, points) -> list[tuple[float, float]]:

@@ -63,6 +63,7 @@ class CSXADataModule(L.LightningDataModule):
         val_fraction: float = 0.1,
         folds: int = 0,
         fold: int = 0,
+        stratify: bool = True,
         seed: int = 42,
         batch_size: int = 32,
         num_workers: int = 0,
@@ -92,6 +93,7 @@ class CSXADataModule(L.LightningDataModule):
         self.test_fraction = test_fraction
         self.val_fraction = val_fraction
         self.folds, self.fold = folds, fold
+        self.stratify = stratify
         self.seed = seed
         self.batch_size = batch_size
         self.num_workers = num_workers
@@ -139,13 +141,22 @@ class CSXADataModule(L.LightningDataModule):
             self.preprocess_workers,
             on_bad_file=self.on_bad_file,
         )
-        # data.on_bad_file=skip: unusable files leave the index before the split is drawn.
+        # data.on_bad_file=skip: unusable files leave the index before the split is drawn. Every
+        # case was checked alike whatever the crop (csxa.read_case), so every variant of a sweep
+        # leaves out the same cases and draws the same split.
         usable = ~full_index["stem"].isin(list(inputs.unusable)).to_numpy()
         self.skipped = pd.DataFrame(
             {"stem": list(inputs.unusable), "problem": list(inputs.unusable.values())}
         )
         if len(self.skipped):
-            log.warning("left out %d unusable file(s) (data.on_bad_file=skip)", len(self.skipped))
+            stems = self.skipped["stem"].tolist()
+            log.warning(
+                "left out %d unusable case(s) (data.on_bad_file=skip), the same for every "
+                "variant: %s%s",
+                len(stems),
+                ", ".join(stems[:10]),
+                " ..." if len(stems) > 10 else "",
+            )
         self.index = full_index[usable].reset_index(drop=True)
         self.split_frame = make_split(
             self.index,
@@ -154,6 +165,7 @@ class CSXADataModule(L.LightningDataModule):
             self.val_fraction,
             folds=self.folds,
             fold=self.fold,
+            stratify=self.stratify,
         )
         in_index = pd.Series(np.arange(len(self.index)), index=self.index["case_id"])
         in_entry = pd.Series(np.flatnonzero(usable), index=self.index["case_id"])
@@ -173,7 +185,8 @@ class CSXADataModule(L.LightningDataModule):
             else:
                 self.datasets[split] = ArrayDataset(inputs.read(rows), labels)
         log.info(
-            "split (seed %d): %s; training samples after %s: %s",
+            "%s split (seed %d): %s; training samples after %s: %s",
+            "stratified" if self.stratify or self.folds else "plain random",
             self.split_seed,
             {s: len(f) for s, f in self.frames.items()},
             type(self.balance).__name__,

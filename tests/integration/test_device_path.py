@@ -33,8 +33,9 @@ def datamodule(phantom, tmp_path, augment_on, *extra):
 
 
 def test_device_batches_hold_the_per_item_samples_in_the_same_order(phantom, tmp_path):
-    per_item = datamodule(phantom, tmp_path, "loader", "augment=none")
-    batched = datamodule(phantom, tmp_path, "device", "augment=none")
+    # protocol=strict: a validation split, so that all three loaders are compared.
+    per_item = datamodule(phantom, tmp_path, "loader", "augment=none", "protocol=strict")
+    batched = datamodule(phantom, tmp_path, "device", "augment=none", "protocol=strict")
     for loader_name in ("train_dataloader", "val_dataloader", "test_dataloader"):
         a, b = getattr(per_item, loader_name)(), getattr(batched, loader_name)()
         if loader_name == "train_dataloader":

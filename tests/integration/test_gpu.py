@@ -18,14 +18,20 @@ pytestmark = [
 ]
 
 
-def test_device_augmentation_on_cuda_matches_the_cpu():
-    augment = DeviceAugmentation()
+@pytest.mark.parametrize("interpolation", ["nearest", "bilinear"])
+@pytest.mark.parametrize("border_mode", ["constant", "reflect", "replicate"])
+def test_device_augmentation_on_cuda_matches_the_cpu(interpolation, border_mode):
+    augment = DeviceAugmentation(
+        interpolation=interpolation, border_mode=border_mode, scale_limit=0.2
+    )
     images = torch.randint(0, 256, (64, 3, 96, 96), dtype=torch.uint8)
     params = torch.from_numpy(augment.draw(np.random.default_rng(0), 64))
-    on_cpu = augment(images, params)
+    on_cpu = augment(images, params)  # = albumentations' pixels (tests/unit/test_device_augment)
     on_gpu = augment(images.cuda(), params.cuda()).cpu()
-    difference = (on_gpu.int() - on_cpu.int()).abs()
-    assert difference.max() <= 1 and difference.float().mean() < 0.01
+    # Same float32 / float64 arithmetic on both (IEEE, separate eager ops, no fma contraction);
+    # only cos / sin may differ in the last bit of a float64 matrix, which moves a pixel only at
+    # an exact tie. Bound: 1e-5 of the 1.8 million values.
+    assert (on_gpu != on_cpu).float().mean() <= 1e-5
 
 
 def test_batches_are_gathered_into_pinned_memory():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -11,7 +12,7 @@ import torch
 import torchvision
 from hydra.utils import instantiate
 
-from csxa_lightning.train import train
+from csxa_lightning.train import sweep_objective, train
 from tests.conftest import PHANTOM_N, compose_train_config
 from tests.helpers import run_module
 
@@ -31,6 +32,7 @@ def test_phantom_run_writes_split_predictions_and_metrics(tmp_path):
     cfg = compose_train_config(
         TINY
         + [
+            "protocol=strict",  # stratified, with a validation slice selecting the checkpoint
             f"paths.output_dir={out}",
             f"paths.cache_dir={cache}",
             "data=phantom",
@@ -59,11 +61,18 @@ def test_phantom_run_writes_split_predictions_and_metrics(tmp_path):
     assert (merged["label"] == merged["label_split"]).all()
 
     saved = json.loads((out / "metrics.json").read_text())
-    assert saved == pytest.approx(metrics) or saved["accuracy"] == metrics["accuracy"]
+    assert saved == json.loads(json.dumps(metrics))
     assert saved["n"] == 10 and saved["n_healthy"] == 3
     assert saved["accuracy"] == pytest.approx((predictions["pred"] == predictions["label"]).mean())
     assert saved["accuracy_ci_low"] <= saved["accuracy"] <= saved["accuracy_ci_high"]
     assert saved["selected_by"] == "val/loss" and Path(saved["checkpoint"]).is_file()
+    # The sweep objective is the selecting validation loss, never a test metric.
+    logged = pd.read_csv(out / "logs" / "metrics.csv")["val/loss"].dropna()
+    assert saved["selection_score"] == pytest.approx(logged.min(), rel=1e-5)
+    assert sweep_objective(saved) == saved["selection_score"]
+    assert saved["protocol"] == "strict"
+    strict = {d["setting"] for d in saved["departures"]}
+    assert {"data.stratify", "data.val_fraction", "callbacks.model_checkpoint.monitor"} <= strict
     # With validation the kept checkpoint is the best epoch's: last.ckpt is a copy of the newest.
     last = out / "checkpoints" / "last.ckpt"
     assert last.is_file() and not last.is_symlink()
@@ -78,14 +87,33 @@ def test_without_validation_the_last_epoch_is_tested(phantom, tmp_path):
             f"paths.output_dir={out}",
             "data=csxa",
             f"data.root={phantom.root}",
-            "data.val_fraction=0",
+            "protocol=paper",  # the default: plain random 75/25 split, no validation slice
             "trainer.max_epochs=2",
         ]
     )
     metrics = train(cfg)
     split = pd.read_csv(out / "split.csv")
     assert set(split["split"]) == {"train", "test"}
+    assert split["split"].value_counts().to_dict() == {"train": 30, "test": 10}
     assert metrics["selected_by"] == "last epoch" and metrics["n_val"] == 0
+    # What the run records about its protocol (metrics.json): the name, the departures from
+    # the paper that remain, the optimizer steps taken, and no sweep objective (no validation).
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["protocol"] == "paper" and saved["variant"] is None
+    assert saved["selection_score"] is None and sweep_objective(saved) is None
+    listed = {d["setting"]: d for d in saved["departures"]}
+    assert not {"data.stratify", "data.val_fraction", "callbacks.model_checkpoint.monitor"} & set(
+        listed
+    )
+    assert listed["model.pretrained"]["ours"] == "none"  # TINY trains from scratch
+    assert listed["image_size"] == {
+        "setting": "image_size",
+        "ours": "64",
+        "paper": "224 x 224",
+        "why": "the network sees coarser or finer detail than the paper's",
+    }
+    # 2 epochs of ceil(samples / batch 8) steps: what the report shows per variant.
+    assert saved["optimizer_steps"] == 2 * math.ceil(saved["train_samples"] / 8)
     assert Path(metrics["checkpoint"]).name == "epoch001.ckpt"  # epochs 0 and 1: the last
     assert len(pd.read_csv(out / "predictions.csv")) == len(split[split["split"] == "test"])
     # One checkpoint write per epoch: last.ckpt links to the epoch's checkpoint, which alone
@@ -116,6 +144,8 @@ def test_command_line_run_names_its_folder_after_the_overrides(phantom, tmp_path
     for name in ("metrics.json", "predictions.csv", "split.csv", ".hydra/config.yaml"):
         assert (run_dir / name).is_file(), name
     assert f"metrics: {run_dir / 'metrics.json'}" in result.stdout
+    saved = json.loads((run_dir / "metrics.json").read_text())
+    assert saved["protocol"] == "paper" and saved["variant"] is None  # the defaults
     assert len(pd.read_csv(run_dir / "split.csv")) == PHANTOM_N
 
 

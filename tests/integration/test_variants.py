@@ -160,3 +160,35 @@ def test_on_bad_file_skip_leaves_unusable_files_out_and_lists_them(phantom_copy,
     split = pd.read_csv(out / "split.csv", dtype={"stem": str})
     assert len(split) == len(stems) - 2 and not set(split["stem"]) & {stems[2], stems[9]}
     assert metrics["n"] == (split["split"] == "test").sum()
+
+
+def test_on_bad_file_skip_gives_every_variant_the_same_split(phantom_copy, tmp_path):
+    """A broken annotation leaves its case out of crop=none (which never uses the landmarks) as
+    out of crop=tight: the same usable cases, so the same split and the same test images, and
+    the report's paired comparisons between the variants stay possible."""
+    stems = load_index(phantom_copy)["stem"].tolist()
+    (phantom_copy / "datasets-JSON" / f"{stems[9]}.json").write_text("{not json")
+    datamodules = {}
+    for crop in ("none", "tight"):
+        cfg = compose_train_config(
+            TINY
+            + [
+                "data=csxa",
+                f"data.root={phantom_copy}",
+                f"paths.cache_dir={tmp_path / 'cache'}",
+                f"paths.output_dir={tmp_path / crop}",
+                f"crop={crop}",
+                "balance=none",
+                "data.on_bad_file=skip",
+            ]
+        )
+        datamodule = instantiate(cfg.data)
+        datamodule.setup("fit")  # index, cache, split: no training
+        datamodules[crop] = datamodule
+    none, tight = datamodules["none"], datamodules["tight"]
+    assert none.skipped["stem"].tolist() == tight.skipped["stem"].tolist() == [stems[9]]
+    assert none.skipped["problem"].str.contains("not valid JSON").all()
+    assert none.split_frame.equals(tight.split_frame)
+    assert len(none.split_frame) == len(stems) - 1
+    test_ids = none.frames["test"]["case_id"].tolist()
+    assert test_ids == tight.frames["test"]["case_id"].tolist() and test_ids

@@ -32,7 +32,10 @@ def test_a_batch_is_the_gathered_images_labels_and_reproducible_draws():
     batch = dataset[(2, 1, np.array([7, 0, 3]))]
     np.testing.assert_array_equal(batch["image"].numpy(), images[[7, 0, 3]])
     assert batch["label"].tolist() == [1, 0, 1] and batch["index"].tolist() == [7, 0, 3]
-    assert batch["augment"].shape == (3, 4) and batch["augment"].dtype == torch.float32
+    assert batch["augment"].shape == (
+        3,
+        5,
+    )  # flips, two angles, zoom and batch["augment"].dtype == torch.float32
     again = dataset[(2, 1, np.array([7, 0, 3]))]["augment"]
     torch.testing.assert_close(again, batch["augment"], rtol=0, atol=0)
     other_batch = dataset[(2, 2, np.array([7, 0, 3]))]["augment"]

@@ -16,7 +16,7 @@ from csxa_lightning.data import cache
 from csxa_lightning.data.cache import DatasetProblemsError, cached_inputs, preprocess_file
 from csxa_lightning.data.csxa import load_index
 from csxa_lightning.data.preprocess import Preprocessor
-from csxa_lightning.data.transforms import EnhancedColor, KeypointCrop
+from csxa_lightning.data.transforms import CenterCrop, EnhancedColor, GrayColor, KeypointCrop
 
 
 def _wide_enhanced():
@@ -120,6 +120,32 @@ def test_every_unusable_file_is_reported_at_once(
     assert entry.read(np.array([1, 4, 6])).max() == 0  # their rows were never filled
 
 
+def test_every_crop_finds_the_same_unusable_cases(phantom_copy, tmp_path):
+    """crop=none never uses the landmarks, yet a case with a broken or degenerate annotation is
+    unusable for it as for the landmark crops: one set of usable cases per dataset."""
+    stems = load_index(phantom_copy)["stem"].tolist()
+    (phantom_copy / "datasets-JSON" / f"{stems[2]}.json").write_text("{not json")
+    path = phantom_copy / "datasets-JSON" / f"{stems[5]}.json"
+    doc = json.loads(path.read_text())
+    for shape in doc["shapes"]:
+        shape["points"] = [[100.0, 100.0]]
+    path.write_text(json.dumps(doc))
+    (phantom_copy / "datasets-PNG" / f"{stems[7]}.png").write_bytes(b"")
+    index = load_index(phantom_copy)
+
+    unusable = {}
+    for crop in (CenterCrop(), KeypointCrop(), KeypointCrop(50, 100, "wide")):
+        preprocessor = Preprocessor(crop, GrayColor(), image_size=16)
+        with pytest.raises(DatasetProblemsError, match="^3 files") as err:
+            cached_inputs(index, preprocessor, tmp_path, workers=1)
+        assert f"{stems[2]}.json: not valid JSON" in str(err.value)
+        assert f"{stems[5]}.json: the landmarks span a degenerate box" in str(err.value)
+        entry = cached_inputs(index, preprocessor, tmp_path, on_bad_file="skip")
+        unusable[crop.name] = entry.unusable
+    assert unusable["none"] == unusable["tight"] == unusable["wide"]
+    assert sorted(unusable["none"]) == sorted([stems[2], stems[5], stems[7]])
+
+
 def _entry(cache_dir):
     (target,) = (cache_dir / "inputs").glob("*.npy")
     return target, target.with_suffix(".json")
@@ -178,6 +204,13 @@ def _manifest_without_checksum(target, manifest):  # as written by the previous 
     return 0
 
 
+def _manifest_of_older_checks(target, manifest):  # listed only what its crop read
+    doc = json.loads(manifest.read_text())
+    del doc["checks"]
+    manifest.write_text(json.dumps(doc))
+    return 0
+
+
 def _other_stems(target, manifest):
     doc = json.loads(manifest.read_text())
     doc["stems"][3] = "someone-else"
@@ -204,6 +237,7 @@ def _zero_header_shape(target, manifest):  # same size and checksum, other shape
         (_delete_manifest, "manifest missing"),
         (_delete_data, "data file missing"),
         (_manifest_without_checksum, "no checksum"),
+        (_manifest_of_older_checks, "made by checks version 1, not 2"),
         (_other_stems, "stems differ"),
         (_zero_header_shape, "shape (20, 4, 3, 32, 32) in the .npy header"),
     ],

@@ -3,9 +3,19 @@ unknown groups, options and keys are refused by Hydra with the available choices
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from csxa_lightning.config_checks import ConfigValueError, check_config, config_problems
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from csxa_lightning.config import CONFIG_DIR
+from csxa_lightning.config_checks import (
+    ConfigValueError,
+    check_config,
+    check_sweep_variants,
+    config_problems,
+)
 from csxa_lightning.train import train
 from tests.conftest import compose_train_config
 from tests.helpers import run_module
@@ -35,7 +45,14 @@ def test_the_shipped_configs_have_no_impossible_values():
         ("data.val_fraction=abc", "data.val_fraction='abc': must be a number in [0, 1)"),
         ("data.phantom.healthy_fraction=1", "data.phantom.healthy_fraction=1: must be a number"),
         ("augment.hflip_p=1.2", "augment.hflip_p=1.2: must be a probability in [0, 1]"),
-        ("augment.border_mode=wrap", "augment.border_mode='wrap': must be reflect, constant"),
+        ("augment.border_mode=wrap", "augment.border_mode='wrap': must be constant, reflect"),
+        (
+            "augment.interpolation=cubic",
+            "augment.interpolation='cubic': must be nearest or bilinear; "
+            "e.g. augment.interpolation=nearest",
+        ),
+        ("augment.scale_limit=1", "augment.scale_limit=1: must be a number in [0, 1)"),
+        ("data.stratify=maybe", "data.stratify='maybe': must be true or false"),
         ("crop=wide", None),
         ("crop.size=0", "crop.size=0: must be an integer >= 1 (pixels); e.g. crop.size=500"),
         ("image_size=16", "image_size=16: must be an integer >= 32"),
@@ -120,3 +137,120 @@ def test_command_line_unknown_option_or_key_lists_what_exists(
     for name in listed:
         assert name in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- the variants of a sweep: their marker, their model, and no two alike ---------------------
+
+VARIANTS = sorted(p.stem for p in (Path(CONFIG_DIR) / "variant").glob("*.yaml"))
+
+
+def test_every_variant_names_itself_and_only_original_is_the_baseline():
+    for name in VARIANTS:
+        cfg = compose_train_config([f"+variant={name}"])
+        assert OmegaConf.to_container(cfg.variant) == {
+            "name": name,
+            "baseline": name == "original",
+        }
+    assert compose_train_config([]).get("variant") is None  # a plain run has no variant
+
+
+@pytest.mark.parametrize(
+    ("overrides", "arch"),
+    [
+        (["+variant=original"], "resnet50"),
+        (["+variant=original_vgg19"], "vgg19"),
+        (["+variant=cropped", "model=resnet18"], "resnet18"),  # the sweep's model
+        (["+variant=original", "model=vgg19"], "vgg19"),
+        (["+variant=original_vgg19", "model=resnet18"], "vgg19"),  # pinned: wins over model=
+        (["experiment=table1", "+variant=original_vgg19", "model=resnet18"], "vgg19"),
+        (["+variant=original_vgg19", "model.arch=resnet18"], "resnet18"),  # explicit key wins
+    ],
+)
+def test_only_original_vgg19_pins_its_model(overrides, arch):
+    assert compose_train_config(overrides).model.arch == arch
+
+
+def check_sweep(overrides: list[str]) -> None:
+    """check_sweep_variants on the sweep config of `--multirun experiment=table1 overrides`."""
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        sweep = compose(
+            config_name="train",
+            overrides=["experiment=table1", *overrides],
+            return_hydra_config=True,
+        )
+        check_sweep_variants(
+            sweep, "train", lambda name, job: compose(config_name=name, overrides=job)
+        )
+
+
+def test_a_sweep_shrunk_with_model_resnet18_keeps_seven_different_runs():
+    check_sweep(["model=resnet18", "model.pretrained=none", "image_size=32"])
+
+
+def test_an_override_that_makes_two_variants_one_run_is_refused_naming_it():
+    with pytest.raises(ConfigValueError) as err:
+        check_sweep(["model=vgg19", "image_size=32"])
+    assert str(err.value) == (
+        "model=vgg19 makes +variant=original and +variant=original_vgg19 the same run. Nothing "
+        "was trained: the report would compare a run with itself. Leave that override out of "
+        "the sweep, or sweep only one of those variants (the variants set crop and color and "
+        "take the sweep's model; original_vgg19 pins VGG19)."
+    )
+
+
+def test_every_set_of_identical_variants_is_listed():
+    with pytest.raises(ConfigValueError) as err:
+        check_sweep(["crop=tight"])
+    lines = str(err.value).splitlines()
+    assert lines[:3] == [
+        "2 sets of variants of this sweep would be the same run:",
+        "  crop=tight makes +variant=original, +variant=cropped and +variant=wide_cropped the "
+        "same run",
+        "  crop=tight makes +variant=colored, +variant=colored_cropped and "
+        "+variant=colored_wide_cropped the same run",
+    ]
+
+
+def test_command_line_sweep_of_identical_variants_stops_before_the_first_job(tmp_path):
+    """The real --multirun: refused by the sweep callback before any job, as one error line."""
+    result = run_cli(
+        tmp_path,
+        "--multirun",
+        "experiment=table1",
+        "+variant=original,cropped,original_vgg19",
+        "model=resnet18,vgg19",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+    )
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr + result.stdout
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            "error: model=vgg19 makes +variant=original and +variant=original_vgg19 the same run."
+        )
+    )
+    assert not (tmp_path / "sweep").exists()  # no job started: not even the sweep folder
+
+
+def test_command_line_sweep_of_different_variants_passes_the_check(tmp_path):
+    """The check runs and lets a sweep shrunk with model=resnet18 through: its first job starts
+    (and stops at once, at an impossible value). Hydra would only warn about a callback that
+    raised, so the absence of that warning is asserted too."""
+    result = run_cli(
+        tmp_path,
+        "--multirun",
+        "experiment=table1",
+        "+variant=original,cropped,original_vgg19",
+        "model=resnet18",
+        "data.test_fraction=1.5",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+    )
+    assert result.returncode == 1
+    assert "CheckVariantsOnMultirunStart" not in result.stderr + result.stdout
+    assert "#0 : +variant=original " in result.stderr + result.stdout  # the first job started
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith("error: impossible config value data.test_fraction=1.5")
+    )

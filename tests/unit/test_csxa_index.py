@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 
+import cv2
 import openpyxl
 import pytest
 
-from csxa_lightning.data.csxa import CSXAFormatError, load_index, parse_stem, read_sheet
+from csxa_lightning.data.csxa import (
+    CSXAFormatError,
+    load_index,
+    parse_stem,
+    read_case,
+    read_sheet,
+)
 from tests.conftest import PHANTOM_N
 
 
@@ -160,3 +168,35 @@ def test_duplicate_case_ids_and_unknown_class_codes_are_refused(phantom_copy):
     book.save(path)
     with pytest.raises(CSXAFormatError, match=r"column A: case id 6 appears more than once"):
         read_sheet(path)
+
+
+# --- one case, checked as every variant needs it ---------------------------------------------
+
+
+def test_read_case_gives_the_film_and_its_landmarks(phantom):
+    row = load_index(phantom.root).iloc[0]
+    image, keypoints = read_case(row["png_path"], row["json_path"])
+    assert image.ndim in (2, 3) and len(keypoints) == 23
+
+
+def test_read_case_refuses_a_degenerate_landmark_box_whatever_the_crop(phantom_copy):
+    row = load_index(phantom_copy).iloc[0]
+    path = phantom_copy / "datasets-JSON" / f"{row['stem']}.json"
+    doc = json.loads(path.read_text())
+    for shape in doc["shapes"]:
+        shape["points"] = [[100.0, 100.0 + len(shape["label"])]]  # one column: zero width
+    path.write_text(json.dumps(doc))
+    with pytest.raises(CSXAFormatError) as err:
+        read_case(row["png_path"], path)
+    assert str(err.value).startswith(f"{path}: the landmarks span a degenerate box (100.0, ")
+    assert "remove the case's PNG and JSON" in str(err.value)
+
+
+def test_read_case_refuses_landmarks_off_the_actual_film(phantom_copy):
+    """The JSON's declared size passes read_keypoints; the PNG itself is smaller."""
+    row = load_index(phantom_copy).iloc[0]
+    image, keypoints = read_case(row["png_path"], row["json_path"])
+    top = int(min(y for _, y in keypoints.values()))
+    cv2.imwrite(row["png_path"], image[: max(1, top - 5)])  # the film cut above the landmarks
+    with pytest.raises(CSXAFormatError, match=r"lies outside its \d+x\d+ image .*png"):
+        read_case(row["png_path"], row["json_path"])

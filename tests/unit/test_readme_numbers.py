@@ -1,0 +1,19 @@
+"""Numbers in the README that come from a function: the README shows that function's output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from csxa_lightning.report import decoded_paper_markdown
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_the_readme_shows_the_decoded_paper_table_as_computed():
+    readme = README.read_text()
+    decoded = decoded_paper_markdown()
+    table = [line for line in decoded.splitlines() if line.startswith("|")]
+    assert len(table) == 10  # header, rule, 8 matrices (VGG19 fits two healthy counts)
+    for line in table:
+        assert line in readme, line
+    assert decoded.splitlines()[-1] in readme  # the computed conclusions
