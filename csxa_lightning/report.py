@@ -538,7 +538,7 @@ def protocol_markdown(runs: list[Run]) -> str:
     everyone = {r.title for r in runs}
 
     def which(titles: list[str]) -> str:
-        return "all" if set(titles) == everyone else ", ".join(dict.fromkeys(titles))
+        return "all" if set(titles) == everyone else "; ".join(dict.fromkeys(titles))
 
     rows = [f"| {cells} | {which(titles)} |" for cells, titles in departures.items()]
     lines += [
