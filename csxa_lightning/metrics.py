@@ -263,7 +263,8 @@ def compute_metrics(
         n_diseased=n_pos,
         n_healthy=len(y) - n_pos,
         threshold=threshold,
-        # Always answering the larger class: the bar every model must clear (paper: 96.21 %).
+        # Always answering the larger class: the bar every model must clear (on the paper's test
+        # counts, 1194 diseased of 1241, a model must beat 96.21 % accuracy).
         majority_accuracy=max(n_pos, len(y) - n_pos) / len(y),
     )
     return out

@@ -23,7 +23,12 @@ import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
-from csxa_lightning.metrics import bootstrap_seed, compute_metrics, metrics_with_intervals
+from csxa_lightning.metrics import (
+    INTERVAL_BOOTSTRAP_METRICS,
+    bootstrap_seed,
+    compute_metrics,
+    metrics_with_intervals,
+)
 from csxa_lightning.paper import PUBLISHED_N_TEST, decode_paper_table, published_table
 from csxa_lightning.stats import (
     holm,
@@ -308,6 +313,11 @@ def run_table(runs: list[Run]) -> pd.DataFrame:
                         "fn",
                     )
                 },
+                "bootstrap_resamples": m["bootstrap_resamples"],
+                **{
+                    f"{name}_undefined_resamples": m[f"{name}_undefined_resamples"]
+                    for name in INTERVAL_BOOTSTRAP_METRICS
+                },
                 "p_ztest_vs_baseline": c["z_p"],
                 "p_mcnemar_vs_baseline": c["mcnemar_p"],
                 "p_mcnemar_one_sided": c["mcnemar_p_one_sided"],
@@ -571,6 +581,31 @@ def training_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def undefined_markdown(table: pd.DataFrame) -> str | None:
+    """Which bootstrap intervals rest on resamples whose value was undefined: a precision or F1
+    where a class is never predicted (counted as 0 by the convention, and kept), or a value
+    that has no definition at all (left out of the percentiles)."""
+    notes = []
+    for r in table.itertuples():
+        counts = [
+            f"{name} {getattr(r, f'{name}_undefined_resamples')}"
+            for name in INTERVAL_BOOTSTRAP_METRICS
+            if getattr(r, f"{name}_undefined_resamples") > 0
+        ]
+        if counts:
+            notes.append(
+                f"- {r.variant}{seed_tag(table, r.repeat)}: {', '.join(counts)} of "
+                f"{r.bootstrap_resamples} resamples"
+            )
+    if not notes:
+        return None
+    return (
+        "Bootstrap resamples in which a metric was undefined (precision and F1: counted as 0 "
+        "by the convention above and kept; other metrics: left out of the interval):\n\n"
+        + "\n".join(notes)
+    )
+
+
 def not_compared_markdown(table: pd.DataFrame) -> str | None:
     rows = table[table["not_compared_because"].fillna("") != ""]
     if rows.empty:
@@ -696,6 +731,9 @@ def markdown_report(
         "accuracy to the baseline.",
         table2_markdown(table),
     ]
+    undefined = undefined_markdown(table)
+    if undefined:
+        parts.append(undefined)
     not_compared = not_compared_markdown(table)
     if not_compared:
         parts += ["### Comparisons not made", not_compared]

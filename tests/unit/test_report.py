@@ -249,3 +249,15 @@ def test_the_paper_table_decoded_section_shows_the_recovered_matrices(sweep):
     assert "The ResNet50 rows fit 47 healthy test films and no other count from 30 to 65" in (
         markdown
     )
+
+
+def test_the_report_counts_the_resamples_where_a_metric_was_undefined(sweep):
+    root, _ = sweep
+    paths = build_report(root, cam_examples=0)
+    table = pd.read_csv(paths["csv"]).set_index("variant")
+    # VGG19 always answers "diseased": healthy is never predicted in any resample.
+    assert table.loc["Original (VGG19)", "precision_weighted_undefined_resamples"] == 1000
+    assert table.loc["Original (VGG19)", "precision_weighted"] == pytest.approx(0.8 * 0.8)
+    assert table.loc["Wide cropped", "precision_weighted_undefined_resamples"] == 0
+    markdown = paths["md"].read_text()
+    assert "- Original (VGG19): precision_weighted 1000 of 1000 resamples" in markdown
