@@ -23,14 +23,14 @@ import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
-from csxa_lightning.metrics import (
+from csxa_lightning.results.metrics import (
     INTERVAL_BOOTSTRAP_METRICS,
     bootstrap_seed,
     compute_metrics,
     metrics_with_intervals,
 )
-from csxa_lightning.paper import PUBLISHED_N_TEST, decode_paper_table, published_table
-from csxa_lightning.stats import (
+from csxa_lightning.results.paper import PUBLISHED_N_TEST, decode_paper_table, published_table
+from csxa_lightning.results.stats import (
     holm,
     mcnemar_exact,
     mean_sd,

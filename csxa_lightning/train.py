@@ -26,9 +26,9 @@ from csxa_lightning import config as _config  # noqa: F401  (registers the resol
 from csxa_lightning.config_checks import check_config
 from csxa_lightning.data.datamodule import CSXADataModule
 from csxa_lightning.errors import exit_on_user_error
-from csxa_lightning.metrics import metrics_with_intervals
 from csxa_lightning.model import CSXAClassifier
 from csxa_lightning.protocol import departures
+from csxa_lightning.results.metrics import metrics_with_intervals
 
 log = logging.getLogger(__name__)
 

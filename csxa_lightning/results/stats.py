@@ -12,7 +12,7 @@ multiplicity. Across folds or seeds, `paired_ttest` and `mean_sd` summarise repe
 
 `decode_published_row` works the other way round: from a published accuracy, weighted
 precision and weighted F1 it finds every confusion matrix that prints as those figures, which
-shows what the paper's models did with the few healthy test films (csxa_lightning.paper).
+shows what the paper's models did with the few healthy test films (csxa_lightning.results.paper).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportions_ztest
 
-from csxa_lightning.metrics import (
+from csxa_lightning.results.metrics import (
     BOOTSTRAP_METRICS,
     compute_metrics,
     confusion_metrics,
@@ -37,7 +37,7 @@ from csxa_lightning.metrics import (
 
 # Re-exported: the Wilson interval lives in metrics.py because metrics_with_intervals uses it
 # and this module imports metrics (the other direction would be an import cycle).
-from csxa_lightning.metrics import wilson_interval as wilson_interval
+from csxa_lightning.results.metrics import wilson_interval as wilson_interval
 
 ALTERNATIVES = ("larger", "smaller", "two-sided")
 # How a published percentage may have been shortened: the paper rounds some figures and

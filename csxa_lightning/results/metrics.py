@@ -235,7 +235,7 @@ def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float,
     """Wilson score interval of a binomial proportion successes / n (statsmodels' "wilson").
 
     Well-behaved near 0 and 1, unlike the Wald interval: 0 of 47 healthy films recognised
-    gives (0, 0.0756), not (0, 0). Also importable from csxa_lightning.stats.
+    gives (0, 0.0756), not (0, 0). Also importable from csxa_lightning.results.stats.
     """
     if n <= 0 or not 0 <= successes <= n:
         raise ValueError(f"need 0 <= successes <= n and n > 0, got {successes} of {n}")

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
-from csxa_lightning.stats import decode_published_row
+from csxa_lightning.results.stats import decode_published_row
 
 
 @dataclass(frozen=True)
