@@ -17,7 +17,7 @@ class ReportOnMultirunEnd(Callback):
     folder, computed from the run folders' files alone (make report rebuilds it the same way)."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from csxa_lightning.report import build_report  # heavy imports only when needed
+        from csxa_lightning.results.document import build_report  # heavy imports when needed
 
         sweep_dir = Path(config.hydra.sweep.dir)
         paths = build_report(sweep_dir)

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 # Where Lightning keeps CSXADataModule.state_dict() in a checkpoint: under the class's name.
 DATAMODULE_KEY = CSXADataModule.__qualname__
 # The decision rule of every run: predictions.csv and metrics.json call a film diseased when
-# its probability is >= 0.5 (train.predictions_frame and metrics use this default).
+# its probability is >= 0.5 (results.runs.predictions_frame and metrics use this default).
 TRAINING_THRESHOLD = 0.5
 
 

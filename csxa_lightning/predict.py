@@ -29,7 +29,7 @@ from csxa_lightning.checkpoint import TrainedModel, load_trained_model
 from csxa_lightning.data.csxa import STEM_PATTERN
 from csxa_lightning.errors import exit_on_user_error
 from csxa_lightning.predict_inputs import PredictionInputs, collate_inputs, find_annotations
-from csxa_lightning.train import predictions_frame
+from csxa_lightning.results.runs import predictions_frame
 
 log = logging.getLogger(__name__)
 

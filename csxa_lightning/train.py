@@ -6,14 +6,12 @@ directly (the tests do).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
 
 import hydra
 import lightning as L
-import pandas as pd
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
@@ -29,31 +27,17 @@ from csxa_lightning.errors import exit_on_user_error
 from csxa_lightning.model import CSXAClassifier
 from csxa_lightning.protocol import departures
 from csxa_lightning.results.metrics import metrics_with_intervals
+from csxa_lightning.results.runs import (
+    METRICS_FILE,
+    NORMALIZATION_FILE,
+    is_finished,
+    predictions_frame,
+    read_metrics,
+    write_run,
+    write_split,
+)
 
 log = logging.getLogger(__name__)
-
-
-def predictions_frame(
-    test_frame: pd.DataFrame, index: torch.Tensor, prob: torch.Tensor, threshold: float = 0.5
-) -> pd.DataFrame:
-    """One row per test image: case_id, stem, label, prob_diseased, pred."""
-    order = index.numpy().argsort()
-    rows = test_frame.iloc[index.numpy()[order]]
-    prob_np = prob.float().numpy()[order]
-    if len(rows) != len(test_frame) or rows.index.duplicated().any():
-        raise RuntimeError(
-            f"test produced {len(rows)} predictions for {len(test_frame)} images; each test "
-            "image must be scored exactly once"
-        )
-    return pd.DataFrame(
-        {
-            "case_id": rows["case_id"].to_numpy(),
-            "stem": rows["stem"].to_numpy(),
-            "label": rows["label"].to_numpy(),
-            "prob_diseased": prob_np,
-            "pred": (prob_np >= threshold).astype(int),
-        }
-    )
 
 
 def readable_checkpoint(path: Path) -> str | None:
@@ -156,12 +140,11 @@ def train(cfg: DictConfig) -> dict:
     check_config(cfg)  # before anything is read or written
     check_ddp_launch(cfg)
     out = Path(cfg.paths.output_dir)
-    finished = out / "metrics.json"
-    if finished.exists() and not cfg.get("force", False):
+    if is_finished(out) and not cfg.get("force", False):
         # A restarted sweep skips what is done; force=true retrains in the same folder.
         log.info("%s holds a finished run; skipping it (force=true retrains)", out)
-        print(f"metrics: {finished} (finished earlier; skipped)")
-        return json.loads(finished.read_text())
+        print(f"metrics: {out / METRICS_FILE} (finished earlier; skipped)")
+        return read_metrics(out)
     out.mkdir(parents=True, exist_ok=True)
     recorded_departures = departures(cfg)  # a config it cannot read fails before training
     L.seed_everything(cfg.seed, workers=True)
@@ -173,10 +156,8 @@ def train(cfg: DictConfig) -> dict:
     datamodule.setup("fit")
     prepared = time.perf_counter()
     if is_global_zero():  # every rank computed the same; one writes
-        datamodule.split_frame.to_csv(out / "split.csv", index=False)
-        if len(datamodule.skipped):
-            datamodule.skipped.to_csv(out / "skipped_files.csv", index=False)
-        datamodule.save_normalization(out / "normalization.json")
+        write_split(out, datamodule.split_frame, datamodule.skipped)
+        datamodule.save_normalization(out / NORMALIZATION_FILE)
 
     model: CSXAClassifier = instantiate(cfg.model)
     model.set_normalization(*datamodule.normalization)  # also stored in the checkpoint
@@ -221,7 +202,10 @@ def train(cfg: DictConfig) -> dict:
         # protocol=paper | strict (conf/protocol/), and what still departs from the paper
         protocol=OmegaConf.select(cfg, "protocol.name", default=None),
         departures=recorded_departures,
-        checkpoint=str(ckpt_path),
+        # the folder the images were read from (data.root, or the phantom set's folder)
+        dataset_root=str(datamodule.dataset_root()),
+        # the tested checkpoint; null: the model of the last epoch, tested without one
+        checkpoint=ckpt_path,
         selected_by=checkpoint.monitor or "last epoch",
         # the value of selected_by at the tested checkpoint (None: last epoch); main()'s return
         selection_score=selection_score(checkpoint),
@@ -233,7 +217,8 @@ def train(cfg: DictConfig) -> dict:
         # optimizer steps of the whole training (a resumed run: counted from the start); an
         # enhanced variant with both channel orders takes twice the steps of its films
         optimizer_steps=int(trainer.global_step),
-        precision=str(trainer.precision),
+        # Lightning's numeric precision (e.g. 32-true, bf16-mixed); not a metric
+        trainer_precision=str(trainer.precision),
         input_pipeline="device" if datamodule.batches_on_device else "loader",
         device=str(trainer.strategy.root_device),
         processes=trainer.world_size,
@@ -244,8 +229,7 @@ def train(cfg: DictConfig) -> dict:
     )
     if not trainer.is_global_zero:
         return metrics
-    predictions.to_csv(out / "predictions.csv", index=False)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")  # last: "finished"
+    written = write_run(out, predictions, metrics)
     log.info(
         "test accuracy %.4f (majority baseline %.4f), balanced accuracy %.4f, AUROC %.4f",
         metrics["accuracy"],
@@ -253,7 +237,7 @@ def train(cfg: DictConfig) -> dict:
         metrics["balanced_accuracy"],
         metrics["auroc"],
     )
-    print(f"metrics: {out / 'metrics.json'}")
+    print(f"metrics: {written}")
     return metrics
 
 

@@ -92,7 +92,7 @@ def _baseline_run(
         "train_img_s": round(
             metrics["train_samples"] * metrics["epochs"] / metrics["seconds_fit"], 1
         ),
-        "precision": metrics["precision"],
+        "precision": metrics["trainer_precision"],
         "input_pipeline": metrics["input_pipeline"],
         "device": metrics["device"],
         "test": {k: metrics[k] for k in ("n", "accuracy", "balanced_accuracy", "auroc")},

@@ -64,6 +64,6 @@ def test_a_run_on_the_gpu_uses_bf16_and_the_device_path(phantom, tmp_path):
             ]
         )
     )
-    assert metrics["precision"] == "bf16-mixed"
+    assert metrics["trainer_precision"] == "bf16-mixed"
     assert metrics["input_pipeline"] == "device" and metrics["device"].startswith("cuda")
     assert metrics["epochs"] == 2 and metrics["n"] > 0

@@ -77,6 +77,9 @@ def test_phantom_run_writes_split_predictions_and_metrics(tmp_path):
     last = out / "checkpoints" / "last.ckpt"
     assert last.is_file() and not last.is_symlink()
     assert saved["arch"] == "resnet18"
+    # The folder the images came from, and Lightning's precision under its own name.
+    assert saved["dataset_root"] == str(generated[0])
+    assert "precision" not in saved and saved["trainer_precision"].endswith(("-true", "-mixed"))
 
 
 def test_without_validation_the_last_epoch_is_tested(phantom, tmp_path):
@@ -100,6 +103,7 @@ def test_without_validation_the_last_epoch_is_tested(phantom, tmp_path):
     # the paper that remain, the optimizer steps taken, and no sweep objective (no validation).
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["protocol"] == "paper" and saved["variant"] is None
+    assert Path(saved["dataset_root"]) == Path(phantom.root).expanduser()
     assert saved["selection_score"] is None and sweep_objective(saved) is None
     listed = {d["setting"]: d for d in saved["departures"]}
     assert not {"data.stratify", "data.val_fraction", "callbacks.model_checkpoint.monitor"} & set(

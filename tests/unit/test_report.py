@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from csxa_lightning.report import build_report
+from csxa_lightning.results.document import build_report
 from csxa_lightning.results.stats import mcnemar_exact, two_proportion_ztest
 
 N_HEALTHY, N_DISEASED = 20, 80

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from csxa_lightning.report import build_report
+from csxa_lightning.results.document import build_report
 from tests.unit.test_report import fake_run
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "report_golden"

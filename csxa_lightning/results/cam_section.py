@@ -9,20 +9,17 @@ saying why instead of a picture; the rest of the report never depends on this se
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
 from csxa_lightning.data.csxa import JSON_DIR, PNG_DIR
-
-if TYPE_CHECKING:
-    from csxa_lightning.report import Run
+from csxa_lightning.results.figures import png_bytes
+from csxa_lightning.results.runs import Run, checkpoint_candidates, run_repeat
 
 # (title, true label, predicted label, sort by probability ascending: the most telling first)
 CATEGORIES = (
@@ -46,18 +43,10 @@ class CamSection:
     pictures: dict[str, bytes] = field(default_factory=dict)
 
 
-def tested_checkpoint(run_dir: Path) -> Path:
+def tested_checkpoint(run: Run) -> Path:
     """The checkpoint whose predictions are in predictions.csv (metrics.json names it), looked
     up in the run's own checkpoints/ first: the run folder may have been moved since."""
-    metrics_file = run_dir / "metrics.json"
-    named = json.loads(metrics_file.read_text()).get("checkpoint")
-    candidates = []
-    if named and named != "None":
-        # The run's own folder first: it may have been moved or copied since.
-        candidates += [run_dir / "checkpoints" / Path(named).name, Path(named)]
-    else:  # no checkpoint was selected: the model of the last epoch was tested, as in last.ckpt
-        candidates.append(run_dir / "checkpoints" / "last.ckpt")
-    candidates = list(dict.fromkeys(candidates))
+    candidates = checkpoint_candidates(run.path, run.recorded)
     for candidate in candidates:
         if candidate.is_file():
             return candidate
@@ -65,24 +54,31 @@ def tested_checkpoint(run_dir: Path) -> Path:
     raise CamUnavailable(f"no checkpoint: {looked_for} not found")
 
 
-def dataset_root(config) -> Path:
-    """The dataset folder a run read, from its saved config (a phantom set: its cache path)."""
+def dataset_root(run: Run, config) -> Path:
+    """The dataset folder a run read: metrics.json's dataset_root, or for runs written before
+    it was recorded, the folder its saved config names."""
+    root = run.recorded.get("dataset_root")
+    if root is None:
+        root = configured_root(config)
+    if root is None or not (Path(root) / PNG_DIR).is_dir():
+        raise CamUnavailable(f"the run's dataset folder {root} is not on this machine")
+    return Path(root)
+
+
+def configured_root(config) -> str | Path | None:
+    """The dataset folder a saved config names (a phantom set: its cache path)."""
     from csxa_lightning.phantom.store import phantom_dir
 
     try:
         phantom = OmegaConf.select(config, "data.phantom")
         if phantom is not None:
             cache_dir = OmegaConf.select(config, "data.cache_dir")
-            root = phantom_dir(cache_dir, **OmegaConf.to_container(phantom))
-        else:
-            root = OmegaConf.select(config, "data.root")
+            return phantom_dir(cache_dir, **OmegaConf.to_container(phantom))
+        return OmegaConf.select(config, "data.root")
     except Exception as err:  # an interpolation this process cannot resolve
         raise CamUnavailable(
             f"cannot tell the dataset folder from the run's config ({err})"
         ) from err
-    if root is None or not (Path(root) / PNG_DIR).is_dir():
-        raise CamUnavailable(f"the run's dataset folder {root} is not on this machine")
-    return Path(root)
 
 
 def pick_examples(predictions: pd.DataFrame, per_category: int) -> dict[str, pd.DataFrame]:
@@ -101,9 +97,9 @@ def run_figure(run: Run, per_category: int) -> tuple[bytes, str]:
     examples = pick_examples(run.predictions, per_category)
     if not examples:
         raise CamUnavailable("no true positives, false positives or false negatives")
-    checkpoint = tested_checkpoint(run.path)
-    config = OmegaConf.load(run.path / ".hydra" / "config.yaml")
-    root = dataset_root(config)
+    checkpoint = tested_checkpoint(run)
+    config = OmegaConf.load(run.config_file)
+    root = dataset_root(run, config)
     precision = str(OmegaConf.select(config, "trainer.precision", default="32")).split("-")[0]
     tolerance = PROBABILITY_TOLERANCE.get(precision, PROBABILITY_TOLERANCE["16"])
 
@@ -153,8 +149,6 @@ def _grid(title, examples: dict[str, pd.DataFrame], pictures, per_category: int)
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from csxa_lightning.report import _png
-
     rows = len(examples)
     fig, axes = plt.subplots(
         rows, per_category, figsize=(2.4 * per_category, 2.7 * rows), squeeze=False
@@ -173,7 +167,7 @@ def _grid(title, examples: dict[str, pd.DataFrame], pictures, per_category: int)
         )
     fig.suptitle(f"{title}: p = probability of diseased", fontsize=9)
     fig.tight_layout()
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def _slug(text: str) -> str:
@@ -182,8 +176,6 @@ def _slug(text: str) -> str:
 
 def cam_section(runs: list[Run], per_category: int = 3) -> CamSection:
     """Markdown (linking figures/<name>) and the pictures, one per variant."""
-    from csxa_lightning.report import run_repeat
-
     section = CamSection(
         "## Grad-CAM\n\n"
         "Where each variant's tested checkpoint looks: Grad-CAM of the predicted class at the "

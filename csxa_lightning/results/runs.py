@@ -1,0 +1,236 @@
+"""A run folder: the files train.py writes into it, and the report's reading of them.
+
+    split.csv            every image of the run and its split (train/val/test)
+    skipped_files.csv    images left out, and why (only when there are some)
+    normalization.json   the input normalization computed on the training split
+    checkpoints/         Lightning's checkpoints (epochNNN.ckpt, last.ckpt)
+    predictions.csv      one row per test image (predictions_frame)
+    metrics.json         the test metrics and how the run was made; written last: its
+                         presence means "finished"
+    .hydra/              the config and overrides Hydra saved
+
+Nothing here trains or plots: train.py calls the writers, the report (results/document.py) and
+the Grad-CAM section the readers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from omegaconf import OmegaConf
+
+from csxa_lightning.results.metrics import bootstrap_seed, metrics_with_intervals
+
+if TYPE_CHECKING:
+    import torch
+
+SPLIT_FILE = "split.csv"
+SKIPPED_FILE = "skipped_files.csv"
+NORMALIZATION_FILE = "normalization.json"
+CHECKPOINT_DIR = "checkpoints"
+LAST_CHECKPOINT = "last.ckpt"
+PREDICTIONS_FILE = "predictions.csv"
+METRICS_FILE = "metrics.json"
+HYDRA_DIR = ".hydra"
+CONFIG_FILE = "config.yaml"
+OVERRIDES_FILE = "overrides.yaml"
+
+
+def predictions_frame(
+    test_frame: pd.DataFrame, index: torch.Tensor, prob: torch.Tensor, threshold: float = 0.5
+) -> pd.DataFrame:
+    """One row per test image: case_id, stem, label, prob_diseased, pred."""
+    order = index.numpy().argsort()
+    rows = test_frame.iloc[index.numpy()[order]]
+    prob_np = prob.float().numpy()[order]
+    if len(rows) != len(test_frame) or rows.index.duplicated().any():
+        raise RuntimeError(
+            f"test produced {len(rows)} predictions for {len(test_frame)} images; each test "
+            "image must be scored exactly once"
+        )
+    return pd.DataFrame(
+        {
+            "case_id": rows["case_id"].to_numpy(),
+            "stem": rows["stem"].to_numpy(),
+            "label": rows["label"].to_numpy(),
+            "prob_diseased": prob_np,
+            "pred": (prob_np >= threshold).astype(int),
+        }
+    )
+
+
+def write_split(folder: Path, split: pd.DataFrame, skipped: pd.DataFrame) -> None:
+    """split.csv, and skipped_files.csv when images were left out."""
+    split.to_csv(folder / SPLIT_FILE, index=False)
+    if len(skipped):
+        skipped.to_csv(folder / SKIPPED_FILE, index=False)
+
+
+def write_run(folder: Path, predictions: pd.DataFrame, metrics: dict) -> Path:
+    """predictions.csv, then metrics.json (last: its presence means the run finished); returns
+    the path of metrics.json."""
+    predictions.to_csv(folder / PREDICTIONS_FILE, index=False)
+    path = folder / METRICS_FILE
+    path.write_text(json.dumps(metrics, indent=2) + "\n")
+    return path
+
+
+def is_finished(folder: Path) -> bool:
+    return (folder / METRICS_FILE).exists()
+
+
+def read_metrics(folder: Path) -> dict:
+    """metrics.json as written; {} when it holds no object."""
+    recorded = json.loads((folder / METRICS_FILE).read_text())
+    return recorded if isinstance(recorded, dict) else {}
+
+
+def recorded_checkpoint(metrics: dict) -> str | None:
+    """The tested checkpoint metrics.json names; None when the run tested the model of the last
+    epoch without a checkpoint (JSON null; runs written before this rule wrote "None")."""
+    named = metrics.get("checkpoint")
+    return None if named in (None, "", "None") else str(named)
+
+
+def checkpoint_candidates(folder: Path, metrics: dict) -> list[Path]:
+    """Where the tested checkpoint may be, most likely first: the run's own checkpoints/ (the
+    folder may have been moved or copied since), then the recorded path; last.ckpt when no
+    checkpoint was recorded (the model of the last epoch was tested)."""
+    named = recorded_checkpoint(metrics)
+    if named is None:
+        return [folder / CHECKPOINT_DIR / LAST_CHECKPOINT]
+    return list(dict.fromkeys([folder / CHECKPOINT_DIR / Path(named).name, Path(named)]))
+
+
+@dataclass
+class Run:
+    """One finished run folder."""
+
+    path: Path
+    arch: str
+    crop: str
+    color: str
+    seed: int
+    fold: int  # cross-validation fold, -1 without cross-validation
+    title: str
+    overrides: list[str]
+    predictions: pd.DataFrame
+    metrics: dict = field(default_factory=dict)
+    variant: str | None = None  # the +variant name (conf/variant/), None for a plain run
+    is_baseline: bool | None = None  # variant.baseline; None when the run has no marker
+    recorded: dict = field(default_factory=dict)  # what train.py wrote into metrics.json
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.arch, self.crop, self.color)
+
+    @property
+    def test_ids(self) -> np.ndarray:
+        return self.predictions["case_id"].to_numpy()
+
+    @property
+    def repeat(self) -> tuple[int, int]:
+        """Which repetition: runs of one (seed, fold) share a test set and pair up."""
+        return (self.seed, self.fold)
+
+    @property
+    def correct(self) -> np.ndarray:
+        return (self.predictions["pred"] == self.predictions["label"]).to_numpy()
+
+    @property
+    def config_file(self) -> Path:
+        return self.path / HYDRA_DIR / CONFIG_FILE
+
+
+TITLES = {
+    ("none", "none"): "Original",
+    ("tight", "none"): "Cropped",
+    ("wide", "none"): "Wide cropped",
+    ("none", "enhanced"): "Colored",
+    ("tight", "enhanced"): "Colored, cropped",
+    ("wide", "enhanced"): "Colored, wide cropped",
+}
+MODEL_NAMES = {"resnet50": "ResNet50", "vgg19": "VGG19", "resnet18": "ResNet18"}
+
+
+def default_title(arch: str, crop: str, color: str) -> str:
+    """The paper's name of a variant; the model is named for the originals and non-ResNet50."""
+    title = TITLES.get((crop, color), f"crop={crop}, color={color}")
+    if (crop, color) == ("none", "none") or arch != "resnet50":
+        title += f" ({MODEL_NAMES.get(arch, arch)})"
+    return title
+
+
+def run_repeat(run: Run) -> str:
+    return f"seed {run.seed}" + (f", fold {run.fold}" if run.fold >= 0 else "")
+
+
+def load_run(folder: Path) -> Run:
+    config = OmegaConf.load(folder / HYDRA_DIR / CONFIG_FILE)
+    overrides_file = folder / HYDRA_DIR / OVERRIDES_FILE
+    overrides = list(OmegaConf.load(overrides_file)) if overrides_file.exists() else []
+    predictions = pd.read_csv(folder / PREDICTIONS_FILE, dtype={"stem": str}).sort_values(
+        "case_id", ignore_index=True
+    )  # stems keep their leading zeros (0001035): they name the images
+    arch = str(config.model.arch)
+    crop, color = str(config.crop.name), str(config.color.name)
+    title = default_title(arch, crop, color)
+    cv = config.get("cv") or {}
+    variant = config.get("variant") or {}
+    run = Run(
+        folder,
+        arch,
+        crop,
+        color,
+        int(config.seed),
+        int(cv.get("fold", 0)) if cv.get("folds", 0) else -1,
+        str(title),
+        [str(o) for o in overrides],
+        predictions,
+        variant=variant.get("name"),
+        is_baseline=bool(variant["baseline"]) if "baseline" in variant else None,
+        recorded=read_metrics(folder),
+    )
+    # The seed training used for metrics.json's intervals: the report's are the same numbers.
+    seed = run.recorded.get("bootstrap_seed", bootstrap_seed(run.seed))
+    run.metrics = metrics_with_intervals(
+        predictions["label"].to_numpy(), predictions["prob_diseased"].to_numpy(), seed=seed
+    )
+    return run
+
+
+def find_runs(sweep_dir: Path) -> list[Run]:
+    """Every finished run folder under sweep_dir, in the paper's order of variants."""
+    folders = sorted(
+        p.parent
+        for p in sweep_dir.rglob(PREDICTIONS_FILE)
+        if is_finished(p.parent) and (p.parent / HYDRA_DIR / CONFIG_FILE).exists()
+    )
+    if not folders:
+        raise FileNotFoundError(
+            f"{sweep_dir}: no finished run folders (predictions.csv, metrics.json and "
+            ".hydra/config.yaml); run a sweep first, e.g. python -m csxa_lightning.train "
+            "experiment=table1"
+        )
+    order = [
+        default_title(*key) for key in (("resnet50", "none", "none"), ("vgg19", "none", "none"))
+    ]
+    order += [t for k, t in TITLES.items() if k != ("none", "none")]
+    runs = [load_run(f) for f in folders]
+    runs.sort(
+        key=lambda r: (order.index(r.title) if r.title in order else len(order), r.title, r.repeat)
+    )
+    return runs
+
+
+def latest_sweep(log_dir: Path) -> Path:
+    """The sweep folder (multirun.yaml) under log_dir written last."""
+    candidates = [p.parent for p in log_dir.glob("**/multirun.yaml")]
+    if not candidates:
+        raise FileNotFoundError(f"no sweep under {log_dir}; run one with --multirun first")
+    return max(candidates, key=lambda p: p.stat().st_mtime)

@@ -1,0 +1,63 @@
+"""The run folder's files as results/runs.py writes and reads them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from csxa_lightning.results.runs import (
+    CHECKPOINT_DIR,
+    METRICS_FILE,
+    PREDICTIONS_FILE,
+    checkpoint_candidates,
+    is_finished,
+    predictions_frame,
+    read_metrics,
+    recorded_checkpoint,
+    write_run,
+)
+
+
+def test_predictions_come_back_in_frame_order_with_the_decision_rule():
+    frame = pd.DataFrame({"case_id": [1, 2, 3], "stem": ["0001130", "0002130", "0003130"],
+                          "label": [0, 1, 1]})  # fmt: skip
+    rows = predictions_frame(frame, torch.tensor([2, 0, 1]), torch.tensor([0.7, 0.2, 0.5]))
+    assert rows["case_id"].tolist() == [1, 2, 3]
+    assert rows["prob_diseased"].tolist() == pytest.approx([0.2, 0.5, 0.7])
+    assert rows["pred"].tolist() == [0, 1, 1]
+    with pytest.raises(RuntimeError, match="exactly once"):
+        predictions_frame(frame, torch.tensor([0, 0, 1]), torch.tensor([0.1, 0.1, 0.9]))
+
+
+def test_a_run_without_a_tested_checkpoint_records_null(tmp_path):
+    predictions = pd.DataFrame({"case_id": [1], "stem": ["0001130"], "label": [1],
+                                "prob_diseased": [0.9], "pred": [1]})  # fmt: skip
+    assert not is_finished(tmp_path)
+    path = write_run(tmp_path, predictions, {"accuracy": 1.0, "checkpoint": None})
+    assert path == tmp_path / METRICS_FILE and is_finished(tmp_path)
+    assert (tmp_path / PREDICTIONS_FILE).exists()
+    assert '"checkpoint": null' in path.read_text()
+    assert recorded_checkpoint(read_metrics(tmp_path)) is None
+    assert checkpoint_candidates(tmp_path, read_metrics(tmp_path)) == [
+        tmp_path / CHECKPOINT_DIR / "last.ckpt"
+    ]
+
+
+def test_checkpoints_are_looked_up_in_the_run_folder_first(tmp_path):
+    # Folders written before null was recorded hold the string "None": the same meaning.
+    assert recorded_checkpoint({"checkpoint": "None"}) is None
+    assert recorded_checkpoint({}) is None
+    named = {"checkpoint": "/elsewhere/checkpoints/epoch003.ckpt"}
+    assert checkpoint_candidates(tmp_path, named) == [
+        tmp_path / CHECKPOINT_DIR / "epoch003.ckpt",
+        Path("/elsewhere/checkpoints/epoch003.ckpt"),
+    ]
+
+
+def test_metrics_json_that_holds_no_object_reads_as_empty(tmp_path):
+    (tmp_path / METRICS_FILE).write_text(json.dumps([1, 2]))
+    assert read_metrics(tmp_path) == {}
