@@ -4,6 +4,10 @@ here too, so that a number reads the same in every table."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -206,64 +210,111 @@ def majority_row(table: pd.DataFrame) -> tuple[str, dict]:
     return title, compute_metrics(labels, np.full(n, float(answer)))
 
 
-def table1_markdown(table: pd.DataFrame) -> str:
-    lines = [
-        "| variant | model | accuracy | precision (weighted) | recall (weighted) | F1 (weighted) "
-        "| precision (macro) | recall (macro) | F1 (macro) | p (z-test) | p (z-test, Holm) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in table.itertuples():
-        lines.append(
-            f"| {r.variant}{seed_tag(table, r.repeat)} | {r.model} | {pct(r.accuracy)} "
-            f"| {pct(r.precision_weighted)} | {pct(r.accuracy)} | {pct(r.f1_weighted)} "
-            f"| {pct(r.precision_macro)} | {pct(r.recall_macro)} | {pct(r.f1_macro)} "
-            f"| {pval(r.p_ztest_vs_baseline)} | {pval(r.p_ztest_vs_baseline_holm)} |"
-        )
-    title, m = majority_row(table)
-    lines.append(
-        f"| {title} | — | {pct(m['accuracy'])} "
-        f"| {pct(m['precision_weighted'])} | {pct(m['accuracy'])} | {pct(m['f1_weighted'])} "
-        f"| {pct(m['precision_macro'])} | {pct(m['recall_macro'])} | {pct(m['f1_macro'])} "
-        "| — | — |"
-    )
-    return "\n".join(lines)
-
-
 def seed_tag(table: pd.DataFrame, repeat: str) -> str:
     """'(seed 1, fold 2)' when the table holds several repetitions, else nothing."""
     return f" ({repeat})" if table["repeat"].nunique() > 1 else ""
 
 
-def table2_markdown(table: pd.DataFrame) -> str:
+@dataclass(frozen=True)
+class Column:
+    """One column of a markdown table: its header, how to get the value from a row (a dict: a
+    row of run_table, or the majority row), and how to write it. A new statistic in a table is
+    its kernel (metrics.py, stats.py), a column of run_table, and one Column here."""
+
+    header: str
+    value: Callable[[dict], Any]
+    format: Callable[[Any], str] = str
+
+    def cell(self, row: dict) -> str:
+        return self.format(self.value(row))
+
+
+def field_of(name: str) -> Callable[[dict], Any]:
+    """The row's value of name; NaN where the row has none (the majority row has no p-value)."""
+    return lambda row: row.get(name, np.nan)
+
+
+def with_interval(
+    name: str, low: str | None = None, high: str | None = None
+) -> Callable[[dict], tuple]:
+    """(value, interval low, interval high); the interval is NaN where the row has none."""
+    low, high = low or f"{name}_ci_low", high or f"{name}_ci_high"
+    return lambda row: (row.get(name, np.nan), row.get(low, np.nan), row.get(high, np.nan))
+
+
+def pct_ci(values: tuple) -> str:
+    value, low, high = values
+    return pct(value) + ci(low, high)
+
+
+def counts(values: tuple) -> str:
+    return " / ".join(str(v) for v in values)
+
+
+def markdown_table(columns: tuple[Column, ...], rows: list[dict]) -> str:
     lines = [
-        "| variant | balanced accuracy [95 % CI] | sensitivity | specificity | AUROC | AUPRC "
-        "| McNemar p (two-sided) | McNemar p (one-sided) | McNemar p (two-sided, Holm) "
-        "| Δ balanced accuracy vs baseline [95 % CI] | test healthy / diseased |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| " + " | ".join(c.header for c in columns) + " |",
+        "|" + "---|" * len(columns),
     ]
-    for r in table.itertuples():
-
-        def with_ci(name: str, r=r) -> str:
-            value = getattr(r, name)
-            return pct(value) + ci(getattr(r, f"{name}_ci_low"), getattr(r, f"{name}_ci_high"))
-
-        lines.append(
-            f"| {r.variant}{seed_tag(table, r.repeat)} | {with_ci('balanced_accuracy')} "
-            f"| {with_ci('sensitivity')} | {with_ci('specificity')} | {with_ci('auroc')} "
-            f"| {with_ci('auprc')} "
-            f"| {pval(r.p_mcnemar_vs_baseline)} | {pval(r.p_mcnemar_one_sided)} "
-            f"| {pval(r.p_mcnemar_vs_baseline_holm)} "
-            f"| {pct(r.d_balanced_accuracy_vs_baseline)}"
-            f"{ci(r.d_balanced_accuracy_ci_low, r.d_balanced_accuracy_ci_high)} "
-            f"| {r.n_healthy} / {r.n_diseased} |"
-        )
-    title, m = majority_row(table)
-    lines.append(
-        f"| {title} | {pct(m['balanced_accuracy'])} "
-        f"| {pct(m['sensitivity'])} | {pct(m['specificity'])} | {pct(m['auroc'])} "
-        f"| {pct(m['auprc'])} | — | — | — | — | {m['n_healthy']} / {m['n_diseased']} |"
-    )
+    lines += ["| " + " | ".join(c.cell(row) for c in columns) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def table_rows(table: pd.DataFrame) -> list[dict]:
+    """run_table's rows, then the majority row; "label" names each row in the first column."""
+    rows = [
+        {**row, "label": f"{row['variant']}{seed_tag(table, row['repeat'])}"}
+        for row in table.to_dict("records")
+    ]
+    title, majority = majority_row(table)
+    return rows + [{**majority, "label": title, "model": "—"}]
+
+
+TABLE1 = (
+    Column("variant", field_of("label")),
+    Column("model", field_of("model")),
+    Column("accuracy", field_of("accuracy"), pct),
+    Column("precision (weighted)", field_of("precision_weighted"), pct),
+    Column("recall (weighted)", field_of("accuracy"), pct),  # weighted recall is accuracy
+    Column("F1 (weighted)", field_of("f1_weighted"), pct),
+    Column("precision (macro)", field_of("precision_macro"), pct),
+    Column("recall (macro)", field_of("recall_macro"), pct),
+    Column("F1 (macro)", field_of("f1_macro"), pct),
+    Column("p (z-test)", field_of("p_ztest_vs_baseline"), pval),
+    Column("p (z-test, Holm)", field_of("p_ztest_vs_baseline_holm"), pval),
+)
+
+TABLE2 = (
+    Column("variant", field_of("label")),
+    Column("balanced accuracy [95 % CI]", with_interval("balanced_accuracy"), pct_ci),
+    Column("sensitivity", with_interval("sensitivity"), pct_ci),
+    Column("specificity", with_interval("specificity"), pct_ci),
+    Column("AUROC", with_interval("auroc"), pct_ci),
+    Column("AUPRC", with_interval("auprc"), pct_ci),
+    Column("McNemar p (two-sided)", field_of("p_mcnemar_vs_baseline"), pval),
+    Column("McNemar p (one-sided)", field_of("p_mcnemar_one_sided"), pval),
+    Column("McNemar p (two-sided, Holm)", field_of("p_mcnemar_vs_baseline_holm"), pval),
+    Column(
+        "Δ balanced accuracy vs baseline [95 % CI]",
+        with_interval(
+            "d_balanced_accuracy_vs_baseline",
+            "d_balanced_accuracy_ci_low",
+            "d_balanced_accuracy_ci_high",
+        ),
+        pct_ci,
+    ),
+    Column("test healthy / diseased", lambda row: (row["n_healthy"], row["n_diseased"]), counts),
+)
+
+
+def table1_markdown(table: pd.DataFrame) -> str:
+    """The paper's Table 1 layout, one row per run and the majority row."""
+    return markdown_table(TABLE1, table_rows(table))
+
+
+def table2_markdown(table: pd.DataFrame) -> str:
+    """What the paper does not show: intervals, paired tests, the class counts."""
+    return markdown_table(TABLE2, table_rows(table))
 
 
 def seeds_markdown(table: pd.DataFrame) -> str | None:
