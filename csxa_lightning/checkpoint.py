@@ -1,6 +1,12 @@
-"""A run's .ckpt as a model ready to use: the classifier (with the training set's normalization
-in its buffers) and the preprocessing it was trained on. Prediction, export and the report's
-Grad-CAM pictures read checkpoints through this one function."""
+"""Every reading of a run's checkpoints, and the checkpoint callbacks that write them.
+
+- load_trained_model: a .ckpt as a model ready to use: the classifier (with the training set's
+  normalization in its buffers) and the preprocessing it was trained on. Prediction, export and
+  the report's Grad-CAM pictures read checkpoints through this one function.
+- readable_checkpoint: the last.ckpt an interrupted training resumes from, if torch can read it.
+- build_callbacks: cfg.callbacks instantiated, the checkpoint callback first, with the overrides
+  a run without validation needs.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,9 @@ from pathlib import Path
 
 import cv2
 import torch
+from hydra.utils import instantiate
+from lightning.fabric.utilities.rank_zero import rank_zero_only
+from omegaconf import DictConfig
 
 from csxa_lightning.data.datamodule import CSXADataModule
 from csxa_lightning.data.preprocess import Preprocessor
@@ -108,3 +117,57 @@ def load_trained_model(path: str | Path, device: str | torch.device = "cpu") -> 
         ) from err
     classifier.eval().to(device)
     return TrainedModel(classifier, preprocessor, path, str(hparams["arch"]), opencv)
+
+
+def is_global_zero() -> bool:
+    """Process 0 of a DDP run (or the only process). Lightning reads the rank from the
+    environment its launcher, torchrun or SLURM sets, before any trainer exists."""
+    return rank_zero_only.rank == 0
+
+
+def readable_checkpoint(path: Path) -> str | None:
+    """path if it holds a checkpoint torch can read, else None. Lightning writes checkpoints
+    through a temporary file, but where that file lies on another file system the final move is
+    a copy, and a job killed during it leaves a truncated file: the run then starts over, with
+    a warning, instead of failing inside Lightning. The damaged file is kept for inspection."""
+    if not path.exists():
+        return None
+    try:
+        # mmap: the archive's index is checked without reading the tensors into memory.
+        torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+    except Exception as err:  # noqa: BLE001  (any unreadable file means: start over)
+        damaged = path.with_name(path.name + ".damaged")
+        if not is_global_zero():
+            return None  # rank 0 sees the same file, keeps it and says so
+        path.replace(damaged)
+        log.warning(
+            "%s cannot be read (%s: %s); it was cut off while being written. Starting the run "
+            "over; the file is kept as %s",
+            path,
+            type(err).__name__,
+            err,
+            damaged,
+        )
+        return None
+    return str(path)
+
+
+def checkpoint_overrides(cfg: DictConfig, has_validation: bool) -> dict:
+    """Without a validation split the last epoch is kept, and every epoch's checkpoint is the
+    newest: last.ckpt becomes a link to it instead of a second copy (one write per epoch, not
+    two). With validation the kept checkpoint is the best epoch's, and last.ckpt must be a
+    copy of the newest."""
+    if has_validation:
+        return {}
+    link = cfg.callbacks.model_checkpoint.get("save_last") is True
+    return {"monitor": None, **({"save_last": "link"} if link else {})}
+
+
+def build_callbacks(cfg: DictConfig, has_validation: bool) -> list:
+    """cfg.callbacks instantiated: the ModelCheckpoint (callbacks.model_checkpoint, with
+    checkpoint_overrides applied) first, then the others in config order."""
+    checkpoint = instantiate(
+        cfg.callbacks.model_checkpoint, **checkpoint_overrides(cfg, has_validation)
+    )
+    others = [instantiate(c) for k, c in cfg.callbacks.items() if k != "model_checkpoint"]
+    return [checkpoint, *others]

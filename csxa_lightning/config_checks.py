@@ -15,7 +15,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from numbers import Real
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.types import Override
+from hydra.types import RunMode
+from lightning.pytorch.plugins.environments import SLURMEnvironment
 from omegaconf import DictConfig, OmegaConf
 
 _ABSENT = object()
@@ -171,9 +174,35 @@ def config_problems(cfg: DictConfig) -> list[str]:
     return problems
 
 
+def ddp_launch_problem(cfg: DictConfig) -> str | None:
+    """Several processes per run inside a local --multirun cannot work: Lightning starts the
+    extra processes with the run folder of a single run, not the sweep job's."""
+    trainer = cfg.get("trainer")
+    if trainer is None:
+        return None
+    several = str(trainer.get("devices", 1)) not in ("1", "None") or trainer.get(
+        "num_nodes", 1
+    ) not in (1, None)
+    distributed = str(trainer.get("strategy", "auto")).startswith("ddp")
+    multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    if several and distributed and multirun and not SLURMEnvironment.detect():
+        return (
+            f"trainer.strategy={trainer.strategy} with trainer.devices={trainer.devices} inside "
+            "a --multirun on one machine: Lightning would start the extra processes in the "
+            "wrong folder. Train each variant as a single run (python -m csxa_lightning.train "
+            "+variant=... trainer=ddp), or sweep with launcher=slurm, where SLURM starts one "
+            "task per GPU."
+        )
+    return None
+
+
 def check_config(cfg: DictConfig) -> None:
-    """Raise ConfigValueError listing every impossible value, before anything is read."""
+    """Raise ConfigValueError listing every impossible value, before anything is read; then
+    the launch check (ddp_launch_problem), whose message stands alone."""
     problems = config_problems(cfg)
+    launch = ddp_launch_problem(cfg)
+    if launch and not problems:
+        raise ConfigValueError(launch)
     if len(problems) == 1:
         raise ConfigValueError(f"impossible config value {problems[0]}")
     if problems:

@@ -14,7 +14,7 @@ from csxa_lightning.backbones import build_backbone
 
 # Label 0 and 1, the order of the model's outputs.
 CLASS_NAMES = ("healthy", "diseased")
-# Until set_normalization() gives the training set's own statistics: ImageNet's.
+# Until setup() takes the training set's own statistics from the datamodule: ImageNet's.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -88,6 +88,17 @@ class CSXAClassifier(L.LightningModule):
 
     def set_class_weights(self, weights: list[float] | None) -> None:
         self.class_weights = None if weights is None else torch.tensor(weights, dtype=torch.float32)
+
+    def setup(self, stage: str) -> None:
+        """The model wires itself to its data: the training set's normalization and class
+        weights from the trainer's datamodule (after its setup("fit")). Without a datamodule
+        that has them (prediction, export: a model loaded from a checkpoint) the buffers keep
+        what they hold; resuming restores the checkpoint's buffers after this hook."""
+        datamodule = self.trainer.datamodule  # setup() is called by a trainer
+        if getattr(datamodule, "normalization", None) is None:
+            return
+        self.set_normalization(*datamodule.normalization)  # also stored in the checkpoint
+        self.set_class_weights(datamodule.class_weights)
 
     def prepare_input(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 (B, C, H, W) on the device -> normalized float, 3 channels for the backbone."""

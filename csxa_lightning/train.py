@@ -14,13 +14,11 @@ import hydra
 import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from hydra.utils import instantiate
-from lightning.fabric.utilities.rank_zero import rank_zero_only
-from lightning.pytorch.plugins.environments import SLURMEnvironment
 from omegaconf import DictConfig, OmegaConf
 
 from csxa_lightning import config as _config  # noqa: F401  (registers the resolvers)
+from csxa_lightning.checkpoint import build_callbacks, is_global_zero, readable_checkpoint
 from csxa_lightning.config_checks import check_config
 from csxa_lightning.data.datamodule import CSXADataModule
 from csxa_lightning.errors import exit_on_user_error
@@ -38,69 +36,6 @@ from csxa_lightning.results.runs import (
 )
 
 log = logging.getLogger(__name__)
-
-
-def readable_checkpoint(path: Path) -> str | None:
-    """path if it holds a checkpoint torch can read, else None. Lightning writes checkpoints
-    through a temporary file, but where that file lies on another file system the final move is
-    a copy, and a job killed during it leaves a truncated file: the run then starts over, with
-    a warning, instead of failing inside Lightning. The damaged file is kept for inspection."""
-    if not path.exists():
-        return None
-    try:
-        # mmap: the archive's index is checked without reading the tensors into memory.
-        torch.load(path, map_location="cpu", weights_only=False, mmap=True)
-    except Exception as err:  # noqa: BLE001  (any unreadable file means: start over)
-        damaged = path.with_name(path.name + ".damaged")
-        if not is_global_zero():
-            return None  # rank 0 sees the same file, keeps it and says so
-        path.replace(damaged)
-        log.warning(
-            "%s cannot be read (%s: %s); it was cut off while being written. Starting the run "
-            "over; the file is kept as %s",
-            path,
-            type(err).__name__,
-            err,
-            damaged,
-        )
-        return None
-    return str(path)
-
-
-def is_global_zero() -> bool:
-    """Process 0 of a DDP run (or the only process). Lightning reads the rank from the
-    environment its launcher, torchrun or SLURM sets, before any trainer exists."""
-    return rank_zero_only.rank == 0
-
-
-def check_ddp_launch(cfg: DictConfig) -> None:
-    """Several processes per run inside a local --multirun cannot work: Lightning starts the
-    extra processes with the run folder of a single run, not the sweep job's."""
-    trainer = cfg.trainer
-    several = str(trainer.get("devices", 1)) not in ("1", "None") or trainer.get(
-        "num_nodes", 1
-    ) not in (1, None)
-    distributed = str(trainer.get("strategy", "auto")).startswith("ddp")
-    multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
-    if several and distributed and multirun and not SLURMEnvironment.detect():
-        raise ValueError(
-            f"trainer.strategy={trainer.strategy} with trainer.devices={trainer.devices} inside "
-            "a --multirun on one machine: Lightning would start the extra processes in the "
-            "wrong folder. Train each variant as a single run (python -m csxa_lightning.train "
-            "+variant=... trainer=ddp), or sweep with launcher=slurm, where SLURM starts one "
-            "task per GPU."
-        )
-
-
-def checkpoint_overrides(cfg: DictConfig, has_validation: bool) -> dict:
-    """Without a validation split the last epoch is kept, and every epoch's checkpoint is the
-    newest: last.ckpt becomes a link to it instead of a second copy (one write per epoch, not
-    two). With validation the kept checkpoint is the best epoch's, and last.ckpt must be a
-    copy of the newest."""
-    if has_validation:
-        return {}
-    link = cfg.callbacks.model_checkpoint.get("save_last") is True
-    return {"monitor": None, **({"save_last": "link"} if link else {})}
 
 
 def variant_name(cfg: DictConfig) -> str | None:
@@ -138,7 +73,6 @@ def sweep_objective(metrics: dict) -> float | None:
 def train(cfg: DictConfig) -> dict:
     """Fit, test the selected checkpoint, write split.csv, predictions.csv and metrics.json."""
     check_config(cfg)  # before anything is read or written
-    check_ddp_launch(cfg)
     out = Path(cfg.paths.output_dir)
     if is_finished(out) and not cfg.get("force", False):
         # A restarted sweep skips what is done; force=true retrains in the same folder.
@@ -151,47 +85,62 @@ def train(cfg: DictConfig) -> dict:
     if torch.cuda.is_available():
         torch.set_float32_matmul_precision("high")  # TF32 for the fp32 parts
 
-    started = time.perf_counter()
+    timer = Timer()
     datamodule: CSXADataModule = instantiate(cfg.data)
     datamodule.setup("fit")
-    prepared = time.perf_counter()
+    timer.lap("data")
     if is_global_zero():  # every rank computed the same; one writes
         write_split(out, datamodule.split_frame, datamodule.skipped)
         datamodule.save_normalization(out / NORMALIZATION_FILE)
 
-    model: CSXAClassifier = instantiate(cfg.model)
-    model.set_normalization(*datamodule.normalization)  # also stored in the checkpoint
-    model.set_class_weights(datamodule.class_weights)
-
-    checkpoint = instantiate(
-        cfg.callbacks.model_checkpoint,
-        **checkpoint_overrides(cfg, datamodule.has_validation),
-    )
-    callbacks = [checkpoint] + [
-        instantiate(c) for k, c in cfg.callbacks.items() if k != "model_checkpoint"
-    ]
+    model: CSXAClassifier = instantiate(cfg.model)  # setup() takes normalization from the data
+    callbacks = build_callbacks(cfg, datamodule.has_validation)
+    checkpoint = callbacks[0]
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     # An interrupted run (last.ckpt, no metrics.json) continues where it stopped; force=true
     # starts over. Order and augmentation are functions of (seed, epoch), so the resumed run
     # ends as an uninterrupted one would.
-    resume_from = (
-        None
-        if cfg.get("force", False)
-        else readable_checkpoint(Path(checkpoint.dirpath) / "last.ckpt")
-    )
+    last = Path(checkpoint.dirpath) / "last.ckpt"
+    resume_from = None if cfg.get("force", False) else readable_checkpoint(last)
     if resume_from:
         log.info("resuming the interrupted run in %s from %s", out, resume_from)
     trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
-    fitted = time.perf_counter()
-
+    timer.lap("fit")
     # Best validation checkpoint, or the last epoch when there is no validation split.
-    ckpt_path = checkpoint.best_model_path or None
-    trainer.test(model, datamodule=datamodule, ckpt_path=ckpt_path)
-    tested = time.perf_counter()
+    trainer.test(model, datamodule=datamodule, ckpt_path=checkpoint.best_model_path or None)
+    timer.lap("test")
 
     # Every test image once, all ranks' scores (see CSXAClassifier.on_test_epoch_end).
     predictions = predictions_frame(datamodule.frames["test"], *model.test_probabilities())
+    metrics = run_metrics(cfg, recorded_departures, predictions, datamodule, trainer, timer)
+    if not trainer.is_global_zero:
+        return metrics
+    written = write_run(out, predictions, metrics)
+    log.info(
+        "test accuracy %.4f (majority baseline %.4f), balanced accuracy %.4f, AUROC %.4f",
+        *(metrics[k] for k in ("accuracy", "majority_accuracy", "balanced_accuracy", "auroc")),
+    )
+    print(f"metrics: {written}")
+    return metrics
+
+
+class Timer:
+    """Wall-clock seconds of the parts of a run (a resumed run: the part after resuming)."""
+
+    def __init__(self) -> None:
+        self.last = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = round(now - self.last, 2)
+        self.last = now
+
+
+def run_metrics(cfg, recorded_departures, predictions, datamodule, trainer, timer) -> dict:
+    """metrics.json's content: the test metrics with their intervals, and what the run was."""
+    checkpoint = trainer.checkpoint_callback
     metrics = metrics_with_intervals(
         predictions["label"].to_numpy(), predictions["prob_diseased"].to_numpy(), seed=cfg.seed
     )
@@ -205,7 +154,7 @@ def train(cfg: DictConfig) -> dict:
         # the folder the images were read from (data.root, or the phantom set's folder)
         dataset_root=str(datamodule.dataset_root()),
         # the tested checkpoint; null: the model of the last epoch, tested without one
-        checkpoint=ckpt_path,
+        checkpoint=checkpoint.best_model_path or None,
         selected_by=checkpoint.monitor or "last epoch",
         # the value of selected_by at the tested checkpoint (None: last epoch); main()'s return
         selection_score=selection_score(checkpoint),
@@ -223,21 +172,8 @@ def train(cfg: DictConfig) -> dict:
         device=str(trainer.strategy.root_device),
         processes=trainer.world_size,
         # wall-clock seconds of this process (a resumed run: the part after resuming)
-        seconds_data=round(prepared - started, 2),
-        seconds_fit=round(fitted - prepared, 2),
-        seconds_test=round(tested - fitted, 2),
+        **{f"seconds_{part}": seconds for part, seconds in timer.seconds.items()},
     )
-    if not trainer.is_global_zero:
-        return metrics
-    written = write_run(out, predictions, metrics)
-    log.info(
-        "test accuracy %.4f (majority baseline %.4f), balanced accuracy %.4f, AUROC %.4f",
-        metrics["accuracy"],
-        metrics["majority_accuracy"],
-        metrics["balanced_accuracy"],
-        metrics["auroc"],
-    )
-    print(f"metrics: {written}")
     return metrics
 
 

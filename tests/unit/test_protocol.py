@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from omegaconf import OmegaConf
 
+from csxa_lightning.checkpoint import checkpoint_overrides
 from csxa_lightning.protocol import departures
-from csxa_lightning.train import checkpoint_overrides, sweep_objective, variant_name
+from csxa_lightning.train import sweep_objective, variant_name
 from tests.conftest import compose_train_config
 
 VARIANTS = (
