@@ -159,11 +159,16 @@ MODEL_NAMES = {"resnet50": "ResNet50", "vgg19": "VGG19", "resnet18": "ResNet18"}
 
 
 def default_title(arch: str, crop: str, color: str) -> str:
-    """The paper's name of a variant; the model is named for the originals and non-ResNet50."""
-    title = TITLES.get((crop, color), f"crop={crop}, color={color}")
+    """The paper's name of a run without a variant title; see run_title."""
+    return run_title(TITLES.get((crop, color), f"crop={crop}, color={color}"), arch, crop, color)
+
+
+def run_title(name: str, arch: str, crop: str, color: str) -> str:
+    """A variant's name (variant.title, conf/variant/) with its model, which is named for the
+    originals and for every model other than ResNet50."""
     if (crop, color) == ("none", "none") or arch != "resnet50":
-        title += f" ({MODEL_NAMES.get(arch, arch)})"
-    return title
+        name += f" ({MODEL_NAMES.get(arch, arch)})"
+    return name
 
 
 def run_repeat(run: Run) -> str:
@@ -179,9 +184,12 @@ def load_run(folder: Path) -> Run:
     )  # stems keep their leading zeros (0001035): they name the images
     arch = str(config.model.arch)
     crop, color = str(config.crop.name), str(config.color.name)
-    title = default_title(arch, crop, color)
     cv = config.get("cv") or {}
     variant = config.get("variant") or {}
+    # The variant's own title when the run recorded one (conf/variant/*.yaml), else the
+    # paper's name of its crop and color.
+    name = variant.get("title")
+    title = run_title(str(name), arch, crop, color) if name else default_title(arch, crop, color)
     run = Run(
         folder,
         arch,

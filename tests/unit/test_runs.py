@@ -14,12 +14,15 @@ from csxa_lightning.results.runs import (
     METRICS_FILE,
     PREDICTIONS_FILE,
     checkpoint_candidates,
+    default_title,
     is_finished,
     predictions_frame,
     read_metrics,
     recorded_checkpoint,
+    run_title,
     write_run,
 )
+from tests.conftest import compose_train_config
 
 
 def test_predictions_come_back_in_frame_order_with_the_decision_rule():
@@ -61,3 +64,16 @@ def test_checkpoints_are_looked_up_in_the_run_folder_first(tmp_path):
 def test_metrics_json_that_holds_no_object_reads_as_empty(tmp_path):
     (tmp_path / METRICS_FILE).write_text(json.dumps([1, 2]))
     assert read_metrics(tmp_path) == {}
+
+
+VARIANTS = sorted(p.stem for p in (Path(__file__).parents[2] / "conf" / "variant").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("model", ["resnet50", "resnet18"])
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_variant_names_itself_as_the_paper_does(variant, model):
+    """variant.title (conf/variant/*.yaml) gives the report the paper's name, the one the
+    crop and color would give it (default_title), model included."""
+    cfg = compose_train_config([f"+variant={variant}", f"model={model}"])
+    arch, crop, color = str(cfg.model.arch), str(cfg.crop.name), str(cfg.color.name)
+    assert run_title(cfg.variant.title, arch, crop, color) == default_title(arch, crop, color)
