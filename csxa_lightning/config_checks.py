@@ -21,6 +21,9 @@ from hydra.types import RunMode
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 from omegaconf import DictConfig, OmegaConf
 
+from csxa_lightning.data.augment import BORDER_MODES, INTERPOLATIONS
+from csxa_lightning.data.transforms import ENHANCED_ORDERS
+
 _ABSENT = object()
 
 
@@ -34,6 +37,12 @@ def _number(value) -> bool:
 
 def _integer(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def one_of(names) -> str:
+    """'a, b or c' from the allowed values a class declares (in their order)."""
+    names = list(names)
+    return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
 
 
 @dataclass(frozen=True)
@@ -103,8 +112,8 @@ RULES = (
     Rule("crop.margin_y", lambda v: _number(v) and v >= 0, "a number >= 0 (pixels)", "100"),
     Rule(
         "color.orders",
-        lambda v: v in ("both", "gray_eq_inv", "gray_inv_eq"),
-        "both, gray_eq_inv or gray_inv_eq",
+        lambda v: v in ("both", *ENHANCED_ORDERS),
+        one_of(("both", *ENHANCED_ORDERS)),
         "both",
     ),
     Rule("augment.hflip_p", lambda v: _number(v) and 0 <= v <= 1, "a probability in [0, 1]", "0.5"),
@@ -123,15 +132,15 @@ RULES = (
     ),
     Rule(
         "augment.border_mode",
-        lambda v: v in ("reflect", "constant", "replicate"),
-        "constant, reflect or replicate",
-        "constant",
+        lambda v: v in BORDER_MODES,
+        one_of(BORDER_MODES),
+        next(iter(BORDER_MODES)),
     ),
     Rule(
         "augment.interpolation",
-        lambda v: v in ("nearest", "bilinear"),
-        "nearest or bilinear",
-        "nearest",
+        lambda v: v in INTERPOLATIONS,
+        one_of(INTERPOLATIONS),
+        next(iter(INTERPOLATIONS)),
     ),
     Rule(
         "augment.scale_limit",
