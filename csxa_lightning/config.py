@@ -65,6 +65,16 @@ def input_pipeline(accelerator: str) -> str:
     return "device" if on_gpu(accelerator) else "loader"
 
 
+def phantom_root(cache_dir: str, n: int, seed: int, healthy_fraction: float) -> str:
+    """data=phantom's data.root: the phantom set's folder under cache_dir, generated on first
+    use (once, under a lock: phantom.store.ensure_phantom) and reused after. Resolved when the
+    datamodule is built, after train() checked the config (a bad data.phantom.n generates
+    nothing)."""
+    from csxa_lightning.phantom.store import ensure_phantom  # the renderer only when needed
+
+    return str(ensure_phantom(cache_dir, n=n, seed=seed, healthy_fraction=healthy_fraction))
+
+
 def register_resolvers() -> None:
     if not OmegaConf.has_resolver("csxa_run_name"):
         OmegaConf.register_new_resolver("csxa_run_name", run_name)
@@ -78,6 +88,8 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("csxa_input_pipeline", input_pipeline)
     if not OmegaConf.has_resolver("csxa_joblib_devices"):
         OmegaConf.register_new_resolver("csxa_joblib_devices", joblib_devices)
+    if not OmegaConf.has_resolver("csxa_phantom_root"):
+        OmegaConf.register_new_resolver("csxa_phantom_root", phantom_root)
     if not OmegaConf.has_resolver("csxa_cudnn_benchmark"):
         OmegaConf.register_new_resolver("csxa_cudnn_benchmark", cudnn_benchmark)
 

@@ -25,7 +25,6 @@ from csxa_lightning.data.normalization import channel_stats
 from csxa_lightning.data.preprocess import Preprocessor
 from csxa_lightning.data.sampler import EpochSampler, ShardSampler
 from csxa_lightning.data.split import SPLITS, make_split
-from csxa_lightning.phantom.store import ensure_phantom
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +32,7 @@ AUGMENT_ON = ("auto", "loader", "device")
 
 
 class CSXADataModule(L.LightningDataModule):
-    """Serves the real CSXA (root=...) or the phantom set (phantom={n, seed, healthy_fraction}).
+    """Serves the CSXA folder root: the real set, or the phantom set's (data=phantom).
 
     After setup(): ``index`` (all usable images), ``split_frame`` (case_id, stem, label, split),
     ``frames[split]`` (rows of each split, in dataset order), one ArrayDataset per split,
@@ -73,20 +72,17 @@ class CSXADataModule(L.LightningDataModule):
         augment_on: str = "auto",
     ) -> None:
         super().__init__()
-        if root is None and phantom is None:
+        if root is None:
             raise ValueError(
                 f"data=csxa needs the dataset folder: data.root=/path/to/CSXA (or set CSXA_ROOT). "
                 f"{CSXA_SOURCE} Without it, data=phantom trains on the built-in synthetic set."
-            )
-        if root is not None and phantom is not None:
-            raise ValueError(
-                f"data.root={root!r} and data.phantom are both set; use data=csxa for a folder "
-                "or data=phantom for the synthetic set"
             )
         self.preprocess = preprocess
         self.balance = balance if balance is not None else NoBalancing()
         self.augment = augment if augment is not None else NoAugmentation()
         self.root = root
+        # data=phantom: the settings the folder `root` was generated with (conf/data/phantom.yaml
+        # builds root from them); a record only, the datamodule reads the folder.
         self.phantom = dict(phantom) if phantom is not None else None
         self.cache_dir = cache_dir
         self.split_seed = split_seed
@@ -116,9 +112,7 @@ class CSXADataModule(L.LightningDataModule):
         self.balance_counts: dict[str, int] = {}
 
     def dataset_root(self) -> Path:
-        if self.root is not None:
-            return Path(self.root).expanduser()
-        return ensure_phantom(self.cache_dir, **self.phantom)
+        return Path(self.root).expanduser()
 
     @property
     def batches_on_device(self) -> bool:

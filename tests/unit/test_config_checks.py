@@ -16,6 +16,7 @@ from csxa_lightning.config_checks import (
     check_sweep_variants,
     config_problems,
 )
+from csxa_lightning.phantom.store import COMPLETE_MARKER, phantom_dir
 from csxa_lightning.train import train
 from tests.conftest import compose_train_config
 from tests.helpers import run_module
@@ -252,4 +253,26 @@ def test_command_line_sweep_of_different_variants_passes_the_check(tmp_path):
         result.stderr.strip()
         .splitlines()[-1]
         .startswith("error: impossible config value data.test_fraction=1.5")
+    )
+
+
+def test_the_phantom_folder_is_chosen_by_the_config_after_the_checks(tmp_path):
+    """data=phantom's data.root is built by the phantom's own function (the csxa_phantom_root
+    resolver): nothing is generated while the config is checked, and a bad value stops the run
+    before it; the datamodule only ever gets a folder."""
+    cache = tmp_path / "cache"
+    settings = ["data.phantom.n=8", "data.phantom.healthy_fraction=0.5"]
+    bad = compose_train_config([f"paths.cache_dir={cache}", "data.phantom.n=3"])
+    with pytest.raises(ConfigValueError, match=r"data\.phantom\.n=3"):
+        check_config(bad)
+    cfg = compose_train_config([f"paths.cache_dir={cache}", *settings])
+    check_config(cfg)
+    assert not cache.exists()  # checking resolved nothing
+    root = Path(cfg.data.root)
+    assert root == phantom_dir(cache, n=8, seed=0, healthy_fraction=0.5)
+    assert (root / COMPLETE_MARKER).exists()
+    assert Path(cfg.data.root) == root  # the second resolution finds it made
+    datamodule_source = (Path(CONFIG_DIR).parent / "csxa_lightning/data/datamodule.py").read_text()
+    assert "phantom" not in "".join(
+        line for line in datamodule_source.splitlines() if line.startswith(("from", "import"))
     )
