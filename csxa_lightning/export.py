@@ -30,7 +30,6 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from csxa_lightning.checkpoint import TRAINING_THRESHOLD, TrainedModel, load_trained_model
-from csxa_lightning.data.transforms import ENHANCED_ORDERS
 from csxa_lightning.errors import exit_on_user_error
 from csxa_lightning.model import CLASS_NAMES
 
@@ -70,11 +69,10 @@ def preprocessing_contract(model: TrainedModel, model_file: Path, fmt: str) -> d
     mean, std = model.normalization()
     size = pre.image_size
     variants = list(pre.variants)
-    channel_names = (
-        {v: list(ENHANCED_ORDERS[v]) for v in variants}
-        if pre.channels == 3
-        else {"gray": ["gray", "gray", "gray"]}
-    )
+    # The backbone's 3 input channels: a one-channel colour is replicated to all three.
+    channel_names = {
+        v: list(names) * (3 // len(names)) for v, names in pre.color.channel_names.items()
+    }
     return {
         "model_file": model_file.name,
         "format": fmt,

@@ -122,8 +122,9 @@ def preview(cfg: DictConfig) -> list[Path]:
     for _, row in select_cases(index, list(cfg.cases)).iterrows():
         inputs = preprocess_file(preprocessor, row["png_path"], row["json_path"])
         for order, array in zip(preprocessor.variants, inputs, strict=True):
+            # The channel order is named where it says more than the colour's own name.
             color = preprocessor.color.name
-            if color != "none":
+            if order not in ("gray", color):
                 color = f"{color}-{order}"
             path = out / f"{row['stem']}__{preprocessor.crop.name}__{color}.png"
             cv2.imwrite(str(path), to_picture(array))

@@ -24,7 +24,9 @@ class Crop(Protocol):
 
 class Color(Protocol):
     name: str
+    channels: int  # per variant: 1 (gray, replicated to 3 on the device) or 3
     variants: tuple[str, ...]
+    channel_names: dict[str, tuple[str, ...]]  # {variant: the name of each channel}
 
     def __call__(self, gray: np.ndarray) -> np.ndarray: ...
     def config(self) -> dict: ...
@@ -48,7 +50,7 @@ class Preprocessor:
 
     @property
     def channels(self) -> int:
-        return 1 if isinstance(self.color, GrayColor) else 3
+        return self.color.channels
 
     def __call__(self, image: np.ndarray, keypoints: Keypoints | None = None) -> np.ndarray:
         gray = self.crop(to_gray(image), keypoints)

@@ -1,5 +1,9 @@
 """The paper's preprocessing steps as config-built objects: the crop group and the colour group.
 
+A colour describes itself: its name, its variants (channel orders: one training sample each),
+its channel count and the names of each variant's channels; export and preview read those, so
+a new colour is one class here (or anywhere in the package), one conf/color/*.yaml and its tests.
+
 Each is a small frozen dataclass built by Hydra (`_target_`) from conf/crop/*.yaml and
 conf/color/*.yaml; the Preprocessor composes them as crop > colour > resize. Their fields are
 also the cache key, so every value that changes the pixels must be a field.
@@ -9,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import cv2
 import numpy as np
 
 from csxa_lightning.data.images import box_crop, center_crop, equalized, inverted, keypoint_box
@@ -67,10 +72,16 @@ class GrayColor:
     """color=none: gray as one channel (replicated to three on the device, for the backbone)."""
 
     name: str = "none"
+    channels = 1
 
     @property
     def variants(self) -> tuple[str, ...]:
         return ("gray",)
+
+    @property
+    def channel_names(self) -> dict[str, tuple[str, ...]]:
+        """{variant: the name of each of its channels}."""
+        return {"gray": ("gray",)}
 
     def __call__(self, gray: np.ndarray) -> np.ndarray:
         """(variants, channels, H, W) = (1, 1, H, W)."""
@@ -89,6 +100,7 @@ class EnhancedColor:
 
     orders: str = "both"
     name: str = "enhanced"
+    channels = 3
 
     def __post_init__(self) -> None:
         if self.orders != "both" and self.orders not in ENHANCED_ORDERS:
@@ -100,12 +112,44 @@ class EnhancedColor:
     def variants(self) -> tuple[str, ...]:
         return tuple(ENHANCED_ORDERS) if self.orders == "both" else (self.orders,)
 
+    @property
+    def channel_names(self) -> dict[str, tuple[str, ...]]:
+        """{variant (channel order): the name of each of its channels}."""
+        return {v: ENHANCED_ORDERS[v] for v in self.variants}
+
     def __call__(self, gray: np.ndarray) -> np.ndarray:
         """(variants, 3, H, W) uint8."""
         channels = {"gray": gray, "equalized": equalized(gray), "inverted": inverted(gray)}
         return np.stack(
             [np.stack([channels[c] for c in ENHANCED_ORDERS[v]]) for v in self.variants]
         )
+
+    def config(self) -> dict:
+        return {"type": type(self).__name__, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class ClaheColor:
+    """color=clahe (not in the paper): (gray, CLAHE, inverted), one channel order. Contrast
+    limited adaptive histogram equalization (OpenCV's) in tiles of tile_grid x tile_grid."""
+
+    clip_limit: float = 2.0
+    tile_grid: int = 8
+    name: str = "clahe"
+    channels = 3
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        return ("clahe",)
+
+    @property
+    def channel_names(self) -> dict[str, tuple[str, ...]]:
+        return {"clahe": ("gray", "clahe", "inverted")}
+
+    def __call__(self, gray: np.ndarray) -> np.ndarray:
+        """(1, 3, H, W) uint8."""
+        clahe = cv2.createCLAHE(clipLimit=self.clip_limit, tileGridSize=(self.tile_grid,) * 2)
+        return np.stack([gray, clahe.apply(gray), inverted(gray)])[None]
 
     def config(self) -> dict:
         return {"type": type(self).__name__, **asdict(self)}
