@@ -33,28 +33,25 @@ import math
 import random
 
 import albumentations as A
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import get_worker_info
 
-# First entry: the default. torchvision's RandomRotation (the paper's wording is PyTorch's)
-# resamples with nearest neighbour and fills the uncovered corners with 0.
-INTERPOLATIONS: dict[str, int] = {
-    "nearest": cv2.INTER_NEAREST,
-    "bilinear": cv2.INTER_LINEAR,
-}
-BORDER_MODES: dict[str, int] = {
-    "constant": cv2.BORDER_CONSTANT,  # filled with 0
-    "reflect": cv2.BORDER_REFLECT,  # (d c b a | a b c d | d c b a), mirrored about the edge
-    "replicate": cv2.BORDER_REPLICATE,  # (a a a a | a b c d | d d d d)
-}
-
-# Columns of a per-sample parameter row, as ``PaperAugmentation.sample_params`` reads them back
-# and ``DeviceAugmentation.draw`` draws them: flips 0/1, angles in degrees (positive:
-# counter-clockwise on screen), zoom factor (1 = none).
-HFLIP, VFLIP, FIRST_ANGLE, SECOND_ANGLE, SCALE = range(5)
-N_PARAMS = 5
+from csxa_lightning.data.device_augment import (
+    BORDER_MODES,
+    FIRST_ANGLE,
+    HFLIP,
+    INTERPOLATIONS,
+    N_PARAMS,
+    SCALE,
+    SECOND_ANGLE,
+    VFLIP,
+    DeviceAugmentation,
+    check_choice,
+    check_probability,
+    check_range,
+    check_scale_limit,
+)
 
 _PROBE = np.zeros((2, 2, 1), dtype=np.uint8)  # tiny image: sample_params only needs the draws
 
@@ -77,13 +74,13 @@ class PaperAugmentation:
         border_mode: str = "constant",
         scale_limit: float = 0.0,
     ) -> None:
-        self.hflip_p = _check_probability("hflip_p", hflip_p)
-        self.vflip_p = _check_probability("vflip_p", vflip_p)
-        self.first_rotation = _check_range("first_rotation", first_rotation)
-        self.second_rotation = _check_range("second_rotation", second_rotation)
-        self.interpolation = _check_choice("interpolation", interpolation, INTERPOLATIONS)
-        self.border_mode = _check_choice("border_mode", border_mode, BORDER_MODES)
-        self.scale_limit = _check_scale_limit(scale_limit)
+        self.hflip_p = check_probability("hflip_p", hflip_p)
+        self.vflip_p = check_probability("vflip_p", vflip_p)
+        self.first_rotation = check_range("first_rotation", first_rotation)
+        self.second_rotation = check_range("second_rotation", second_rotation)
+        self.interpolation = check_choice("interpolation", interpolation, INTERPOLATIONS)
+        self.border_mode = check_choice("border_mode", border_mode, BORDER_MODES)
+        self.scale_limit = check_scale_limit(scale_limit)
         self.pipeline = A.Compose(
             [
                 A.HorizontalFlip(p=self.hflip_p),
@@ -141,6 +138,10 @@ class PaperAugmentation:
         # hand back a view of the caller's (possibly read-only, memory-mapped) array.
         return chw.copy() if np.may_share_memory(chw, image) else chw
 
+    def device_version(self) -> DeviceAugmentation:
+        """The same augmentation for whole batches on the device (data.augment_on=device)."""
+        return DeviceAugmentation.like(self)
+
     def sample_params(self, n: int) -> np.ndarray:
         """(n, 5) float64 rows [hflip, vflip, first angle, second angle, scale] (columns HFLIP ..
         SCALE): exactly those the next n calls would apply, in DeviceAugmentation's layout.
@@ -174,32 +175,9 @@ class NoAugmentation:
     def reseed(self, seed: int) -> None:
         """Nothing random to seed."""
 
-
-def _check_probability(name: str, value: float) -> float:
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must lie in [0, 1], got {value}")
-    return float(value)
-
-
-def _check_range(name: str, value: float) -> float:
-    if not (math.isfinite(value) and value >= 0.0):
-        raise ValueError(f"{name} is a half-width in degrees and must be >= 0, got {value}")
-    return float(value)
-
-
-def _check_choice(name: str, value: str, choices: dict[str, int]) -> str:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
-    return value
-
-
-def _check_scale_limit(value: float) -> float:
-    if not (math.isfinite(value) and 0.0 <= value < 1.0):
-        raise ValueError(
-            f"scale_limit is s in the zoom factor U(1 - s, 1 + s) and must lie in [0, 1) "
-            f"(0 turns scaling off), got {value}"
-        )
-    return float(value)
+    def device_version(self) -> None:
+        """Nothing to do on the device either."""
+        return None
 
 
 def _rotation_angle(matrix: np.ndarray) -> float:

@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
-from csxa_lightning.data.augment import NoAugmentation, PaperAugmentation, seed_worker
+from csxa_lightning.data.augment import NoAugmentation, seed_worker
 from csxa_lightning.data.balance import NoBalancing
 from csxa_lightning.data.batches import BatchedDataset, EpochBatchSampler
 from csxa_lightning.data.cache import CachedArray, cached_inputs
@@ -210,13 +210,14 @@ class CSXADataModule(L.LightningDataModule):
                 samples, sample_labels, augment=self.augment, seed=self.seed
             )
             return
-        if isinstance(self.augment, PaperAugmentation):
-            self.device_augment = DeviceAugmentation.like(self.augment)
-        elif not isinstance(self.augment, NoAugmentation):
+        device_version = getattr(self.augment, "device_version", None)
+        if device_version is None:
             raise ValueError(
-                f"data.augment_on=device runs augment=paper or augment=none on the device, not "
-                f"{type(self.augment).__name__}; use data.augment_on=loader for it"
+                "data.augment_on=device needs an augmentation that names its device version "
+                f"(device_version(): augment=paper, augment=none); {type(self.augment).__name__} "
+                "has none; use data.augment_on=loader for it"
             )
+        self.device_augment = device_version()  # None: nothing to augment
         self.datasets["train"] = BatchedDataset(
             samples,
             sample_labels,

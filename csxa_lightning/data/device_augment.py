@@ -36,18 +36,27 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import torch
 
-from csxa_lightning.data.augment import (
-    FIRST_ANGLE,
-    HFLIP,
-    N_PARAMS,
-    SCALE,
-    SECOND_ANGLE,
-    VFLIP,
-    PaperAugmentation,
-)
+# Columns of a per-sample parameter row, as ``PaperAugmentation.sample_params`` reads them back
+# and ``DeviceAugmentation.draw`` draws them: flips 0/1, angles in degrees (positive:
+# counter-clockwise on screen), zoom factor (1 = none).
+HFLIP, VFLIP, FIRST_ANGLE, SECOND_ANGLE, SCALE = range(5)
+N_PARAMS = 5
+
+# First entry: the default. torchvision's RandomRotation (the paper's wording is PyTorch's)
+# resamples with nearest neighbour and fills the uncovered corners with 0.
+INTERPOLATIONS: dict[str, int] = {
+    "nearest": cv2.INTER_NEAREST,
+    "bilinear": cv2.INTER_LINEAR,
+}
+BORDER_MODES: dict[str, int] = {
+    "constant": cv2.BORDER_CONSTANT,  # filled with 0
+    "reflect": cv2.BORDER_REFLECT,  # (d c b a | a b c d | d c b a), mirrored about the edge
+    "replicate": cv2.BORDER_REPLICATE,  # (a a a a | a b c d | d d d d)
+}
 
 
 class DeviceAugmentation:
@@ -55,24 +64,38 @@ class DeviceAugmentation:
     batch, given per-sample parameter rows from ``draw`` (or ``PaperAugmentation.sample_params``,
     the same columns)."""
 
-    def __init__(self, **settings) -> None:
-        """settings: those of PaperAugmentation (hflip_p, vflip_p, first_rotation,
-        second_rotation, interpolation, border_mode, scale_limit), checked by it: one definition
-        of the parameters."""
-        self._adopt(PaperAugmentation(**settings))
+    def __init__(
+        self,
+        hflip_p: float = 0.5,
+        vflip_p: float = 0.5,
+        first_rotation: float = 20.0,
+        second_rotation: float = 60.0,
+        interpolation: str = "nearest",
+        border_mode: str = "constant",
+        scale_limit: float = 0.0,
+    ) -> None:
+        """The settings (and defaults) of PaperAugmentation, checked by the same functions; a
+        run builds this through PaperAugmentation.device_version(), the configured one's twin."""
+        self.hflip_p = check_probability("hflip_p", hflip_p)
+        self.vflip_p = check_probability("vflip_p", vflip_p)
+        self.first_rotation = check_range("first_rotation", first_rotation)
+        self.second_rotation = check_range("second_rotation", second_rotation)
+        self.interpolation = check_choice("interpolation", interpolation, INTERPOLATIONS)
+        self.border_mode = check_choice("border_mode", border_mode, BORDER_MODES)
+        self.scale_limit = check_scale_limit(scale_limit)
 
     @classmethod
-    def like(cls, paper: PaperAugmentation) -> DeviceAugmentation:
-        """The device twin of a configured PaperAugmentation."""
-        twin = cls.__new__(cls)
-        twin._adopt(paper)
-        return twin
-
-    def _adopt(self, paper: PaperAugmentation) -> None:
-        self.hflip_p, self.vflip_p = paper.hflip_p, paper.vflip_p
-        self.first_rotation, self.second_rotation = paper.first_rotation, paper.second_rotation
-        self.interpolation, self.border_mode = paper.interpolation, paper.border_mode
-        self.scale_limit = paper.scale_limit
+    def like(cls, paper) -> DeviceAugmentation:
+        """The device twin of a configured PaperAugmentation (its settings, already checked)."""
+        return cls(
+            hflip_p=paper.hflip_p,
+            vflip_p=paper.vflip_p,
+            first_rotation=paper.first_rotation,
+            second_rotation=paper.second_rotation,
+            interpolation=paper.interpolation,
+            border_mode=paper.border_mode,
+            scale_limit=paper.scale_limit,
+        )
 
     def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """(n, 5) float32 rows [hflip 0/1, vflip 0/1, first angle, second angle (degrees),
@@ -223,3 +246,33 @@ def _gather(
     flat_index = (iy * width + ix).flatten(1).unsqueeze(1).expand(-1, channels, -1)
     values = images.flatten(2).gather(2, flat_index).view(batch, channels, *ix.shape[1:])
     return values * inside.unsqueeze(1).to(values.dtype)
+
+
+# The checks of the settings, shared with PaperAugmentation (one definition).
+
+
+def check_probability(name: str, value: float) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must lie in [0, 1], got {value}")
+    return float(value)
+
+
+def check_range(name: str, value: float) -> float:
+    if not (math.isfinite(value) and value >= 0.0):
+        raise ValueError(f"{name} is a half-width in degrees and must be >= 0, got {value}")
+    return float(value)
+
+
+def check_choice(name: str, value: str, choices: dict[str, int]) -> str:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    return value
+
+
+def check_scale_limit(value: float) -> float:
+    if not (math.isfinite(value) and 0.0 <= value < 1.0):
+        raise ValueError(
+            f"scale_limit is s in the zoom factor U(1 - s, 1 + s) and must lie in [0, 1) "
+            f"(0 turns scaling off), got {value}"
+        )
+    return float(value)
