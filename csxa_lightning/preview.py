@@ -23,13 +23,15 @@ from csxa_lightning import config as _config  # noqa: F401  (registers the resol
 from csxa_lightning.config import CONFIG_DIR
 from csxa_lightning.data.cache import preprocess_file
 from csxa_lightning.data.csxa import load_index, read_keypoints
-from csxa_lightning.data.images import crop_window, keypoint_box, read_image, to_gray
+from csxa_lightning.data.images import read_image, to_gray
 from csxa_lightning.data.preprocess import Preprocessor
 
 log = logging.getLogger(__name__)
 
 CROPS = ("none", "tight", "wide")
 COLORS = ("none", "enhanced")
+# The box of each crop on the film (BGR): none blue, tight green, wide red.
+BOX_COLORS = ((255, 80, 0), (0, 200, 0), (0, 0, 255))
 
 
 def select_cases(index: pd.DataFrame, cases: list) -> pd.DataFrame:
@@ -73,15 +75,11 @@ def film_with_boxes(row: pd.Series, cfg: DictConfig, size: int) -> np.ndarray:
     height, width = gray.shape
     picture = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
     keypoints = read_keypoints(row["json_path"])
-    centre = group_option("crop", "none", cfg.crop)
-    x0, y0 = (width - centre.size) // 2, (height - centre.size) // 2
     thickness = max(2, height // 250)
-    cv2.rectangle(picture, (x0, y0), (x0 + centre.size, y0 + centre.size), (255, 80, 0), thickness)
-    box = keypoint_box(keypoints)
-    for name, colour in (("tight", (0, 200, 0)), ("wide", (0, 0, 255))):
+    for name, box_color in zip(CROPS, BOX_COLORS, strict=True):
         crop = group_option("crop", name, cfg.crop)
-        x0, y0, x1, y1 = crop_window(box, crop.margin_x, crop.margin_y, width, height)
-        cv2.rectangle(picture, (x0, y0), (x1 - 1, y1 - 1), colour, thickness)
+        x0, y0, x1, y1 = crop.window(height, width, keypoints)
+        cv2.rectangle(picture, (x0, y0), (x1 - 1, y1 - 1), box_color, thickness)
     for x, y in keypoints.values():
         cv2.circle(picture, (int(x), int(y)), thickness + 1, (0, 255, 255), -1)
     return cv2.resize(picture, (round(width * size / height), size), interpolation=cv2.INTER_AREA)
@@ -122,7 +120,7 @@ def preview(cfg: DictConfig) -> list[Path]:
     for _, row in select_cases(index, list(cfg.cases)).iterrows():
         inputs = preprocess_file(preprocessor, row["png_path"], row["json_path"])
         for order, array in zip(preprocessor.variants, inputs, strict=True):
-            # The channel order is named where it says more than the colour's own name.
+            # The channel order is named where it says more than the color's own name.
             color = preprocessor.color.name
             if order not in ("gray", color):
                 color = f"{color}-{order}"

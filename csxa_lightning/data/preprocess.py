@@ -19,6 +19,9 @@ class Crop(Protocol):
     needs_keypoints: bool
 
     def __call__(self, gray: np.ndarray, keypoints: Keypoints | None = None) -> np.ndarray: ...
+    def window(
+        self, height: int, width: int, keypoints: Keypoints | None = None
+    ) -> tuple[int, int, int, int]: ...
     def config(self) -> dict: ...
 
 

@@ -16,7 +16,14 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
-from csxa_lightning.data.images import box_crop, center_crop, equalized, inverted, keypoint_box
+from csxa_lightning.data.images import (
+    box_crop,
+    center_crop,
+    crop_window,
+    equalized,
+    inverted,
+    keypoint_box,
+)
 
 Keypoints = dict[str, tuple[float, float]]
 
@@ -31,6 +38,14 @@ class CenterCrop:
 
     def __call__(self, gray: np.ndarray, keypoints: Keypoints | None = None) -> np.ndarray:
         return center_crop(gray, self.size)
+
+    def window(
+        self, height: int, width: int, keypoints: Keypoints | None = None
+    ) -> tuple[int, int, int, int]:
+        """(x0, y0, x1, y1), end-exclusive, of the crop on a height x width film (it may
+        reach past the border, where the crop pads)."""
+        x0, y0 = (width - self.size) // 2, (height - self.size) // 2
+        return x0, y0, x0 + self.size, y0 + self.size
 
     def config(self) -> dict:
         return {"type": type(self).__name__, **asdict(self)}
@@ -55,6 +70,14 @@ class KeypointCrop:
                 "annotation, or use crop=none for this dataset."
             )
         return box_crop(gray, box, self.margin_x, self.margin_y)
+
+    def window(
+        self, height: int, width: int, keypoints: Keypoints | None = None
+    ) -> tuple[int, int, int, int]:
+        """(x0, y0, x1, y1), end-exclusive, of the crop on a height x width film."""
+        if keypoints is None:
+            raise ValueError(f"crop={self.name} needs the landmarks of the image")
+        return crop_window(keypoint_box(keypoints), self.margin_x, self.margin_y, width, height)
 
     def config(self) -> dict:
         return {"type": type(self).__name__, **asdict(self)}

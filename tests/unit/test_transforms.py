@@ -103,3 +103,12 @@ def test_degenerate_landmark_box_is_an_error(film):
     flat = {f"p{i}": (100.0 + i, 300.0) for i in range(23)}  # all on one row: zero height
     with pytest.raises(ValueError, match="degenerate box"):
         KeypointCrop()(film, flat)
+
+
+def test_a_crop_names_its_window_on_the_film():
+    """preview draws each crop's box from crop.window, without knowing which crop it is."""
+    gray = np.arange(300 * 400, dtype=np.uint32).reshape(300, 400).astype(np.uint8)
+    keypoints = {"a": (100.2, 80.7), "b": (180.9, 200.1)}
+    for crop in (CenterCrop(size=100), KeypointCrop(), KeypointCrop(margin_x=10, margin_y=20)):
+        x0, y0, x1, y1 = crop.window(*gray.shape, keypoints)
+        assert (crop(gray, keypoints) == gray[y0:y1, x0:x1]).all()
