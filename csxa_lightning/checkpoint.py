@@ -13,6 +13,7 @@ import torch
 
 from csxa_lightning.data.datamodule import CSXADataModule
 from csxa_lightning.data.preprocess import Preprocessor
+from csxa_lightning.errors import UserError
 from csxa_lightning.model import CSXAClassifier
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ DATAMODULE_KEY = CSXADataModule.__qualname__
 TRAINING_THRESHOLD = 0.5
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     """The file is not a usable checkpoint of this package; the message says what to do."""
 
 

@@ -18,11 +18,9 @@ from numbers import Real
 from hydra.core.override_parser.types import Override
 from omegaconf import DictConfig, OmegaConf
 
+from csxa_lightning.errors import ConfigValueError
+
 _ABSENT = object()
-
-
-class ConfigValueError(ValueError):
-    """One or more config values no run could use."""
 
 
 def _number(value) -> bool:

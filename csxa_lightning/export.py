@@ -31,7 +31,7 @@ from torch import nn
 
 from csxa_lightning.checkpoint import TRAINING_THRESHOLD, TrainedModel, load_trained_model
 from csxa_lightning.data.transforms import ENHANCED_ORDERS
-from csxa_lightning.errors import exit_on_user_error
+from csxa_lightning.errors import UserError, exit_on_user_error
 from csxa_lightning.model import CLASS_NAMES
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ INPUT_NAME, OUTPUT_NAMES = "input", ("logits", "probabilities")
 ONNX_TOLERANCE = 1e-4  # float32 kernels differ; more than this is a wrong export
 
 
-class ExportError(ValueError):
+class ExportError(UserError):
     """A setting of export that the user can fix; the message says how."""
 
 

@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from csxa_lightning import config as _config  # noqa: F401  (registers the resolvers)
 from csxa_lightning.config_checks import check_config
 from csxa_lightning.data.datamodule import CSXADataModule
-from csxa_lightning.errors import exit_on_user_error
+from csxa_lightning.errors import ConfigValueError, exit_on_user_error
 from csxa_lightning.model import CSXAClassifier
 from csxa_lightning.protocol import departures
 from csxa_lightning.results.metrics import metrics_with_intervals
@@ -83,7 +83,7 @@ def check_ddp_launch(cfg: DictConfig) -> None:
     distributed = str(trainer.get("strategy", "auto")).startswith("ddp")
     multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
     if several and distributed and multirun and not SLURMEnvironment.detect():
-        raise ValueError(
+        raise ConfigValueError(
             f"trainer.strategy={trainer.strategy} with trainer.devices={trainer.devices} inside "
             "a --multirun on one machine: Lightning would start the extra processes in the "
             "wrong folder. Train each variant as a single run (python -m csxa_lightning.train "

@@ -26,6 +26,13 @@ class KillAtEpochStart(L.Callback):
             raise SimulatedKill(f"simulated kill at the start of epoch {self.epoch}")
 
 
+class BugAtFitStart(L.Callback):
+    """Raises a plain ValueError when fitting starts: what a bug in the package looks like."""
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        raise ValueError("simulated bug: a plain ValueError is not a UserError")
+
+
 class RecordBatches(L.Callback):
     """Appends the epoch of every training batch to a text file: shows what a run trained."""
 
@@ -52,15 +59,23 @@ class RecordBatchKeys(L.Callback):
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run_module(module: str, *arguments: str, cwd: Path, timeout: int = 600):
+def run_module(
+    module: str, *arguments: str, cwd: Path, timeout: int = 600, full_error: bool = False
+):
     """`python -m module arguments...` as a user runs it, output captured. The repository root
     is on the path (test-only callbacks in tests/ can be named in overrides), output is
-    unbuffered, and Hydra prints its short errors whatever the caller's HYDRA_FULL_ERROR."""
+    unbuffered, and Hydra prints its short errors whatever the caller's HYDRA_FULL_ERROR
+    (full_error=True: HYDRA_FULL_ERROR=1, every traceback shown)."""
     return subprocess.run(
         [sys.executable, "-m", module, *arguments],
         capture_output=True,
         text=True,
         cwd=cwd,
         timeout=timeout,
-        env=dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(REPO), HYDRA_FULL_ERROR="0"),
+        env=dict(
+            os.environ,
+            PYTHONUNBUFFERED="1",
+            PYTHONPATH=str(REPO),
+            HYDRA_FULL_ERROR="1" if full_error else "0",
+        ),
     )

@@ -25,6 +25,7 @@ from csxa_lightning.data.normalization import channel_stats
 from csxa_lightning.data.preprocess import Preprocessor
 from csxa_lightning.data.sampler import EpochSampler, ShardSampler
 from csxa_lightning.data.split import SPLITS, make_split
+from csxa_lightning.errors import ConfigValueError, UserError
 from csxa_lightning.phantom.store import ensure_phantom
 
 log = logging.getLogger(__name__)
@@ -74,12 +75,12 @@ class CSXADataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         if root is None and phantom is None:
-            raise ValueError(
+            raise ConfigValueError(
                 f"data=csxa needs the dataset folder: data.root=/path/to/CSXA (or set CSXA_ROOT). "
                 f"{CSXA_SOURCE} Without it, data=phantom trains on the built-in synthetic set."
             )
         if root is not None and phantom is not None:
-            raise ValueError(
+            raise ConfigValueError(
                 f"data.root={root!r} and data.phantom are both set; use data=csxa for a folder "
                 "or data=phantom for the synthetic set"
             )
@@ -101,7 +102,7 @@ class CSXADataModule(L.LightningDataModule):
         self.preprocess_workers = preprocess_workers or os.cpu_count() or 1
         self.on_bad_file = on_bad_file
         if augment_on not in AUGMENT_ON:
-            raise ValueError(
+            raise ConfigValueError(
                 f"data.augment_on={augment_on!r}: must be one of {', '.join(AUGMENT_ON)}"
             )
         self.augment_on = augment_on
@@ -219,7 +220,7 @@ class CSXADataModule(L.LightningDataModule):
         if isinstance(self.augment, PaperAugmentation):
             self.device_augment = DeviceAugmentation.like(self.augment)
         elif not isinstance(self.augment, NoAugmentation):
-            raise ValueError(
+            raise ConfigValueError(
                 f"data.augment_on=device runs augment=paper or augment=none on the device, not "
                 f"{type(self.augment).__name__}; use data.augment_on=loader for it"
             )
@@ -243,7 +244,7 @@ class CSXADataModule(L.LightningDataModule):
         checkpoint says; continuing it on other inputs would mix two experiments."""
         saved = state_dict.get("preprocess")
         if saved is not None and saved != self.preprocess.spec():
-            raise ValueError(
+            raise UserError(
                 f"the checkpoint being resumed was trained with preprocessing {saved}, this run "
                 f"is configured with {self.preprocess.spec()}; resume with the original crop, "
                 "color and image_size, or start over with force=true"
@@ -300,7 +301,7 @@ class CSXADataModule(L.LightningDataModule):
         if trainer is None or trainer.world_size == 1:
             return 0, 1
         if trainer._accelerator_connector.use_distributed_sampler:
-            raise ValueError(
+            raise ConfigValueError(
                 "trainer.use_distributed_sampler=true with several processes: Lightning's "
                 "wrapper would freeze the epoch order and augmentation. Use trainer=ddp (it "
                 "sets use_distributed_sampler=false; csxa_lightning's samplers shard the data)."

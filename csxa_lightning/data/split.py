@@ -18,7 +18,13 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
+from csxa_lightning.errors import ConfigValueError, UserError
+
 SPLITS = ("train", "val", "test")
+
+
+class SplitError(UserError):
+    """The images cannot be split as configured (a class left out of a part)."""
 
 
 def make_split(
@@ -45,13 +51,17 @@ def make_split(
     val_fraction > 0); a split that leaves one out is refused with what to change.
     """
     if folds and not (folds >= 2 and 0 <= fold < folds):
-        raise ValueError(f"cv.folds={folds}, cv.fold={fold}: need folds >= 2, 0 <= fold < folds")
+        raise ConfigValueError(
+            f"cv.folds={folds}, cv.fold={fold}: need folds >= 2, 0 <= fold < folds"
+        )
     if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"data.test_fraction={test_fraction}: must lie strictly between 0 and 1")
+        raise ConfigValueError(
+            f"data.test_fraction={test_fraction}: must lie strictly between 0 and 1"
+        )
     if not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"data.val_fraction={val_fraction}: must lie in [0, 1)")
+        raise ConfigValueError(f"data.val_fraction={val_fraction}: must lie in [0, 1)")
     if not isinstance(stratify, bool | np.bool_):
-        raise ValueError(
+        raise ConfigValueError(
             f"data.stratify={stratify!r}: must be true (stratified split) or false (plain "
             "random split, the paper's)"
         )
@@ -84,7 +94,7 @@ def make_split(
             int(k): int(v) for k, v in zip(*np.unique(labels, return_counts=True), strict=True)
         }
         kind = "stratified" if stratify or folds else "random"
-        raise ValueError(
+        raise SplitError(
             f"cannot make a {kind} split of {len(ordered)} images with class counts "
             f"{counts} (data.test_fraction={test_fraction}, "
             f"data.val_fraction={val_fraction}): {err}. Use more images, or fractions that "
@@ -130,11 +140,11 @@ def _check_every_class_in_every_split(
         f"data.val_fraction={val_fraction}) is unusable: {'; '.join(empty)}."
     )
     if stratified:
-        raise ValueError(
+        raise SplitError(
             f"{problem} Use more images of that class, a larger data.test_fraction, or "
             "data.val_fraction=0."
         )
-    raise ValueError(
+    raise SplitError(
         f"{problem} The split is a plain random one (data.stratify=false, the paper's), which "
         "can leave a rare class out of a part. Use another data.split_seed, more images of "
         "that class, or a stratified split (protocol=strict, or data.stratify=true)."

@@ -10,12 +10,8 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from csxa_lightning.config import CONFIG_DIR
-from csxa_lightning.config_checks import (
-    ConfigValueError,
-    check_config,
-    check_sweep_variants,
-    config_problems,
-)
+from csxa_lightning.config_checks import check_config, check_sweep_variants, config_problems
+from csxa_lightning.errors import ConfigValueError
 from csxa_lightning.train import train
 from tests.conftest import compose_train_config
 from tests.helpers import run_module
