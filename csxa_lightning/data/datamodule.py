@@ -72,6 +72,7 @@ class CSXADataModule(L.LightningDataModule):
         preprocess_workers: int | None = None,
         on_bad_file: str = "stop",
         augment_on: str = "auto",
+        use_distributed_sampler: bool = True,
     ) -> None:
         super().__init__()
         if root is None and phantom is None:
@@ -106,6 +107,8 @@ class CSXADataModule(L.LightningDataModule):
                 f"data.augment_on={augment_on!r}: must be one of {', '.join(AUGMENT_ON)}"
             )
         self.augment_on = augment_on
+        # trainer.use_distributed_sampler, passed in by the config (Lightning keeps it private)
+        self.use_distributed_sampler = use_distributed_sampler
         self.device_augment: DeviceAugmentation | None = None
         self.skipped = pd.DataFrame(columns=["stem", "problem"])
         self.index: pd.DataFrame | None = None
@@ -300,7 +303,7 @@ class CSXADataModule(L.LightningDataModule):
         trainer = self.trainer
         if trainer is None or trainer.world_size == 1:
             return 0, 1
-        if trainer._accelerator_connector.use_distributed_sampler:
+        if self.use_distributed_sampler:
             raise ConfigValueError(
                 "trainer.use_distributed_sampler=true with several processes: Lightning's "
                 "wrapper would freeze the epoch order and augmentation. Use trainer=ddp (it "
