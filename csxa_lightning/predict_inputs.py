@@ -17,8 +17,6 @@ from csxa_lightning.data.images import ImageReadError
 from csxa_lightning.data.preprocess import Preprocessor
 from csxa_lightning.errors import UserError
 
-MAX_LISTED = 5  # missing annotations named in the message; the rest are counted
-
 
 class MissingAnnotationError(UserError):
     """A keypoint crop without the landmarks of an image; the message says where we looked."""

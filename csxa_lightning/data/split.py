@@ -19,6 +19,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from csxa_lightning.errors import ConfigValueError, UserError
+from csxa_lightning.model import CLASS_NAMES
 
 SPLITS = ("train", "val", "test")
 
@@ -110,7 +111,9 @@ def make_split(
     return out
 
 
-CLASS_NAMES = {0: "healthy", 1: "diseased"}
+def class_name(label: int) -> str:
+    """The name of a class id (CLASS_NAMES), or the id itself when it has none."""
+    return CLASS_NAMES[label] if 0 <= label < len(CLASS_NAMES) else str(label)
 
 
 def _check_every_class_in_every_split(
@@ -127,7 +130,7 @@ def _check_every_class_in_every_split(
     used = ["train", "test"] + (["val"] if val_fraction > 0 else [])
     counts = {int(k): int(v) for k, v in zip(*np.unique(labels, return_counts=True), strict=True)}
     empty = [
-        f"class {label} ({CLASS_NAMES.get(label, label)}) has no {name} image"
+        f"class {label} ({class_name(label)}) has no {name} image"
         for name in used
         for label in counts
         if not np.any((split == name) & (labels == label))
