@@ -29,7 +29,7 @@ from hydra.errors import InstantiationException
 from csxa_lightning.data.csxa import load_index
 from csxa_lightning.errors import UserError, user_error
 from csxa_lightning.train import train
-from tests.conftest import PHANTOM_N, PHANTOM_SEED, TINY_TRAINING, compose_train_config
+from tests.helpers import PHANTOM_N, PHANTOM_SEED, TINY_TRAINING, compose_train_config
 
 
 @dataclass(frozen=True)

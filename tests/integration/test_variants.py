@@ -18,8 +18,8 @@ from csxa_lightning.data.cache import preprocess_file
 from csxa_lightning.data.csxa import load_index
 from csxa_lightning.preview import preview
 from csxa_lightning.train import train
-from tests.conftest import TINY_TRAINING as TINY
-from tests.conftest import compose_train_config
+from tests.helpers import TINY_TRAINING as TINY
+from tests.helpers import compose_train_config
 
 
 def data_config(phantom, tmp_path, extra):

@@ -27,7 +27,7 @@ from csxa_lightning.data.augment import (
     PaperAugmentation,
     seed_worker,
 )
-from tests.conftest import compose_train_config
+from tests.helpers import compose_train_config
 
 INTERPOLATIONS = {"nearest": cv2.INTER_NEAREST, "bilinear": cv2.INTER_LINEAR}
 BORDERS = {

@@ -13,8 +13,7 @@ from csxa_lightning.config import CONFIG_DIR
 from csxa_lightning.config_checks import check_config, check_sweep_variants, config_problems
 from csxa_lightning.errors import ConfigValueError
 from csxa_lightning.train import train
-from tests.conftest import compose_train_config
-from tests.helpers import run_module
+from tests.helpers import compose_train_config, run_module
 
 
 def test_the_shipped_configs_have_no_impossible_values():

@@ -9,7 +9,7 @@ import pytest
 from hydra.utils import instantiate
 
 from csxa_lightning.errors import ConfigValueError
-from tests.conftest import TINY_TRAINING, compose_train_config
+from tests.helpers import TINY_TRAINING, compose_train_config
 
 
 @pytest.mark.parametrize(("trainer", "expected"), [("cpu", True), ("ddp", False)])

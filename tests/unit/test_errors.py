@@ -12,8 +12,7 @@ import pytest
 from hydra.errors import InstantiationException
 
 from csxa_lightning.errors import UserError, exit_on_user_error, user_error
-from tests.conftest import TINY_TRAINING
-from tests.helpers import run_module
+from tests.helpers import TINY_TRAINING, run_module
 
 PACKAGE = Path(__file__).resolve().parents[2] / "csxa_lightning"
 

@@ -11,7 +11,7 @@ import pytest
 
 from csxa_lightning.phantom import generate_phantom
 from csxa_lightning.phantom.__main__ import main as phantom_main
-from tests.conftest import PHANTOM_N
+from tests.helpers import PHANTOM_N
 
 
 def sheet_values(path):

@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 
 from csxa_lightning.protocol import departures
 from csxa_lightning.train import checkpoint_overrides, sweep_objective, variant_name
-from tests.conftest import compose_train_config
+from tests.helpers import compose_train_config
 
 VARIANTS = (
     "original",
