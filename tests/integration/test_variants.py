@@ -134,7 +134,7 @@ def test_preview_writes_model_inputs_and_a_contact_sheet(phantom, tmp_path):
     assert (saved == expected[::-1].transpose(1, 2, 0)).all()  # channels stored as R, G, B
     sheet = cv2.imread(str(tmp_path / "preview" / f"{first['stem']}__contact_sheet.png"))
     assert sheet.shape[0] == 64 + 22
-    assert sheet.shape[1] > 6 * (64 + 4)  # the film, then six crop x colour tiles
+    assert sheet.shape[1] > 6 * (64 + 4)  # the film, then six crop x color tiles
 
 
 def test_on_bad_file_skip_leaves_unusable_files_out_and_lists_them(phantom_copy, tmp_path):
