@@ -91,3 +91,12 @@ def test_hydra_full_error_shows_the_traceback_of_a_user_error(tmp_path):
     assert "Traceback" in output
     assert "ConfigValueError: impossible config value data.test_fraction=1.5" in output
     assert not any(line.startswith("error: ") for line in result.stderr.splitlines())
+
+
+def test_the_report_without_runs_ends_in_one_line(tmp_path, monkeypatch):
+    from csxa_lightning.report import main
+
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    with pytest.raises(SystemExit) as caught:
+        main([str(tmp_path)])
+    assert str(caught.value).startswith(f"error: {tmp_path}: no finished run folders")
