@@ -83,7 +83,10 @@ def load_trained_model(path: str | Path, device: str | torch.device = "cpu") -> 
         raise CheckpointError(f"{path}: checkpoint has no {missing}; {why}")
 
     stored = checkpoint[DATAMODULE_KEY]
-    preprocessor = Preprocessor.from_spec(stored["preprocess"])
+    try:
+        preprocessor = Preprocessor.from_spec(stored["preprocess"])
+    except ValueError as err:  # a spec this version cannot build; the message says why
+        raise CheckpointError(str(err)) from err
     opencv = str(stored.get("opencv", "unknown"))
     if opencv != cv2.__version__:
         log.warning(

@@ -100,3 +100,15 @@ def test_the_report_without_runs_ends_in_one_line(tmp_path, monkeypatch):
     with pytest.raises(SystemExit) as caught:
         main([str(tmp_path)])
     assert str(caught.value).startswith(f"error: {tmp_path}: no finished run folders")
+
+
+def test_a_checkpoint_whose_preprocessing_cannot_be_built_is_a_user_error(tmp_path):
+    import torch
+
+    from csxa_lightning.checkpoint import DATAMODULE_KEY, CheckpointError, load_trained_model
+
+    path = tmp_path / "foreign.ckpt"
+    stored = {"preprocess": {"_target_": "os.system", "command": "true"}}
+    torch.save({"hyper_parameters": {}, "state_dict": {}, DATAMODULE_KEY: stored}, path)
+    with pytest.raises(CheckpointError, match="is not a class of csxa_lightning"):
+        load_trained_model(path)
