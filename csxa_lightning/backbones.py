@@ -16,6 +16,8 @@ import torch
 import torchvision
 from torch import nn
 
+from csxa_lightning.errors import UserError
+
 
 @dataclass(frozen=True)
 class Arch:
@@ -42,7 +44,7 @@ ARCHS: dict[str, Arch] = {
 PRETRAINED_CHOICES = ("imagenet", "none")
 
 
-class WeightsNotFoundError(FileNotFoundError):
+class WeightsNotFoundError(UserError, FileNotFoundError):
     """Pretrained weights are not on this machine; the message says which file and how."""
 
 

@@ -56,8 +56,8 @@ def grad_cam(
 
 
 def overlay(image: np.ndarray, cam_map: np.ndarray) -> np.ndarray:
-    """RGB uint8 (H, W, 3): the map (jet colours) over the first channel of a (C, H, W) uint8
-    model input -- gray for every colour variant (enhanced puts gray first)."""
+    """RGB uint8 (H, W, 3): the map (jet colors) over the first channel of a (C, H, W) uint8
+    model input -- gray for every color variant (enhanced puts gray first)."""
     gray = image[0].astype(np.float32) / 255.0
     rgb = np.repeat(gray[:, :, None], 3, axis=2)
     return show_cam_on_image(rgb, cam_map, use_rgb=True, image_weight=0.6)

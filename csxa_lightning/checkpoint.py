@@ -22,6 +22,7 @@ from omegaconf import DictConfig
 
 from csxa_lightning.data.datamodule import CSXADataModule
 from csxa_lightning.data.preprocess import Preprocessor
+from csxa_lightning.errors import UserError
 from csxa_lightning.model import CSXAClassifier
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ DATAMODULE_KEY = CSXADataModule.__qualname__
 TRAINING_THRESHOLD = 0.5
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     """The file is not a usable checkpoint of this package; the message says what to do."""
 
 
@@ -91,7 +92,10 @@ def load_trained_model(path: str | Path, device: str | torch.device = "cpu") -> 
         raise CheckpointError(f"{path}: checkpoint has no {missing}; {why}")
 
     stored = checkpoint[DATAMODULE_KEY]
-    preprocessor = Preprocessor.from_spec(stored["preprocess"])
+    try:
+        preprocessor = Preprocessor.from_spec(stored["preprocess"])
+    except ValueError as err:  # a spec this version cannot build; the message says why
+        raise CheckpointError(str(err)) from err
     opencv = str(stored.get("opencv", "unknown"))
     if opencv != cv2.__version__:
         log.warning(

@@ -23,12 +23,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from csxa_lightning.data.augment import BORDER_MODES, INTERPOLATIONS
 from csxa_lightning.data.transforms import ENHANCED_ORDERS
+from csxa_lightning.errors import ConfigValueError
 
 _ABSENT = object()
-
-
-class ConfigValueError(ValueError):
-    """One or more config values no run could use."""
 
 
 def _number(value) -> bool:
@@ -234,7 +231,7 @@ def check_sweep_variants(config: DictConfig, config_name: str | None, compose: C
     """Refuse a --multirun in which two +variant values compose to one config (ConfigValueError
     naming them and the override that made them equal), before any job starts.
 
-    A variant file sets the crop and colour (and original_vgg19 the model); a sweep-wide
+    A variant file sets the crop and color (and original_vgg19 the model); a sweep-wide
     override of what a variant sets silently replaces it -- `crop=tight` turns Original into a
     second Cropped, `model=vgg19` Original into a second Original (VGG19) -- and the report
     would show one run twice, each compared with itself. config is the sweep's own config

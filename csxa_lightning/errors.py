@@ -1,30 +1,34 @@
 """Problems the user can fix end an entry point as one line, `error: ...`, and exit code 1.
 
-Which errors those are (USER_ERRORS), how to find one behind Hydra's instantiation wrapper
-(user_error), and the context manager every entry point (train, predict, export) runs in.
+UserError is the base of every error a user can fix (a bad config value, a damaged file,
+weights not on this machine); a plain ValueError is a bug and keeps its traceback.
+user_error finds one behind Hydra's instantiation wrapper, and exit_on_user_error is the
+context manager every entry point (train, predict, export) runs in. This module imports
+nothing from the package, so that every module can raise these errors.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from hydra.errors import InstantiationException
 
-from csxa_lightning.backbones import WeightsNotFoundError
-from csxa_lightning.data.csxa import CSXAFormatError
-from csxa_lightning.data.images import ImageReadError
 
-# Problems the user can fix (data, weights, settings): one clear line, not a traceback.
-# ConfigValueError, DatasetProblemsError and the split's errors are ValueErrors.
-USER_ERRORS = (CSXAFormatError, ImageReadError, WeightsNotFoundError, ValueError)
+class UserError(ValueError):
+    """A problem the user can fix (data, weights, settings); the message says how."""
 
 
-def user_error(err: BaseException) -> BaseException | None:
+class ConfigValueError(UserError):
+    """One or more config values no run could use."""
+
+
+def user_error(err: BaseException | None) -> UserError | None:
     """The user-fixable error behind err (Hydra wraps errors raised while instantiating)."""
     while err is not None:
-        if isinstance(err, USER_ERRORS):
+        if isinstance(err, UserError):
             return err
         if not isinstance(err, InstantiationException):
             return None
@@ -32,21 +36,26 @@ def user_error(err: BaseException) -> BaseException | None:
     return None
 
 
+def full_error_requested() -> bool:
+    """HYDRA_FULL_ERROR=1: the user asked for every traceback, user errors' included."""
+    return os.environ.get("HYDRA_FULL_ERROR") == "1"
+
+
 @contextmanager
 def exit_on_user_error(logger: logging.Logger | None = None) -> Iterator[None]:
-    """Turn a user-fixable error into `error: <message>` on stderr and exit 1; let bugs raise.
+    """Turn a UserError into `error: <message>` on stderr and exit 1; let bugs raise.
 
     logger: also log the message there (train does, for its run's log file); predict and
-    export have no log file and print the line once."""
+    export have no log file and print the line once. With HYDRA_FULL_ERROR=1 the error is
+    raised as it is, traceback included."""
     try:
         yield
-    except (InstantiationException, *USER_ERRORS) as err:
+    except (InstantiationException, UserError) as err:
         cause = user_error(err)
-        if cause is None:
+        if cause is None or full_error_requested():
             raise
         if logger is not None:
             logger.error("%s", cause)
-            # USER_ERRORS includes every ValueError: should one come from a bug, the run's log
-            # file still holds where it was raised.
+            # The run's log file also keeps where the error was raised.
             logger.debug("where the error was raised:", exc_info=cause)
         raise SystemExit(f"error: {cause}") from None

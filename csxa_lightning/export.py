@@ -30,7 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from csxa_lightning.checkpoint import TRAINING_THRESHOLD, TrainedModel, load_trained_model
-from csxa_lightning.errors import exit_on_user_error
+from csxa_lightning.errors import UserError, exit_on_user_error
 from csxa_lightning.model import CLASS_NAMES
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ INPUT_NAME, OUTPUT_NAMES = "input", ("logits", "probabilities")
 ONNX_TOLERANCE = 1e-4  # float32 kernels differ; more than this is a wrong export
 
 
-class ExportError(ValueError):
+class ExportError(UserError):
     """A setting of export that the user can fix; the message says how."""
 
 

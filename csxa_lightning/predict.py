@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from csxa_lightning.checkpoint import TrainedModel, load_trained_model
 from csxa_lightning.data.csxa import STEM_PATTERN
-from csxa_lightning.errors import exit_on_user_error
+from csxa_lightning.errors import UserError, exit_on_user_error
 from csxa_lightning.predict_inputs import PredictionInputs, collate_inputs, find_annotations
 from csxa_lightning.results.runs import predictions_frame
 
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 DEFAULT_OUT = "predict.csv"
 
 
-class PredictInputError(ValueError):
+class PredictInputError(UserError):
     """An input or setting of predict that the user can fix; the message says how."""
 
 

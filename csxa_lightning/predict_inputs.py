@@ -15,11 +15,10 @@ from csxa_lightning.data.cache import preprocess_file
 from csxa_lightning.data.csxa import JSON_DIR
 from csxa_lightning.data.images import ImageReadError
 from csxa_lightning.data.preprocess import Preprocessor
+from csxa_lightning.errors import UserError
 
-MAX_LISTED = 5  # missing annotations named in the message; the rest are counted
 
-
-class MissingAnnotationError(ValueError):
+class MissingAnnotationError(UserError):
     """A keypoint crop without the landmarks of an image; the message says where we looked."""
 
 

@@ -303,7 +303,7 @@ CHECKS: tuple[Callable[[DictConfig], dict | None], ...] = (
     ValueCheck(
         "crop.size",
         500,
-        "500 (a 500 x 500 centre crop)",
+        "500 (a 500 x 500 center crop)",
         "the base crop keeps more or less of the film's border, labels and footnotes",
         applies=_is("crop.name", "none"),
     ),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from csxa_lightning.errors import exit_on_user_error
 from csxa_lightning.results.document import build_report
 from csxa_lightning.results.runs import latest_sweep
 
@@ -32,8 +33,9 @@ def main(argv: list[str] | None = None) -> None:
         help="Grad-CAM pictures per category and variant (default 3; 0: no Grad-CAM section)",
     )
     args = parser.parse_args(argv)
-    sweep = Path(args.sweep_dir) if args.sweep_dir else latest_sweep(Path(args.log_dir))
-    paths = build_report(sweep, cam_examples=args.cam_examples)
+    with exit_on_user_error():
+        sweep = Path(args.sweep_dir) if args.sweep_dir else latest_sweep(Path(args.log_dir))
+        paths = build_report(sweep, cam_examples=args.cam_examples)
     print(f"report: {paths['html']}")
 
 

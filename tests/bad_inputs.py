@@ -27,9 +27,9 @@ import openpyxl
 from hydra.errors import InstantiationException
 
 from csxa_lightning.data.csxa import load_index
-from csxa_lightning.errors import USER_ERRORS, user_error
+from csxa_lightning.errors import UserError, user_error
 from csxa_lightning.train import train
-from tests.conftest import PHANTOM_N, PHANTOM_SEED, TINY_TRAINING, compose_train_config
+from tests.helpers import PHANTOM_N, PHANTOM_SEED, TINY_TRAINING, compose_train_config
 
 
 @dataclass(frozen=True)
@@ -208,7 +208,7 @@ def error_message(case: BadInput, phantom_root: Path, workdir: Path) -> str:
     os.environ.update(case.env)
     try:
         train(cfg)
-    except (InstantiationException, *USER_ERRORS) as err:
+    except (InstantiationException, UserError) as err:
         cause = user_error(err)
         if cause is None:
             raise

@@ -55,6 +55,8 @@ import numpy as np
 from imblearn.over_sampling import SMOTE, RandomOverSampler
 from sklearn.base import BaseEstimator
 
+from csxa_lightning.errors import ConfigValueError, UserError
+
 _MIB = 1024 * 1024
 # Rows copied per step when duplicating samples: bounds the temporary of fancy indexing.
 _COPY_CHUNK_BYTES = 64 * _MIB
@@ -130,9 +132,11 @@ class SMOTEBalancing(NoBalancing):
 
     def __init__(self, k_neighbors: int = 5, memory_budget_mb: int = 512) -> None:
         if int(k_neighbors) < 1:
-            raise ValueError(f"balance.k_neighbors={k_neighbors}: must be at least 1")
+            raise ConfigValueError(f"balance.k_neighbors={k_neighbors}: must be at least 1")
         if int(memory_budget_mb) < 1:
-            raise ValueError(f"balance.memory_budget_mb={memory_budget_mb}: must be at least 1")
+            raise ConfigValueError(
+                f"balance.memory_budget_mb={memory_budget_mb}: must be at least 1"
+            )
         self.k_neighbors = int(k_neighbors)
         self.memory_budget_mb = int(memory_budget_mb)
 
@@ -179,7 +183,7 @@ class SMOTEBalancing(NoBalancing):
         for cls in deficits:
             have = int((labels == cls).sum())
             if have < need:
-                raise ValueError(
+                raise UserError(
                     f"SMOTE with k_neighbors={self.k_neighbors} needs at least {need} samples of "
                     f"class {cls} in the training split, but it has {have}. Use "
                     f"balance=oversample or lower balance.k_neighbors"

@@ -45,6 +45,7 @@ from tqdm.auto import tqdm
 from csxa_lightning.data.csxa import read_case, read_keypoints
 from csxa_lightning.data.images import read_image
 from csxa_lightning.data.preprocess import Preprocessor
+from csxa_lightning.errors import ConfigValueError, UserError
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ def preprocess_file(preprocessor: Preprocessor, png_path: str, json_path: str) -
     return preprocessor(read_image(png_path), keypoints)
 
 
-class DatasetProblemsError(ValueError):
+class DatasetProblemsError(UserError):
     """Files that cannot be used, all of them, each with its problem and what to do."""
 
     def __init__(self, problems: list[str]) -> None:
@@ -321,7 +322,7 @@ def cached_inputs(
     caller to drop (on_bad_file="skip"). The list is kept in the manifest, so a cached entry
     reports the same problems without rebuilding."""
     if on_bad_file not in ON_BAD_FILE:
-        raise ValueError(f"data.on_bad_file={on_bad_file!r}; choose one of {ON_BAD_FILE}")
+        raise ConfigValueError(f"data.on_bad_file={on_bad_file!r}; choose one of {ON_BAD_FILE}")
     key = fingerprint(index, preprocessor)
     folder = Path(cache_dir).expanduser() / "inputs"
     folder.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ import pandas as pd
 
 from csxa_lightning.data.images import crop_window, keypoint_box, read_image
 from csxa_lightning.data.keypoints import CANONICAL_BY_NORMALIZED, KEYPOINT_LABELS, normalize_label
+from csxa_lightning.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ DROP_KEYS = (
 )
 
 
-class CSXAFormatError(ValueError):
+class CSXAFormatError(UserError):
     """The folder does not look like CSXA; the message says what is missing and how to fix it."""
 
 

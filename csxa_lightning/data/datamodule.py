@@ -25,6 +25,7 @@ from csxa_lightning.data.normalization import channel_stats
 from csxa_lightning.data.preprocess import Preprocessor
 from csxa_lightning.data.sampler import EpochSampler, ShardSampler
 from csxa_lightning.data.split import SPLITS, make_split
+from csxa_lightning.errors import ConfigValueError, UserError
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +71,11 @@ class CSXADataModule(L.LightningDataModule):
         preprocess_workers: int | None = None,
         on_bad_file: str = "stop",
         augment_on: str = "auto",
+        use_distributed_sampler: bool = True,
     ) -> None:
         super().__init__()
         if root is None:
-            raise ValueError(
+            raise ConfigValueError(
                 f"data=csxa needs the dataset folder: data.root=/path/to/CSXA (or set CSXA_ROOT). "
                 f"{CSXA_SOURCE} Without it, data=phantom trains on the built-in synthetic set."
             )
@@ -97,10 +99,12 @@ class CSXADataModule(L.LightningDataModule):
         self.preprocess_workers = preprocess_workers or os.cpu_count() or 1
         self.on_bad_file = on_bad_file
         if augment_on not in AUGMENT_ON:
-            raise ValueError(
+            raise ConfigValueError(
                 f"data.augment_on={augment_on!r}: must be one of {', '.join(AUGMENT_ON)}"
             )
         self.augment_on = augment_on
+        # trainer.use_distributed_sampler, passed in by the config (Lightning keeps it private)
+        self.use_distributed_sampler = use_distributed_sampler
         self.device_augment: DeviceAugmentation | None = None
         self.skipped = pd.DataFrame(columns=["stem", "problem"])
         self.index: pd.DataFrame | None = None
@@ -212,7 +216,7 @@ class CSXADataModule(L.LightningDataModule):
             return
         device_version = getattr(self.augment, "device_version", None)
         if device_version is None:
-            raise ValueError(
+            raise ConfigValueError(
                 "data.augment_on=device needs an augmentation that names its device version "
                 f"(device_version(): augment=paper, augment=none); {type(self.augment).__name__} "
                 "has none; use data.augment_on=loader for it"
@@ -238,7 +242,7 @@ class CSXADataModule(L.LightningDataModule):
         checkpoint says; continuing it on other inputs would mix two experiments."""
         saved = state_dict.get("preprocess")
         if saved is not None and saved != self.preprocess.spec():
-            raise ValueError(
+            raise UserError(
                 f"the checkpoint being resumed was trained with preprocessing {saved}, this run "
                 f"is configured with {self.preprocess.spec()}; resume with the original crop, "
                 "color and image_size, or start over with force=true"
@@ -294,8 +298,8 @@ class CSXADataModule(L.LightningDataModule):
         trainer = self.trainer
         if trainer is None or trainer.world_size == 1:
             return 0, 1
-        if trainer._accelerator_connector.use_distributed_sampler:
-            raise ValueError(
+        if self.use_distributed_sampler:
+            raise ConfigValueError(
                 "trainer.use_distributed_sampler=true with several processes: Lightning's "
                 "wrapper would freeze the epoch order and augmentation. Use trainer=ddp (it "
                 "sets use_distributed_sampler=false; csxa_lightning's samplers shard the data)."

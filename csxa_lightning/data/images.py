@@ -7,8 +7,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from csxa_lightning.errors import UserError
 
-class ImageReadError(ValueError):
+
+class ImageReadError(UserError):
     """A PNG that cannot be decoded; the message names the file and what to do."""
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-VERTEBRAE = ("C2", "C3", "C4", "C5", "C6", "C7")
 CORNERS = ("top left", "top right", "bottom left", "bottom right")
 
 # "left" is anterior: the patient faces image-left (csxa-format.md).

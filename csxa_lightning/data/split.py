@@ -18,7 +18,14 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
+from csxa_lightning.errors import ConfigValueError, UserError
+from csxa_lightning.model import CLASS_NAMES
+
 SPLITS = ("train", "val", "test")
+
+
+class SplitError(UserError):
+    """The images cannot be split as configured (a class left out of a part)."""
 
 
 def make_split(
@@ -45,13 +52,17 @@ def make_split(
     val_fraction > 0); a split that leaves one out is refused with what to change.
     """
     if folds and not (folds >= 2 and 0 <= fold < folds):
-        raise ValueError(f"cv.folds={folds}, cv.fold={fold}: need folds >= 2, 0 <= fold < folds")
+        raise ConfigValueError(
+            f"cv.folds={folds}, cv.fold={fold}: need folds >= 2, 0 <= fold < folds"
+        )
     if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"data.test_fraction={test_fraction}: must lie strictly between 0 and 1")
+        raise ConfigValueError(
+            f"data.test_fraction={test_fraction}: must lie strictly between 0 and 1"
+        )
     if not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"data.val_fraction={val_fraction}: must lie in [0, 1)")
+        raise ConfigValueError(f"data.val_fraction={val_fraction}: must lie in [0, 1)")
     if not isinstance(stratify, bool | np.bool_):
-        raise ValueError(
+        raise ConfigValueError(
             f"data.stratify={stratify!r}: must be true (stratified split) or false (plain "
             "random split, the paper's)"
         )
@@ -84,7 +95,7 @@ def make_split(
             int(k): int(v) for k, v in zip(*np.unique(labels, return_counts=True), strict=True)
         }
         kind = "stratified" if stratify or folds else "random"
-        raise ValueError(
+        raise SplitError(
             f"cannot make a {kind} split of {len(ordered)} images with class counts "
             f"{counts} (data.test_fraction={test_fraction}, "
             f"data.val_fraction={val_fraction}): {err}. Use more images, or fractions that "
@@ -100,7 +111,9 @@ def make_split(
     return out
 
 
-CLASS_NAMES = {0: "healthy", 1: "diseased"}
+def class_name(label: int) -> str:
+    """The name of a class id (CLASS_NAMES), or the id itself when it has none."""
+    return CLASS_NAMES[label] if 0 <= label < len(CLASS_NAMES) else str(label)
 
 
 def _check_every_class_in_every_split(
@@ -117,7 +130,7 @@ def _check_every_class_in_every_split(
     used = ["train", "test"] + (["val"] if val_fraction > 0 else [])
     counts = {int(k): int(v) for k, v in zip(*np.unique(labels, return_counts=True), strict=True)}
     empty = [
-        f"class {label} ({CLASS_NAMES.get(label, label)}) has no {name} image"
+        f"class {label} ({class_name(label)}) has no {name} image"
         for name in used
         for label in counts
         if not np.any((split == name) & (labels == label))
@@ -130,11 +143,11 @@ def _check_every_class_in_every_split(
         f"data.val_fraction={val_fraction}) is unusable: {'; '.join(empty)}."
     )
     if stratified:
-        raise ValueError(
+        raise SplitError(
             f"{problem} Use more images of that class, a larger data.test_fraction, or "
             "data.val_fraction=0."
         )
-    raise ValueError(
+    raise SplitError(
         f"{problem} The split is a plain random one (data.stratify=false, the paper's), which "
         "can leave a rare class out of a part. Use another data.split_seed, more images of "
         "that class, or a stratified split (protocol=strict, or data.stratify=true)."

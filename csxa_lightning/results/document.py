@@ -104,7 +104,7 @@ def markdown_report(
         "## Samples and optimizer steps",
         "Enhanced variants train on two channel orders of every film: twice the samples per "
         "epoch, so twice the optimizer steps per epoch and per learning-rate stage. A "
-        "difference between colour variants mixes the colour processing with this longer "
+        "difference between color variants mixes the color processing with this longer "
         "training.",
         training_markdown(table),
     ]

@@ -9,6 +9,7 @@ import io
 import numpy as np
 import pandas as pd
 
+from csxa_lightning.model import CLASS_NAMES
 from csxa_lightning.results.runs import Run, run_repeat
 from csxa_lightning.results.tables import seed_tag
 
@@ -52,8 +53,8 @@ def figures(runs: list[Run], table: pd.DataFrame) -> dict[str, bytes]:
                 va="center",
                 color="white" if v > matrix.max() / 2 else "black",
             )
-        ax.set_xticks([0, 1], ["healthy", "diseased"])
-        ax.set_yticks([0, 1], ["healthy", "diseased"])
+        ax.set_xticks([0, 1], list(CLASS_NAMES))
+        ax.set_yticks([0, 1], list(CLASS_NAMES))
         ax.set_title(f"{run.title}{seed_tag(table, run_repeat(run))}", fontsize=8)
         ax.set_xlabel("predicted", fontsize=8)
         ax.set_ylabel("true", fontsize=8)

@@ -50,6 +50,7 @@ THRESHOLD_METRICS = (
     "f1_healthy",
     "f1_macro",
     "f1_weighted",
+    "cohen_kappa",
     "tp",
     "tn",
     "fp",
@@ -118,6 +119,10 @@ def confusion_metrics(
     f1_pos = _safe_div(2 * tp, 2 * tp + fp + fn, zero_division)
     f1_neg = _safe_div(2 * tn, 2 * tn + fn + fp, zero_division)
     w_pos, w_neg = _safe_div(n_pos, n), _safe_div(n_neg, n)
+    # Cohen's kappa: observed agreement beyond the agreement expected by chance from the
+    # marginals (predicted share x true share, per class); NaN where chance agreement is 1.
+    observed = _safe_div(tp + tn, n)
+    chance = _safe_div((tp + fp) * n_pos + (tn + fn) * n_neg, n * n)
 
     def weighted(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
         # where(): an absent class adds 0 even when its own value is undefined (0 * nan = nan).
@@ -137,6 +142,7 @@ def confusion_metrics(
         "f1_healthy": f1_neg,
         "f1_macro": (f1_pos + f1_neg) / 2,
         "f1_weighted": weighted(f1_pos, f1_neg),
+        "cohen_kappa": _safe_div(observed - chance, 1 - chance),
         "tp": tp,
         "tn": tn,
         "fp": fp,

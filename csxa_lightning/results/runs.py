@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
+from csxa_lightning.errors import UserError
 from csxa_lightning.results.metrics import bootstrap_seed, metrics_with_intervals
 
 if TYPE_CHECKING:
@@ -39,6 +40,10 @@ METRICS_FILE = "metrics.json"
 HYDRA_DIR = ".hydra"
 CONFIG_FILE = "config.yaml"
 OVERRIDES_FILE = "overrides.yaml"
+
+
+class RunsNotFoundError(UserError, FileNotFoundError):
+    """No sweep, or no finished run folder in it, where the report looks."""
 
 
 def predictions_frame(
@@ -220,7 +225,7 @@ def find_runs(sweep_dir: Path) -> list[Run]:
         if is_finished(p.parent) and (p.parent / HYDRA_DIR / CONFIG_FILE).exists()
     )
     if not folders:
-        raise FileNotFoundError(
+        raise RunsNotFoundError(
             f"{sweep_dir}: no finished run folders (predictions.csv, metrics.json and "
             ".hydra/config.yaml); run a sweep first, e.g. python -m csxa_lightning.train "
             "experiment=table1"
@@ -240,5 +245,5 @@ def latest_sweep(log_dir: Path) -> Path:
     """The sweep folder (multirun.yaml) under log_dir written last."""
     candidates = [p.parent for p in log_dir.glob("**/multirun.yaml")]
     if not candidates:
-        raise FileNotFoundError(f"no sweep under {log_dir}; run one with --multirun first")
+        raise RunsNotFoundError(f"no sweep under {log_dir}; run one with --multirun first")
     return max(candidates, key=lambda p: p.stat().st_mtime)

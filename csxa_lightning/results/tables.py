@@ -147,6 +147,7 @@ def run_table(runs: list[Run]) -> pd.DataFrame:
                         "f1_weighted",
                         "precision_macro",
                         "f1_macro",
+                        "cohen_kappa",
                         "balanced_accuracy",
                         "sensitivity",
                         "specificity",
@@ -194,6 +195,10 @@ def pct(x: float) -> str:
 
 def pval(p: float) -> str:
     return "—" if pd.isna(p) else ("<0.0001" if p < 1e-4 else f"{p:.4f}")
+
+
+def ratio(x: float) -> str:
+    return "—" if pd.isna(x) else f"{x:.3f}"
 
 
 def ci(low: float, high: float) -> str:
@@ -291,6 +296,7 @@ TABLE2 = (
     Column("specificity", with_interval("specificity"), pct_ci),
     Column("AUROC", with_interval("auroc"), pct_ci),
     Column("AUPRC", with_interval("auprc"), pct_ci),
+    Column("Cohen's κ", field_of("cohen_kappa"), ratio),
     Column("McNemar p (two-sided)", field_of("p_mcnemar_vs_baseline"), pval),
     Column("McNemar p (one-sided)", field_of("p_mcnemar_one_sided"), pval),
     Column("McNemar p (two-sided, Holm)", field_of("p_mcnemar_vs_baseline_holm"), pval),

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-from tests.conftest import TINY_TRAINING, compose_train_config
+from tests.helpers import TINY_TRAINING, compose_train_config
 
 # Landmark crop and both channel orders: prediction must find the LabelMe files and average the
 # two orders as the test did. 64 px: ResNet18's layer4 is 2 x 2 there, so a CAM can vary

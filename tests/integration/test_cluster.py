@@ -17,8 +17,7 @@ from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 from omegaconf import OmegaConf
 
 from csxa_lightning.config import CONFIG_DIR
-from tests.conftest import TINY_TRAINING
-from tests.helpers import run_module
+from tests.helpers import TINY_TRAINING, run_module
 
 
 def run_cli(cwd: Path, *arguments: str) -> subprocess.CompletedProcess:

@@ -11,7 +11,7 @@ import torch
 from hydra.utils import instantiate
 
 from csxa_lightning.train import train
-from tests.conftest import TINY_TRAINING, compose_train_config
+from tests.helpers import TINY_TRAINING, compose_train_config
 
 
 def datamodule(phantom, tmp_path, augment_on, *extra):

@@ -10,7 +10,7 @@ import torch
 from csxa_lightning.data.batches import BatchedDataset
 from csxa_lightning.data.device_augment import DeviceAugmentation
 from csxa_lightning.train import train
-from tests.conftest import TINY_TRAINING, compose_train_config
+from tests.helpers import TINY_TRAINING, compose_train_config
 
 pytestmark = [
     pytest.mark.gpu,

@@ -18,8 +18,7 @@ from csxa_lightning.config import CONFIG_DIR
 from csxa_lightning.data.csxa import load_index
 from csxa_lightning.preview import preview
 from csxa_lightning.train import train
-from tests.conftest import TINY_TRAINING, compose_train_config
-from tests.helpers import SimulatedKill, run_module
+from tests.helpers import TINY_TRAINING, SimulatedKill, compose_train_config, run_module
 
 # --- nothing is written under the dataset folder ---------------------------------------------
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from csxa_lightning.train import train
-from tests.conftest import TINY_TRAINING, compose_train_config
-from tests.helpers import SimulatedKill
+from tests.helpers import TINY_TRAINING, SimulatedKill, compose_train_config
 
 
 def run_config(phantom, tmp_path, out, *extra):

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tests.conftest import TINY_TRAINING
-from tests.helpers import run_module
+from tests.helpers import TINY_TRAINING, run_module
 
 
 def run_sweep(phantom, tmp_path, *extra):

@@ -13,8 +13,7 @@ import torchvision
 from hydra.utils import instantiate
 
 from csxa_lightning.train import sweep_objective, train
-from tests.conftest import PHANTOM_N, compose_train_config
-from tests.helpers import run_module
+from tests.helpers import PHANTOM_N, compose_train_config, run_module
 
 TINY = [
     "model=resnet18",

@@ -18,8 +18,8 @@ from csxa_lightning.data.cache import preprocess_file
 from csxa_lightning.data.csxa import load_index
 from csxa_lightning.preview import preview
 from csxa_lightning.train import train
-from tests.conftest import TINY_TRAINING as TINY
-from tests.conftest import compose_train_config
+from tests.helpers import TINY_TRAINING as TINY
+from tests.helpers import compose_train_config
 
 
 def data_config(phantom, tmp_path, extra):
@@ -134,7 +134,7 @@ def test_preview_writes_model_inputs_and_a_contact_sheet(phantom, tmp_path):
     assert (saved == expected[::-1].transpose(1, 2, 0)).all()  # channels stored as R, G, B
     sheet = cv2.imread(str(tmp_path / "preview" / f"{first['stem']}__contact_sheet.png"))
     assert sheet.shape[0] == 64 + 22
-    assert sheet.shape[1] > 6 * (64 + 4)  # the film, then six crop x colour tiles
+    assert sheet.shape[1] > 6 * (64 + 4)  # the film, then six crop x color tiles
 
 
 def test_on_bad_file_skip_leaves_unusable_files_out_and_lists_them(phantom_copy, tmp_path):

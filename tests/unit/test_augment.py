@@ -27,7 +27,7 @@ from csxa_lightning.data.augment import (
     PaperAugmentation,
     seed_worker,
 )
-from tests.conftest import compose_train_config
+from tests.helpers import compose_train_config
 
 INTERPOLATIONS = {"nearest": cv2.INTER_NEAREST, "bilinear": cv2.INTER_LINEAR}
 BORDERS = {
@@ -43,7 +43,7 @@ def _image(channels: int, height: int = 12, width: int = 16, seed: int = 0) -> n
 
 
 def _warp(image_hwc: np.ndarray, angle: float, scale: float, flags: int, border: int):
-    """Rotate (positive: counter-clockwise) and zoom about the pixel-grid centre with OpenCV's
+    """Rotate (positive: counter-clockwise) and zoom about the pixel-grid center with OpenCV's
     own matrix, independently of albumentations."""
     height, width = image_hwc.shape[:2]
     matrix = cv2.getRotationMatrix2D((width / 2 - 0.5, height / 2 - 0.5), angle, scale)
@@ -211,9 +211,9 @@ def test_zoom_factor_is_uniform_on_one_plus_minus_the_limit():
     assert (off.sample_params(100)[:, SCALE] == 1).all()
 
 
-def test_zoom_above_one_magnifies_about_the_centre():
+def test_zoom_above_one_magnifies_about_the_center():
     image = np.zeros((1, 64, 64), dtype=np.uint8)
-    image[0, 24:40, 24:40] = 255  # a centred 16 x 16 square
+    image[0, 24:40, 24:40] = 255  # a centered 16 x 16 square
     aug = PaperAugmentation(0, 0, first_rotation=0, second_rotation=0, scale_limit=0.5)
     aug.reseed(9)
     for scale in aug.sample_params(20)[:, SCALE]:
@@ -221,7 +221,7 @@ def test_zoom_above_one_magnifies_about_the_centre():
         rows, cols = np.nonzero(out)
         side = 16 * scale
         assert abs(len(rows) - side**2) <= 4 * side + 4  # area k^2 times, up to a pixel rim
-        assert abs(rows.mean() - 31.5) < 0.1 and abs(cols.mean() - 31.5) < 0.1  # centred
+        assert abs(rows.mean() - 31.5) < 0.1 and abs(cols.mean() - 31.5) < 0.1  # centered
 
 
 def test_scale_limit_zero_is_the_unscaled_pipeline():

@@ -10,16 +10,11 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from csxa_lightning.config import CONFIG_DIR
-from csxa_lightning.config_checks import (
-    ConfigValueError,
-    check_config,
-    check_sweep_variants,
-    config_problems,
-)
+from csxa_lightning.config_checks import check_config, check_sweep_variants, config_problems
+from csxa_lightning.errors import ConfigValueError
 from csxa_lightning.phantom.store import COMPLETE_MARKER, phantom_dir
 from csxa_lightning.train import train
-from tests.conftest import compose_train_config
-from tests.helpers import run_module
+from tests.helpers import compose_train_config, run_module
 
 
 def test_the_shipped_configs_have_no_impossible_values():

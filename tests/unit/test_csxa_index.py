@@ -17,7 +17,7 @@ from csxa_lightning.data.csxa import (
     read_case,
     read_sheet,
 )
-from tests.conftest import PHANTOM_N
+from tests.helpers import PHANTOM_N
 
 
 def test_index_has_one_row_per_usable_image(phantom):

@@ -38,7 +38,7 @@ PARAMS = np.array(
         [1, 0, 45.0, -45.0, 0.5],
         [0, 1, -3.0, 12.0, 1.5],
         [0, 0, 17.0, -58.5, 1.0],
-        [0, 0, 0.0, 90.0, 0.5],  # zoom 0.5 about the centre: every source x and y ends in .5
+        [0, 0, 0.0, 90.0, 0.5],  # zoom 0.5 about the center: every source x and y ends in .5
         [1, 1, 30.0, 0.0, 0.5],
     ],
     dtype=np.float32,

@@ -6,7 +6,7 @@ import torch
 from hydra.utils import instantiate
 
 from csxa_lightning.config import cudnn_benchmark, default_precision
-from tests.conftest import compose_train_config
+from tests.helpers import compose_train_config
 
 
 def test_compiled_backbone_gives_the_same_outputs_and_checkpoint_names():

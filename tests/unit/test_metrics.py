@@ -13,6 +13,8 @@ from csxa_lightning.results.metrics import (
     auprc_rows,
     bootstrap_seed,
     compute_metrics,
+    confusion_counts,
+    confusion_metrics,
     metrics_with_intervals,
     stratified_bootstrap_indices,
     wilson_interval,
@@ -41,6 +43,7 @@ def test_point_estimates_match_scikit_learn(scored):
     )
     assert m["f1_weighted"] == pytest.approx(skm.f1_score(y, pred, average="weighted"))
     assert m["f1_macro"] == pytest.approx(skm.f1_score(y, pred, average="macro"))
+    assert m["cohen_kappa"] == pytest.approx(skm.cohen_kappa_score(y, pred))
     assert m["auroc"] == pytest.approx(skm.roc_auc_score(y, prob))
     assert m["auprc"] == pytest.approx(skm.average_precision_score(y, prob))
     assert m["tp"] + m["fn"] == 1194 and m["tn"] + m["fp"] == 47
@@ -186,3 +189,21 @@ def test_vectorised_auprc_matches_scikit_learn():
     prob = np.round(rng.random((6, 200)), 1)  # coarse scores: many ties
     expected = [skm.average_precision_score(y[i], prob[i]) for i in range(6)]
     assert auprc_rows(y, prob) == pytest.approx(expected, rel=1e-12)
+
+
+def test_cohens_kappa_kernel_matches_scikit_learn_on_every_row():
+    rng = np.random.default_rng(3)
+    y = (rng.random((50, 40)) < 0.3).astype(int)
+    pred = np.where(rng.random((50, 40)) < 0.8, y, 1 - y)
+    pred[0] = y[0]  # perfect agreement
+    pred[1] = 1  # one class predicted
+    kappa = confusion_metrics(*confusion_counts(y, pred))["cohen_kappa"]
+    assert kappa.shape == (50,)
+    expected = [skm.cohen_kappa_score(a, b) for a, b in zip(y, pred, strict=True)]
+    np.testing.assert_allclose(kappa, expected)
+    assert kappa[0] == 1.0 and kappa[1] == 0.0
+
+
+def test_cohens_kappa_is_undefined_when_chance_agreement_is_certain():
+    y = np.ones(10, dtype=int)
+    assert np.isnan(confusion_metrics(*confusion_counts(y, y))["cohen_kappa"])

@@ -11,7 +11,7 @@ from csxa_lightning.data.cache import preprocess_file
 from csxa_lightning.data.csxa import load_index
 from csxa_lightning.data.preprocess import Preprocessor
 from csxa_lightning.data.transforms import ClaheColor
-from tests.conftest import compose_train_config
+from tests.helpers import compose_train_config
 
 
 def test_clahe_is_one_class_and_one_yaml(phantom):

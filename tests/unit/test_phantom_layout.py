@@ -11,7 +11,7 @@ import pytest
 
 from csxa_lightning.phantom import generate_phantom
 from csxa_lightning.phantom.__main__ import main as phantom_main
-from tests.conftest import PHANTOM_N
+from tests.helpers import PHANTOM_N
 
 
 def sheet_values(path):
@@ -60,7 +60,7 @@ def test_images_are_opaque_rgba_of_csxa_sizes(phantom):
         image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
         assert image.ndim == 3 and image.shape[2] == 4 and image.dtype == np.uint8
         assert (image[:, :, 3] == 255).all()
-        assert (image[:, :, 0] == image[:, :, 1]).all()  # gray content stored as colour
+        assert (image[:, :, 0] == image[:, :, 1]).all()  # gray content stored as color
         sizes.append(image.shape[:2])
     heights, widths = np.array(sizes).T
     assert widths.min() >= 550 and widths.max() <= 1000

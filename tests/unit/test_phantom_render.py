@@ -40,8 +40,8 @@ def _mean_inside(image: np.ndarray, polygon: np.ndarray) -> float:
 
 
 def _shrink(polygon: np.ndarray, factor: float) -> np.ndarray:
-    centre = polygon.mean(axis=0)
-    return centre + (polygon - centre) * factor
+    center = polygon.mean(axis=0)
+    return center + (polygon - center) * factor
 
 
 def test_same_seed_gives_identical_output_and_different_seeds_differ():

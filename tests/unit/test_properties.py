@@ -183,7 +183,7 @@ def test_to_gray_gives_8_bit_2d_of_the_same_size(image):
 
 @FAST
 @given(gray_images(64), st.sampled_from([np.uint8, np.uint16]), st.integers(0, 255))
-def test_to_gray_of_equal_colour_channels_is_that_gray_and_ignores_alpha(gray, dtype, alpha):
+def test_to_gray_of_equal_color_channels_is_that_gray_and_ignores_alpha(gray, dtype, alpha):
     plane = gray.astype(dtype) * (257 if dtype == np.uint16 else 1)
     bgr = np.stack([plane] * 3, axis=2)
     bgra = np.concatenate([bgr, np.full_like(plane, alpha)[..., None]], axis=2)
@@ -221,7 +221,7 @@ def test_to_gray_refuses_other_shapes_with_a_value_error(shape, dtype):
 
 
 def reference_center_crop(gray: np.ndarray, size: int) -> np.ndarray:
-    """Per side: the middle `size` pixels of a longer side, a shorter side centred in zeros."""
+    """Per side: the middle `size` pixels of a longer side, a shorter side centered in zeros."""
     out = np.zeros((size, size), np.uint8)
     spans = []
     for n in gray.shape:
@@ -317,7 +317,7 @@ colors = st.one_of(
 
 @st.composite
 def preprocessors(draw) -> Preprocessor:
-    """Any crop and colour; the centre crop often as large as the output (no resize)."""
+    """Any crop and color; the center crop often as large as the output (no resize)."""
     image_size = draw(st.integers(1, 96))
     crop = draw(
         st.one_of(
@@ -361,7 +361,7 @@ def test_model_input_always_has_the_configured_shape_and_dtype(preprocessor, ima
     assert out.dtype == np.uint8
     assert out.shape == (len(preprocessor.color.variants), channels, size, size)
 
-    # The gray channel does not depend on the colour group.
+    # The gray channel does not depend on the color group.
     gray_only = Preprocessor(crop, GrayColor(), size)(image, keypoints)
     assert (out[:, 0] == gray_only[0, 0]).all()
     if isinstance(preprocessor.color, EnhancedColor):

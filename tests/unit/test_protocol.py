@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 from csxa_lightning.checkpoint import checkpoint_overrides
 from csxa_lightning.protocol import departures
 from csxa_lightning.train import sweep_objective, variant_name
-from tests.conftest import compose_train_config
+from tests.helpers import compose_train_config
 
 VARIANTS = (
     "original",

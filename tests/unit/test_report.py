@@ -261,3 +261,22 @@ def test_the_report_counts_the_resamples_where_a_metric_was_undefined(sweep):
     assert table.loc["Wide cropped", "precision_weighted_undefined_resamples"] == 0
     markdown = paths["md"].read_text()
     assert "- Original (VGG19): precision_weighted 1000 of 1000 resamples" in markdown
+
+
+def test_the_second_table_shows_cohens_kappa_of_the_predictions(sweep):
+    from sklearn.metrics import cohen_kappa_score
+
+    root, _ = sweep
+    paths = build_report(root)
+    table = pd.read_csv(paths["csv"]).set_index("variant")
+    markdown = paths["md"].read_text()
+    header = next(line for line in markdown.splitlines() if "| Cohen's κ |" in line)
+    column = header.split(" | ").index("Cohen's κ")
+    for variant, row in table.iterrows():
+        predictions = pd.read_csv(f"{row['folder']}/predictions.csv")
+        pred = (predictions["prob_diseased"] >= 0.5).astype(int)
+        expected = cohen_kappa_score(predictions["label"], pred)
+        assert row["cohen_kappa"] == pytest.approx(expected)
+        line = next(x for x in markdown.splitlines() if x.startswith(f"| {variant} | ") and
+                    x.count("|") == header.count("|"))  # fmt: skip
+        assert line.split(" | ")[column] == f"{expected:.3f}"

@@ -22,7 +22,7 @@ from csxa_lightning.results.runs import (
     run_title,
     write_run,
 )
-from tests.conftest import compose_train_config
+from tests.helpers import compose_train_config
 
 
 def test_predictions_come_back_in_frame_order_with_the_decision_rule():

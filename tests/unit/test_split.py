@@ -95,7 +95,7 @@ def test_split_ignores_row_order_and_depends_on_seed(stratify):
 
 @pytest.mark.parametrize("stratify", [True, False])
 def test_split_is_a_function_of_the_index_and_the_seed_only(stratify):
-    """Every variant (crop, colour, model) indexes the same films: whatever else its index
+    """Every variant (crop, color, model) indexes the same films: whatever else its index
     carries (file paths, keypoints) and in whatever order, the split is the same."""
     index = csxa_like_index()
     variant_index = index.assign(

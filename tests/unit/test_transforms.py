@@ -1,4 +1,4 @@
-"""The paper's crops and colour variants, exact to the pixel."""
+"""The paper's crops and color variants, exact to the pixel."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def test_wide_crop_is_clipped_at_the_border(film):
     assert (crop == film[0:HEIGHT, 0:WIDTH]).all()
 
 
-def test_centre_crop_is_the_middle_500(film):
+def test_center_crop_is_the_middle_500(film):
     assert (CenterCrop(500)(film) == film[200:700, 100:600]).all()
 
 
@@ -76,7 +76,7 @@ def test_enhanced_channels_are_opencv_equalization_and_inversion(film):
 
 
 def test_equalization_happens_before_resize(film):
-    """crop > colour > resize: equalizing the resized image would give other pixels."""
+    """crop > color > resize: equalizing the resized image would give other pixels."""
     crop = film[200:700, 100:600]
     out = Preprocessor(CenterCrop(500), EnhancedColor("gray_eq_inv"), image_size=64)(film)
     assert (out[0, 1] == resize(cv2.equalizeHist(crop), 64)).all()
