@@ -16,7 +16,7 @@ import torch
 import torchvision
 from torch import nn
 
-from csxa_lightning.errors import UserError
+from csxa_lightning.errors import ConfigValueError, UserError
 
 
 @dataclass(frozen=True)
@@ -69,11 +69,13 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises several types for a file that is not a checkpoint
-        raise ValueError(f"model.weights_path={path}: not a PyTorch state dict ({err})") from err
+        raise ConfigValueError(
+            f"model.weights_path={path}: not a PyTorch state dict ({err})"
+        ) from err
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
-        raise ValueError(
+        raise ConfigValueError(
             f"model.weights_path={path}: holds {type(state).__name__}, not a state dict"
         )
     # Our LightningModule stores the backbone under "net."; accept its checkpoints directly.
@@ -102,7 +104,7 @@ def load_backbone_weights(
         k for k in state if k in own and k not in head_keys and state[k].shape != own[k].shape
     ]
     if missing or wrong_shape:
-        raise ValueError(
+        raise ConfigValueError(
             f"{source}: does not fit this backbone ({len(missing)} tensors missing, e.g. "
             f"{missing[:3]}; wrong shapes: {wrong_shape[:3]}). Is it the weights of another "
             "architecture? Set model.arch to match the file."
@@ -115,9 +117,11 @@ def build_backbone(
 ) -> nn.Module:
     """A torchvision classifier with a num_classes head and the requested initial weights."""
     if arch not in ARCHS:
-        raise ValueError(f"model.arch={arch!r} is not known; choose one of {sorted(ARCHS)}")
+        raise ConfigValueError(f"model.arch={arch!r} is not known; choose one of {sorted(ARCHS)}")
     if pretrained not in PRETRAINED_CHOICES:
-        raise ValueError(f"model.pretrained={pretrained!r}; choose one of {PRETRAINED_CHOICES}")
+        raise ConfigValueError(
+            f"model.pretrained={pretrained!r}; choose one of {PRETRAINED_CHOICES}"
+        )
     spec = ARCHS[arch]
     model = spec.build(weights=None)
     _replace_head(model, spec.head, num_classes)

@@ -1,7 +1,7 @@
 """python -m csxa_lightning.export ckpt=FILE [format=onnx|torchscript] [out=FILE]
 
 The trained backbone as a standalone model for other runtimes, and beside it
-<name>.preprocessing.json: everything needed to make its input from a film (crop, colour, size,
+<name>.preprocessing.json: everything needed to make its input from a film (crop, color, size,
 channel orders, normalization) and to read its output (classes, threshold, how channel orders
 combine).
 
@@ -69,7 +69,7 @@ def preprocessing_contract(model: TrainedModel, model_file: Path, fmt: str) -> d
     mean, std = model.normalization()
     size = pre.image_size
     variants = list(pre.variants)
-    # The backbone's 3 input channels: a one-channel colour is replicated to all three.
+    # The backbone's 3 input channels: a one-channel color is replicated to all three.
     channel_names = {
         v: list(names) * (3 // len(names)) for v, names in pre.color.channel_names.items()
     }
@@ -102,7 +102,7 @@ def preprocessing_contract(model: TrainedModel, model_file: Path, fmt: str) -> d
         "decision": "diseased when mean probability of class 1 >= threshold",
         "preprocessing": {
             "steps": (
-                "gray (8-bit) > crop > colour > resize to image_size (area when shrinking, "
+                "gray (8-bit) > crop > color > resize to image_size (area when shrinking, "
                 "cubic when growing; non-square crops are stretched); see "
                 "csxa_lightning.data.preprocess"
             ),

@@ -1,10 +1,10 @@
 """python -m csxa_lightning.preview [data options] crop=... color=... cases=[...] out=DIR
 
 Look at the preprocessing before spending GPU hours: for each case, the exact model input
-(before normalization) under the chosen crop and colour, named <stem>__<crop>__<color>.png
-(colour 'enhanced-<order>' for each channel order; three-channel inputs are saved with their
+(before normalization) under the chosen crop and color, named <stem>__<crop>__<color>.png
+(color 'enhanced-<order>' for each channel order; three-channel inputs are saved with their
 channels as R, G, B), and <stem>__contact_sheet.png: the film with the three crop boxes, then
-all six crop x colour variants side by side.
+all six crop x color variants side by side.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def to_picture(array: np.ndarray) -> np.ndarray:
 
 
 def film_with_boxes(row: pd.Series, cfg: DictConfig, size: int) -> np.ndarray:
-    """The original film scaled to the tile height, with centre (blue), tight (green) and
+    """The original film scaled to the tile height, with center (blue), tight (green) and
     wide (red) crop boxes."""
     gray = to_gray(read_image(row["png_path"]))
     height, width = gray.shape

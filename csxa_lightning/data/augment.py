@@ -12,9 +12,9 @@ interpolation and the reflect / replicate borders are options.
 
 Scaling (off by default): Figure 1's caption of the paper names "scaling", its Methods text
 does not. ``scale_limit = s > 0`` zooms each sample by a factor k ~ U(1 - s, 1 + s) about the
-image centre (k > 1 magnifies, k < 1 shrinks and shows border fill). The zoom is folded into
+image center (k > 1 magnifies, k < 1 shrinks and shows border fill). The zoom is folded into
 the second rotation's warp (albumentations ``Affine`` in place of the second ``Rotate``): an
-isotropic zoom commutes with a rotation about the same centre, so this is "rotate, then zoom"
+isotropic zoom commutes with a rotation about the same center, so this is "rotate, then zoom"
 without a third resampling. With ``s = 0`` the pipeline is exactly the unscaled one (same
 transforms, same stream of draws).
 

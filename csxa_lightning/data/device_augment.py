@@ -5,7 +5,7 @@ reference. This is the same distribution computed batched where the batch alread
 parameters are those of the PaperAugmentation the config builds (one definition), the draws are
 made in the loader from (seed, epoch, batch) like every other random choice of a run, and the
 warps give OpenCV's pixels for the same draws: flips first, then a rotation by the first angle
-about the image centre, rounded to uint8, then a rotation by the second angle times the zoom
+about the image center, rounded to uint8, then a rotation by the second angle times the zoom
 factor, rounded again; nearest or bilinear, with the same border rule.
 
 Not ``affine_grid`` + ``grid_sample``: they work in normalized [-1, 1] coordinates, and the
@@ -132,7 +132,7 @@ class DeviceAugmentation:
         self, images: torch.Tensor, degrees: torch.Tensor, scale: torch.Tensor
     ) -> torch.Tensor:
         """Rotation (counter-clockwise on screen for a positive angle) times zoom about the
-        image centre, as albumentations' Rotate / Affine build it, resampled as cv2.warpAffine
+        image center, as albumentations' Rotate / Affine build it, resampled as cv2.warpAffine
         does (see the module docstring)."""
         height, width = images.shape[-2:]
         inverse = _invert_affine(_rotation_matrix(degrees, scale, height, width))
@@ -147,7 +147,7 @@ def _rotation_matrix(
 ) -> torch.Tensor:
     """(B, 2, 3) float64 forward matrices [k R | c - k R c]: albumentations'
     create_affine_transformation_matrix without shear or translation, R = [[cos, sin],
-    [-sin, cos]], centre c = (w / 2 - 0.5, h / 2 - 0.5) in pixel-centre coordinates."""
+    [-sin, cos]], center c = (w / 2 - 0.5, h / 2 - 0.5) in pixel-center coordinates."""
     radians = torch.remainder(degrees, 360.0) * (math.pi / 180.0)  # as np.deg2rad(angle % 360)
     cos, sin = radians.cos() * scale, radians.sin() * scale
     cx, cy = width / 2 - 0.5, height / 2 - 0.5

@@ -37,7 +37,7 @@ class Color(Protocol):
 
 @dataclass(frozen=True)
 class Preprocessor:
-    """crop > colour > resize. Output: uint8 (variants, channels, image_size, image_size)."""
+    """crop > color > resize. Output: uint8 (variants, channels, image_size, image_size)."""
 
     crop: Crop = CenterCrop()
     color: Color = GrayColor()

@@ -1,11 +1,11 @@
-"""The paper's preprocessing steps as config-built objects: the crop group and the colour group.
+"""The paper's preprocessing steps as config-built objects: the crop group and the color group.
 
-A colour describes itself: its name, its variants (channel orders: one training sample each),
+A color describes itself: its name, its variants (channel orders: one training sample each),
 its channel count and the names of each variant's channels; export and preview read those, so
-a new colour is one class here (or anywhere in the package), one conf/color/*.yaml and its tests.
+a new color is one class here (or anywhere in the package), one conf/color/*.yaml and its tests.
 
 Each is a small frozen dataclass built by Hydra (`_target_`) from conf/crop/*.yaml and
-conf/color/*.yaml; the Preprocessor composes them as crop > colour > resize. Their fields are
+conf/color/*.yaml; the Preprocessor composes them as crop > color > resize. Their fields are
 also the cache key, so every value that changes the pixels must be a field.
 """
 
@@ -30,7 +30,7 @@ Keypoints = dict[str, tuple[float, float]]
 
 @dataclass(frozen=True)
 class CenterCrop:
-    """crop=none: the paper's base crop, a size x size centre window (padded if smaller)."""
+    """crop=none: the paper's base crop, a size x size center window (padded if smaller)."""
 
     size: int = 500
     name: str = "none"

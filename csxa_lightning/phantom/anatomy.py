@@ -3,7 +3,7 @@
 Nothing here draws; it computes what the renderer draws. The patient faces image-left, so "left"
 is anterior, and all coordinates are pixels (x right, y down). Per case:
 
-* the centre line of the column, integrated from a curvature profile (lordotic, straight,
+* the center line of the column, integrated from a curvature profile (lordotic, straight,
   sigmoid, reverse sigmoid or kyphotic) on top of a forward lean;
 * the degenerative signs, each with its own probability and strength growing with ``severity``:
   narrowed discs (mostly C5-6 and C6-7), anterior osteophytes and sclerotic endplates;
@@ -38,7 +38,7 @@ _BODY_DISEASE_WEIGHT = np.array([0.2, 0.4, 0.7, 1.0, 1.0, 0.6])
 
 @dataclass(frozen=True)
 class SpineCurve:
-    """Centre line of the column, parametrised by arc length ``s`` (px; 0 = C2 body centre,
+    """Center line of the column, parametrised by arc length ``s`` (px; 0 = C2 body center,
     positive = caudal). ``theta`` is the tangent angle from image-vertical, positive where the
     column runs to the right (posteriorly) going down."""
 
@@ -47,7 +47,7 @@ class SpineCurve:
     theta: np.ndarray
 
     def at(self, s: np.ndarray | float, u: np.ndarray | float = 0.0) -> np.ndarray:
-        """Point ``u`` px posterior (negative: anterior) of the centre line at arc length ``s``."""
+        """Point ``u`` px posterior (negative: anterior) of the center line at arc length ``s``."""
         s = np.asarray(s, dtype=np.float64)
         th = np.interp(s, self.s, self.theta)
         x = np.interp(s, self.s, self.xy[:, 0]) + u * np.cos(th)
@@ -63,7 +63,7 @@ class SpineCurve:
 
 @dataclass(frozen=True)
 class Frame:
-    """Rigid local frame of one vertebra: ``u`` posterior, ``v`` caudal, origin at body centre."""
+    """Rigid local frame of one vertebra: ``u`` posterior, ``v`` caudal, origin at body center."""
 
     origin: np.ndarray
     theta: float
@@ -273,10 +273,10 @@ def placement_offset(
     """Translate the column so the bodies sit in the middle column with margins all round."""
     corners = np.concatenate([v.corners for v in vertebrae])
     lo, hi = corners.min(axis=0), corners.max(axis=0)
-    centre = 0.5 * (lo + hi)
-    # Bodies slightly left of centre: posterior elements and the back of the neck take room.
+    center = 0.5 * (lo + hi)
+    # Bodies slightly left of center: posterior elements and the back of the neck take room.
     target = np.array([width * rng.uniform(0.38, 0.52), height * rng.uniform(0.47, 0.56)])
-    offset = target - centre
+    offset = target - center
     margin_lo = np.array([0.12 * width, 0.2 * height])  # skull base must fit above C2
     margin_hi = np.array([0.6 * width, 0.88 * height])  # posterior elements must fit right
     offset = np.maximum(offset, margin_lo - lo)

@@ -27,11 +27,11 @@ def outline(
     cv2.polylines(canvas, [pts], closed, float(value), max(1, thickness), cv2.LINE_8, _SHIFT_BITS)
 
 
-def ellipse(centre: np.ndarray, axes: tuple[float, float], theta: float, n: int = 40) -> np.ndarray:
+def ellipse(center: np.ndarray, axes: tuple[float, float], theta: float, n: int = 40) -> np.ndarray:
     """Polygon of an ellipse whose first axis points along ``theta``'s posterior normal."""
     phi = np.linspace(0.0, 2 * np.pi, n, endpoint=False)
     u, v = axes[0] * np.cos(phi), axes[1] * np.sin(phi)
-    return Frame(np.asarray(centre, dtype=np.float64), theta).at(u, v)
+    return Frame(np.asarray(center, dtype=np.float64), theta).at(u, v)
 
 
 def smooth_noise(

@@ -150,8 +150,8 @@ def _shoulder_polygons(
     polys = []
     for shift in (0.0, rng.uniform(0.2, 0.6) * height):
         radius_v = height * rng.uniform(2.5, 3.5)
-        centre = curve.at(top + shift + radius_v, depth * rng.uniform(0.0, 1.5))
-        polys.append(ellipse(centre, (depth * rng.uniform(5, 7), radius_v), curve.angle(top)))
+        center = curve.at(top + shift + radius_v, depth * rng.uniform(0.0, 1.5))
+        polys.append(ellipse(center, (depth * rng.uniform(5, 7), radius_v), curve.angle(top)))
     return polys
 
 
@@ -219,12 +219,12 @@ def _draw_skull_base(
     base = dens_top - h * rng.uniform(0.5, 0.9)
     radii = (w * rng.uniform(5.0, 6.5), h * rng.uniform(4.0, 5.0))
     tilt = f.theta + math.radians(rng.uniform(-14, -2))  # occiput hangs lower than the face
-    centre = f.at(w * rng.uniform(0.8, 1.4), base - radii[1])
-    fill(bone, ellipse(centre, radii, tilt, 64), look.bone * 0.95)
+    center = f.at(w * rng.uniform(0.8, 1.4), base - radii[1])
+    fill(bone, ellipse(center, radii, tilt, 64), look.bone * 0.95)
     # Thin vault: the inner ellipse sits high, leaving a thick dense rim only at the base.
     thickness = h * rng.uniform(0.5, 0.8)
     inner = ellipse(
-        Frame(centre, tilt).at(0.0, -thickness),
+        Frame(center, tilt).at(0.0, -thickness),
         (radii[0] - 0.3 * thickness, radii[1] - 0.3 * thickness),
         tilt,
         64,
@@ -333,9 +333,9 @@ def _draw_teeth(
 def _draw_hyoid(rng: np.random.Generator, bone: np.ndarray, c3: Vertebra, look: Look) -> None:
     """Hyoid body at about C3-C4, well in front of the airway."""
     f = c3.frame
-    centre = f.at(-c3.depth * rng.uniform(2.2, 2.8), c3.height * rng.uniform(0.3, 0.9))
+    center = f.at(-c3.depth * rng.uniform(2.2, 2.8), c3.height * rng.uniform(0.3, 0.9))
     axes = (0.28 * c3.depth, 0.14 * c3.height)
-    fill(bone, ellipse(centre, axes, f.theta + math.radians(rng.uniform(-30, 10))), look.bone * 0.9)
+    fill(bone, ellipse(center, axes, f.theta + math.radians(rng.uniform(-30, 10))), look.bone * 0.9)
 
 
 def _dens_top(c2: Vertebra, dens_height: float) -> float:
@@ -559,7 +559,7 @@ def render_radiograph(
     severity = float(np.clip(severity, 0.0, 1.0))
     disease = sample_disease(rng, diseased, severity)
     heights, depths, discs = sample_sizes(rng, disease)
-    span = 0.5 * heights[0] + heights[1:].sum() + discs.sum()  # C2 centre to C7 bottom
+    span = 0.5 * heights[0] + heights[1:].sum() + discs.sum()  # C2 center to C7 bottom
     unit = min(height * rng.uniform(0.36, 0.52) / span, width / 9.5)
     length = float((heights.sum() - 0.5 * heights[0] + discs.sum()) * unit)
     curve = build_curve(rng, curvature, length, 3.0 * max(shape))

@@ -1,4 +1,4 @@
-"""A new colour is one class, one conf/color/*.yaml and its tests: color=clahe composes with
+"""A new color is one class, one conf/color/*.yaml and its tests: color=clahe composes with
 the real config and runs through the Preprocessor, export's channel names and the checkpoint
 spec without any other change."""
 
@@ -28,5 +28,5 @@ def test_clahe_is_one_class_and_one_yaml(phantom):
     assert np.abs(inverted - (255 - gray)).max() <= 1  # resized separately: rounding only
     assert not np.array_equal(clahe, gray)  # the equalization changed the film
 
-    # Checkpoints keep the preprocessing as a spec: the new colour comes back from it.
+    # Checkpoints keep the preprocessing as a spec: the new color comes back from it.
     assert Preprocessor.from_spec(preprocessor.spec()) == preprocessor
