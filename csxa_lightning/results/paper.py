@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
-from csxa_lightning.results.stats import decode_published_row
+from csxa_lightning.results.stats import DECODED_FRACTIONS, decode_published_row
 
 
 @dataclass(frozen=True)
@@ -83,12 +83,7 @@ MATRIX_COLUMNS = (
     "fp",
     "fn",
     "tp",
-    "accuracy",
-    "balanced_accuracy",
-    "sensitivity",
-    "specificity",
-    "precision_weighted",
-    "f1_weighted",
+    *DECODED_FRACTIONS,
     "majority_accuracy",
 )
 
