@@ -31,6 +31,7 @@ from __future__ import annotations
 import copy
 import math
 import random
+from dataclasses import dataclass
 
 import albumentations as A
 import numpy as np
@@ -46,17 +47,15 @@ from csxa_lightning.data.device_augment import (
     SCALE,
     SECOND_ANGLE,
     VFLIP,
+    AugmentSettings,
     DeviceAugmentation,
-    check_choice,
-    check_probability,
-    check_range,
-    check_scale_limit,
 )
 
 _PROBE = np.zeros((2, 2, 1), dtype=np.uint8)  # tiny image: sample_params only needs the draws
 
 
-class PaperAugmentation:
+@dataclass(eq=False)
+class PaperAugmentation(AugmentSettings):
     """Flips, then two sequential rotations, the second with an optional zoom; see the module
     docstring.
 
@@ -64,23 +63,8 @@ class PaperAugmentation:
     albumentations pipeline works on (H, W, C) internally.
     """
 
-    def __init__(
-        self,
-        hflip_p: float = 0.5,
-        vflip_p: float = 0.5,
-        first_rotation: float = 20.0,
-        second_rotation: float = 60.0,
-        interpolation: str = "nearest",
-        border_mode: str = "constant",
-        scale_limit: float = 0.0,
-    ) -> None:
-        self.hflip_p = check_probability("hflip_p", hflip_p)
-        self.vflip_p = check_probability("vflip_p", vflip_p)
-        self.first_rotation = check_range("first_rotation", first_rotation)
-        self.second_rotation = check_range("second_rotation", second_rotation)
-        self.interpolation = check_choice("interpolation", interpolation, INTERPOLATIONS)
-        self.border_mode = check_choice("border_mode", border_mode, BORDER_MODES)
-        self.scale_limit = check_scale_limit(scale_limit)
+    def __post_init__(self) -> None:
+        super().__post_init__()  # the settings, checked
         self.pipeline = A.Compose(
             [
                 A.HorizontalFlip(p=self.hflip_p),

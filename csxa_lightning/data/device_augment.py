@@ -35,6 +35,7 @@ products); per-image OpenCV warps in loader processes would need a core per ~300
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, fields
 
 import cv2
 import numpy as np
@@ -59,43 +60,44 @@ BORDER_MODES: dict[str, int] = {
 }
 
 
-class DeviceAugmentation:
+@dataclass(eq=False)
+class AugmentSettings:
+    """The paper's augmentation settings and their defaults, checked once: the one definition
+    PaperAugmentation (per image, in the loader) and DeviceAugmentation (batched, on the
+    device) both build on."""
+
+    hflip_p: float = 0.5
+    vflip_p: float = 0.5
+    first_rotation: float = 20.0
+    second_rotation: float = 60.0
+    interpolation: str = "nearest"
+    border_mode: str = "constant"
+    scale_limit: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.hflip_p = check_probability("hflip_p", self.hflip_p)
+        self.vflip_p = check_probability("vflip_p", self.vflip_p)
+        self.first_rotation = check_range("first_rotation", self.first_rotation)
+        self.second_rotation = check_range("second_rotation", self.second_rotation)
+        self.interpolation = check_choice("interpolation", self.interpolation, INTERPOLATIONS)
+        self.border_mode = check_choice("border_mode", self.border_mode, BORDER_MODES)
+        self.scale_limit = check_scale_limit(self.scale_limit)
+
+    def settings(self) -> dict:
+        """The settings as keyword arguments (those of every AugmentSettings class)."""
+        return {f.name: getattr(self, f.name) for f in fields(AugmentSettings)}
+
+
+@dataclass(eq=False)
+class DeviceAugmentation(AugmentSettings):
     """Flips and two sequential rotations (the second with the zoom) of a uint8 (B, C, H, W)
     batch, given per-sample parameter rows from ``draw`` (or ``PaperAugmentation.sample_params``,
-    the same columns)."""
-
-    def __init__(
-        self,
-        hflip_p: float = 0.5,
-        vflip_p: float = 0.5,
-        first_rotation: float = 20.0,
-        second_rotation: float = 60.0,
-        interpolation: str = "nearest",
-        border_mode: str = "constant",
-        scale_limit: float = 0.0,
-    ) -> None:
-        """The settings (and defaults) of PaperAugmentation, checked by the same functions; a
-        run builds this through PaperAugmentation.device_version(), the configured one's twin."""
-        self.hflip_p = check_probability("hflip_p", hflip_p)
-        self.vflip_p = check_probability("vflip_p", vflip_p)
-        self.first_rotation = check_range("first_rotation", first_rotation)
-        self.second_rotation = check_range("second_rotation", second_rotation)
-        self.interpolation = check_choice("interpolation", interpolation, INTERPOLATIONS)
-        self.border_mode = check_choice("border_mode", border_mode, BORDER_MODES)
-        self.scale_limit = check_scale_limit(scale_limit)
+    the same columns). A run builds it through PaperAugmentation.device_version()."""
 
     @classmethod
-    def like(cls, paper) -> DeviceAugmentation:
-        """The device twin of a configured PaperAugmentation (its settings, already checked)."""
-        return cls(
-            hflip_p=paper.hflip_p,
-            vflip_p=paper.vflip_p,
-            first_rotation=paper.first_rotation,
-            second_rotation=paper.second_rotation,
-            interpolation=paper.interpolation,
-            border_mode=paper.border_mode,
-            scale_limit=paper.scale_limit,
-        )
+    def like(cls, paper: AugmentSettings) -> DeviceAugmentation:
+        """The device twin of a configured PaperAugmentation (its settings)."""
+        return cls(**paper.settings())
 
     def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """(n, 5) float32 rows [hflip 0/1, vflip 0/1, first angle, second angle (degrees),
