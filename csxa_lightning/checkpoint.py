@@ -156,6 +156,20 @@ def readable_checkpoint(path: Path) -> str | None:
     return str(path)
 
 
+def resume_checkpoint(checkpoint_callback, force: bool) -> str | None:
+    """The last.ckpt an interrupted run (last.ckpt, no metrics.json) continues from, or None:
+    none written yet, unreadable (kept aside, see readable_checkpoint), or force=true, which
+    starts over. Order and augmentation are functions of (seed, epoch), so the resumed run ends
+    as an uninterrupted one would."""
+    if force or not checkpoint_callback.dirpath:
+        return None
+    folder = Path(checkpoint_callback.dirpath)
+    resume_from = readable_checkpoint(folder / "last.ckpt")
+    if resume_from:
+        log.info("resuming the interrupted run in %s from %s", folder.parent, resume_from)
+    return resume_from
+
+
 def checkpoint_overrides(cfg: DictConfig, has_validation: bool) -> dict:
     """Without a validation split the last epoch is kept, and every epoch's checkpoint is the
     newest: last.ckpt becomes a link to it instead of a second copy (one write per epoch, not

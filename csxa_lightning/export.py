@@ -31,7 +31,7 @@ from torch import nn
 
 from csxa_lightning.checkpoint import TRAINING_THRESHOLD, TrainedModel, load_trained_model
 from csxa_lightning.errors import UserError, exit_on_user_error
-from csxa_lightning.model import CLASS_NAMES
+from csxa_lightning.labels import CLASS_NAMES
 
 log = logging.getLogger(__name__)
 

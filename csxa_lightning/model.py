@@ -12,8 +12,6 @@ from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, MulticlassA
 
 from csxa_lightning.backbones import build_backbone
 
-# Label 0 and 1, the order of the model's outputs.
-CLASS_NAMES = ("healthy", "diseased")
 # Until setup() takes the training set's own statistics from the datamodule: ImageNet's.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -7,24 +7,21 @@ directly (the tests do).
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 import hydra
 import lightning as L
 import torch
-from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from csxa_lightning import config as _config  # noqa: F401  (registers the resolvers)
-from csxa_lightning.checkpoint import build_callbacks, is_global_zero, readable_checkpoint
+from csxa_lightning.checkpoint import build_callbacks, is_global_zero, resume_checkpoint
 from csxa_lightning.config_checks import check_config
 from csxa_lightning.data.datamodule import CSXADataModule
 from csxa_lightning.errors import exit_on_user_error
 from csxa_lightning.model import CSXAClassifier
 from csxa_lightning.protocol import departures
-from csxa_lightning.results.metrics import metrics_with_intervals
 from csxa_lightning.results.runs import (
     METRICS_FILE,
     NORMALIZATION_FILE,
@@ -34,40 +31,9 @@ from csxa_lightning.results.runs import (
     write_run,
     write_split,
 )
+from csxa_lightning.results.summary import Timer, run_summary, sweep_objective
 
 log = logging.getLogger(__name__)
-
-
-def variant_name(cfg: DictConfig) -> str | None:
-    """The +variant this run is (conf/variant/<name>.yaml): the name the variant file records
-    in the config, else Hydra's choice of the group, else None (a plain run)."""
-    recorded = cfg.get("variant")
-    if isinstance(recorded, str):
-        return recorded
-    if isinstance(recorded, DictConfig) and recorded.get("name") is not None:
-        return str(recorded.name)
-    if HydraConfig.initialized():
-        choice = HydraConfig.get().runtime.choices.get("variant")
-        return str(choice) if choice is not None else None
-    return None
-
-
-def selection_score(checkpoint) -> float | None:
-    """The monitored validation metric (callbacks.model_checkpoint.monitor, e.g. val/loss) of
-    the tested checkpoint; None when the last epoch is tested (no validation slice, or no
-    monitor: protocol=paper)."""
-    if not checkpoint.monitor or checkpoint.best_model_score is None:
-        return None
-    return float(checkpoint.best_model_score)
-
-
-def sweep_objective(metrics: dict) -> float | None:
-    """What main() hands to Hydra (a sweeper's objective, e.g. Optuna's): the validation metric
-    that selected the tested checkpoint (metrics.json's selection_score, val/loss under
-    protocol=strict: lower is better), or None without a validation slice. Never a test
-    metric: a sweep that tuned on the test set would report an optimistic test score."""
-    score = metrics.get("selection_score")
-    return None if score is None else float(score)
 
 
 def train(cfg: DictConfig) -> dict:
@@ -76,7 +42,6 @@ def train(cfg: DictConfig) -> dict:
     out = Path(cfg.paths.output_dir)
     if is_finished(out) and not cfg.get("force", False):
         # A restarted sweep skips what is done; force=true retrains in the same folder.
-        log.info("%s holds a finished run; skipping it (force=true retrains)", out)
         print(f"metrics: {out / METRICS_FILE} (finished earlier; skipped)")
         return read_metrics(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -95,85 +60,25 @@ def train(cfg: DictConfig) -> dict:
 
     model: CSXAClassifier = instantiate(cfg.model)  # setup() takes normalization from the data
     callbacks = build_callbacks(cfg, datamodule.has_validation)
-    checkpoint = callbacks[0]
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-    # An interrupted run (last.ckpt, no metrics.json) continues where it stopped; force=true
-    # starts over. Order and augmentation are functions of (seed, epoch), so the resumed run
-    # ends as an uninterrupted one would.
-    last = Path(checkpoint.dirpath) / "last.ckpt"
-    resume_from = None if cfg.get("force", False) else readable_checkpoint(last)
-    if resume_from:
-        log.info("resuming the interrupted run in %s from %s", out, resume_from)
+    resume_from = resume_checkpoint(trainer.checkpoint_callback, cfg.get("force", False))
     trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
     timer.lap("fit")
     # Best validation checkpoint, or the last epoch when there is no validation split.
-    trainer.test(model, datamodule=datamodule, ckpt_path=checkpoint.best_model_path or None)
+    tested = trainer.checkpoint_callback.best_model_path or None
+    trainer.test(model, datamodule=datamodule, ckpt_path=tested)
     timer.lap("test")
 
     # Every test image once, all ranks' scores (see CSXAClassifier.on_test_epoch_end).
     predictions = predictions_frame(datamodule.frames["test"], *model.test_probabilities())
-    metrics = run_metrics(cfg, recorded_departures, predictions, datamodule, trainer, timer)
-    if not trainer.is_global_zero:
-        return metrics
-    written = write_run(out, predictions, metrics)
-    log.info(
-        "test accuracy %.4f (majority baseline %.4f), balanced accuracy %.4f, AUROC %.4f",
-        *(metrics[k] for k in ("accuracy", "majority_accuracy", "balanced_accuracy", "auroc")),
-    )
-    print(f"metrics: {written}")
-    return metrics
-
-
-class Timer:
-    """Wall-clock seconds of the parts of a run (a resumed run: the part after resuming)."""
-
-    def __init__(self) -> None:
-        self.last = time.perf_counter()
-        self.seconds: dict[str, float] = {}
-
-    def lap(self, name: str) -> None:
-        now = time.perf_counter()
-        self.seconds[name] = round(now - self.last, 2)
-        self.last = now
-
-
-def run_metrics(cfg, recorded_departures, predictions, datamodule, trainer, timer) -> dict:
-    """metrics.json's content: the test metrics with their intervals, and what the run was."""
-    checkpoint = trainer.checkpoint_callback
-    metrics = metrics_with_intervals(
-        predictions["label"].to_numpy(), predictions["prob_diseased"].to_numpy(), seed=cfg.seed
-    )
-    metrics.update(
-        arch=cfg.model.arch,
-        # +variant name (conf/variant/), None for a plain run
-        variant=variant_name(cfg),
-        # protocol=paper | strict (conf/protocol/), and what still departs from the paper
-        protocol=OmegaConf.select(cfg, "protocol.name", default=None),
-        departures=recorded_departures,
-        # the folder the images were read from (data.root, or the phantom set's folder)
-        dataset_root=str(datamodule.dataset_root()),
-        # the tested checkpoint; null: the model of the last epoch, tested without one
-        checkpoint=checkpoint.best_model_path or None,
-        selected_by=checkpoint.monitor or "last epoch",
-        # the value of selected_by at the tested checkpoint (None: last epoch); main()'s return
-        selection_score=selection_score(checkpoint),
-        epochs=trainer.current_epoch,
-        n_train=len(datamodule.frames["train"]),
-        n_val=len(datamodule.frames["val"]),
-        # what one training epoch holds: films x channel orders, synthetic ones included
-        train_samples=len(datamodule.datasets["train"]),
-        # optimizer steps of the whole training (a resumed run: counted from the start); an
-        # enhanced variant with both channel orders takes twice the steps of its films
-        optimizer_steps=int(trainer.global_step),
-        # Lightning's numeric precision (e.g. 32-true, bf16-mixed); not a metric
-        trainer_precision=str(trainer.precision),
-        input_pipeline="device" if datamodule.batches_on_device else "loader",
-        device=str(trainer.strategy.root_device),
-        processes=trainer.world_size,
-        # wall-clock seconds of this process (a resumed run: the part after resuming)
-        **{f"seconds_{part}": seconds for part, seconds in timer.seconds.items()},
-    )
+    metrics = run_summary(cfg, recorded_departures, predictions, datamodule, trainer, timer)
+    if trainer.is_global_zero:
+        log.info(
+            "test balanced accuracy %.4f, AUROC %.4f",
+            *map(metrics.get, ("balanced_accuracy", "auroc")),
+        )
+        print(f"metrics: {write_run(out, predictions, metrics)}")
     return metrics
 
 

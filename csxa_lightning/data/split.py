@@ -19,7 +19,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from csxa_lightning.errors import ConfigValueError, UserError
-from csxa_lightning.model import CLASS_NAMES
+from csxa_lightning.labels import CLASS_NAMES
 
 SPLITS = ("train", "val", "test")
 

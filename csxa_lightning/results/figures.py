@@ -9,7 +9,7 @@ import io
 import numpy as np
 import pandas as pd
 
-from csxa_lightning.model import CLASS_NAMES
+from csxa_lightning.labels import CLASS_NAMES
 from csxa_lightning.results.runs import Run, run_repeat
 from csxa_lightning.results.tables import seed_tag
 

@@ -12,7 +12,8 @@ import torch
 import torchvision
 from hydra.utils import instantiate
 
-from csxa_lightning.train import sweep_objective, train
+from csxa_lightning.results.summary import sweep_objective
+from csxa_lightning.train import train
 from tests.helpers import PHANTOM_N, compose_train_config, run_module
 
 TINY = [

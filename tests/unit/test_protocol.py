@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 
 from csxa_lightning.checkpoint import checkpoint_overrides
 from csxa_lightning.protocol import departures
-from csxa_lightning.train import sweep_objective, variant_name
+from csxa_lightning.results.summary import sweep_objective, variant_name
 from tests.helpers import compose_train_config
 
 VARIANTS = (
