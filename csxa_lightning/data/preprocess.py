@@ -12,6 +12,12 @@ import numpy as np
 
 from csxa_lightning.data.images import resize, to_gray
 from csxa_lightning.data.transforms import CenterCrop, GrayColor, Keypoints
+from csxa_lightning.errors import UserError
+
+
+class PreprocessSpecError(UserError):
+    """A checkpoint's preprocessing spec this version cannot build (edited, foreign, or from
+    another version); checkpoint.py reports it with the checkpoint's path."""
 
 
 class Crop(Protocol):
@@ -87,7 +93,7 @@ class Preprocessor:
         checkpoint is data, and must not name arbitrary code to run."""
         built = _build(spec, "preprocess")
         if not isinstance(built, cls):
-            raise ValueError(
+            raise PreprocessSpecError(
                 f"preprocess spec builds a {type(built).__name__}, not a {cls.__name__}"
             )
         return built
@@ -112,7 +118,7 @@ def _build(spec: Any, where: str) -> Any:
         return spec
     target = spec.get("_target_")
     if not isinstance(target, str) or not target.startswith(_SPEC_PACKAGE):
-        raise ValueError(
+        raise PreprocessSpecError(
             f"{where}: _target_ {target!r} is not a class of {_SPEC_PACKAGE.rstrip('.')}; the "
             "checkpoint was not written by this package, or was edited"
         )
@@ -120,7 +126,7 @@ def _build(spec: Any, where: str) -> Any:
     try:
         kind = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError) as err:
-        raise ValueError(
+        raise PreprocessSpecError(
             f"{where}: {target} does not exist in this version of csxa_lightning ({err}); use "
             "the version that trained the checkpoint"
         ) from err
@@ -128,7 +134,7 @@ def _build(spec: Any, where: str) -> Any:
     try:
         return kind(**arguments)
     except TypeError as err:  # a field renamed or removed since the checkpoint was written
-        raise ValueError(
+        raise PreprocessSpecError(
             f"{where}: {target}{arguments} cannot be built by this version of csxa_lightning "
             f"({err}); use the version that trained the checkpoint"
         ) from err

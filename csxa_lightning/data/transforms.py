@@ -24,8 +24,14 @@ from csxa_lightning.data.images import (
     inverted,
     keypoint_box,
 )
+from csxa_lightning.errors import ConfigValueError, UserError
 
 Keypoints = dict[str, tuple[float, float]]
+
+
+class CropError(UserError):
+    """A crop that cannot be cut from this film (no landmarks, or a degenerate landmark box);
+    the dataset's checks list it with the file it came from."""
 
 
 @dataclass(frozen=True)
@@ -62,10 +68,10 @@ class KeypointCrop:
 
     def __call__(self, gray: np.ndarray, keypoints: Keypoints | None = None) -> np.ndarray:
         if keypoints is None:
-            raise ValueError(f"crop={self.name} needs the landmarks of the image")
+            raise CropError(f"crop={self.name} needs the landmarks of the image.")
         box = keypoint_box(keypoints)
         if box[2] - box[0] < 1 or box[3] - box[1] < 1:
-            raise ValueError(
+            raise CropError(
                 f"the landmarks span a degenerate box {box} (zero width or height); check the "
                 "annotation, or use crop=none for this dataset."
             )
@@ -76,7 +82,7 @@ class KeypointCrop:
     ) -> tuple[int, int, int, int]:
         """(x0, y0, x1, y1), end-exclusive, of the crop on a height x width film."""
         if keypoints is None:
-            raise ValueError(f"crop={self.name} needs the landmarks of the image")
+            raise CropError(f"crop={self.name} needs the landmarks of the image.")
         return crop_window(keypoint_box(keypoints), self.margin_x, self.margin_y, width, height)
 
     def config(self) -> dict:
@@ -127,7 +133,7 @@ class EnhancedColor:
 
     def __post_init__(self) -> None:
         if self.orders != "both" and self.orders not in ENHANCED_ORDERS:
-            raise ValueError(
+            raise ConfigValueError(
                 f"color.orders={self.orders!r}; choose 'both' or one of {sorted(ENHANCED_ORDERS)}"
             )
 

@@ -8,7 +8,13 @@ import pytest
 
 from csxa_lightning.data.images import resize
 from csxa_lightning.data.preprocess import Preprocessor
-from csxa_lightning.data.transforms import CenterCrop, EnhancedColor, GrayColor, KeypointCrop
+from csxa_lightning.data.transforms import (
+    CenterCrop,
+    CropError,
+    EnhancedColor,
+    GrayColor,
+    KeypointCrop,
+)
 
 HEIGHT, WIDTH = 900, 700
 
@@ -95,7 +101,7 @@ def test_unknown_channel_order_is_named():
 
 
 def test_crop_without_landmarks_is_an_error(film):
-    with pytest.raises(ValueError, match="crop=tight needs the landmarks"):
+    with pytest.raises(CropError, match="crop=tight needs the landmarks"):
         KeypointCrop()(film, None)
 
 
