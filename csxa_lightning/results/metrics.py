@@ -23,6 +23,8 @@ import numpy as np
 from scipy.stats import rankdata
 from statsmodels.stats.proportion import proportion_confint
 
+from csxa_lightning.results.calibration import calibration_metrics
+
 BOOTSTRAP_SEED_RULE = (
     "The bootstrap that produces a run's intervals is seeded with bootstrap_seed(run_seed), "
     "the identity of the run's training seed (cfg.seed), and uses the number of resamples "
@@ -324,6 +326,7 @@ def metrics_with_intervals(
     Accuracy, sensitivity and specificity get Wilson intervals (binomial proportions over all,
     the diseased and the healthy films), the other interval metrics a stratified percentile
     bootstrap seeded with `seed`; pass seed=bootstrap_seed(run_seed) (BOOTSTRAP_SEED_RULE).
+    Calibration (brier_score, ece and its calibration_bins) comes from results/calibration.py.
     `<metric>_ci_method` names the method, `bootstrap_seed` and `bootstrap_resamples` let a
     reader recompute identical intervals, and `<metric>_undefined_resamples` counts the
     bootstrap resamples in which a metric was undefined (see bootstrap_intervals).
@@ -347,4 +350,5 @@ def metrics_with_intervals(
     out.update({f"{name}_ci_method": "wilson" for name in WILSON_METRICS})
     out.update({f"{name}_ci_method": "bootstrap" for name in INTERVAL_BOOTSTRAP_METRICS})
     out.update(ci_level=level, bootstrap_seed=int(seed), bootstrap_resamples=int(n_resamples))
+    out.update(calibration_metrics(y_true, prob_diseased))
     return out
