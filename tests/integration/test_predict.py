@@ -15,8 +15,9 @@ from hydra import compose, initialize_config_dir
 from csxa_lightning.checkpoint import CheckpointError
 from csxa_lightning.config import CONFIG_DIR
 from csxa_lightning.errors import exit_on_user_error
-from csxa_lightning.predict import PredictInputError, predict
+from csxa_lightning.predict import predict
 from csxa_lightning.predict_inputs import MissingAnnotationError
+from csxa_lightning.scoring import ScoringInputError
 from tests.helpers import run_module
 
 
@@ -91,11 +92,11 @@ def test_an_unreadable_png_and_a_missing_checkpoint_are_user_errors(tiny_run, tm
     folder.mkdir()
     (folder / f"{stem}.png").write_bytes(b"not a png")
     shutil.copytree(tiny_run.annotation(stem).parent, tmp_path / "datasets-JSON")
-    with pytest.raises(PredictInputError, match=rf"{stem}\.png: not a readable image .*input="):
+    with pytest.raises(ScoringInputError, match=rf"{stem}\.png: not a readable image .*input="):
         predict(predict_config(f"ckpt={tiny_run.checkpoint}", f"input={folder}"))
     with pytest.raises(CheckpointError, match=r"nope\.ckpt: no such checkpoint; pass ckpt="):
         predict(predict_config(f"ckpt={tmp_path / 'nope.ckpt'}", f"input={folder}"))
-    with pytest.raises(PredictInputError, match="input= is required"):
+    with pytest.raises(ScoringInputError, match="input= is required"):
         predict(predict_config(f"ckpt={tiny_run.checkpoint}"))
 
 

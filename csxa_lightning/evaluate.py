@@ -1,0 +1,108 @@
+"""python -m csxa_lightning.evaluate ckpt=FILE (data.root=DIR [subset=all|test] |
+labels=FILE.csv images=DIR) [out=DIR]
+
+Judge a trained checkpoint on a labelled set: another hospital's films (external validation),
+a second phantom, or the run's own test split. The films go through the checkpoint's own
+preprocessing and normalization (the code predict uses); out= gets predictions.csv and
+metrics.json in a training run's format, and a one-model report with calibration and
+subgroups.
+
+Thin entry point: Hydra composes conf/evaluate.yaml, `evaluate(cfg)` does the work.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import hydra
+import pandas as pd
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from csxa_lightning import config as _config  # noqa: F401  (registers the resolvers)
+from csxa_lightning.checkpoint import TRAINING_THRESHOLD, load_trained_model
+from csxa_lightning.errors import ConfigValueError, exit_on_user_error
+from csxa_lightning.labelled_films import csv_films, csxa_films
+from csxa_lightning.results.evaluation_report import write_evaluation_report
+from csxa_lightning.results.metrics import DEFAULT_RESAMPLES, metrics_with_intervals
+from csxa_lightning.results.runs import is_finished, predictions_frame, read_metrics, write_run
+from csxa_lightning.results.thresholds import parse_rule
+from csxa_lightning.scoring import pick_device, required, score
+
+log = logging.getLogger(__name__)
+
+
+def evaluate(cfg: DictConfig) -> dict:
+    """Score the labelled films with cfg.ckpt; write cfg.out; return its metrics.json."""
+    ckpt = Path(str(required(cfg, "ckpt", "outputs/train/runs/.../checkpoints/epoch009.ckpt")))
+    threshold, rule = decision_threshold(cfg.threshold)
+    model = load_trained_model(ckpt, pick_device(str(cfg.device)))
+    run_folder = ckpt.expanduser().resolve().parent.parent  # <run>/checkpoints/x.ckpt
+    run = read_metrics(run_folder) if is_finished(run_folder) else {}
+    crop = model.preprocessor.crop.name if model.preprocessor.needs_keypoints else None
+    if cfg.labels:
+        films = csv_films(cfg.labels, cfg.images, cfg.annotations, crop)
+        films_from, subset = str(cfg.labels), "all"
+    else:
+        root = required(cfg, "data.root", "/path/to/CSXA (or labels=FILE.csv images=DIR)")
+        films = csxa_films(root, str(cfg.subset), run_folder)
+        films_from, subset = str(root), str(cfg.subset)
+    log.info("evaluating %s on %d film(s) from %s", ckpt, len(films), films_from)
+    jsons = [None if pd.isna(j) else Path(j) for j in films["json_path"]]
+    prob = score(
+        model,
+        [Path(p) for p in films["png_path"]],
+        jsons,
+        threshold,
+        int(cfg.batch_size),
+        int(cfg.num_workers),
+    )
+    predictions = predictions_frame(films, torch.arange(len(films)), prob, threshold)
+    seed = cfg.seed if cfg.seed is not None else run.get("bootstrap_seed", 0)
+    metrics = metrics_with_intervals(
+        predictions["label"].to_numpy(),
+        predictions["prob_diseased"].to_numpy(),
+        threshold,
+        seed=int(seed),
+        n_resamples=int(run.get("bootstrap_resamples", DEFAULT_RESAMPLES)),
+    )
+    metrics.update(
+        checkpoint=str(ckpt),
+        arch=model.arch,
+        preprocessing=model.preprocessor.label,
+        films_from=films_from,
+        subset=subset,
+        threshold_rule=rule,
+    )
+    out = Path(str(cfg.out)).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    written = write_run(out, predictions, metrics)
+    report = write_evaluation_report(out, predictions, metrics, int(cfg.subgroup_min_count))
+    print(f"metrics: {written}\nreport: {report['html']}")
+    return metrics
+
+
+def decision_threshold(setting) -> tuple[float, str]:
+    """(threshold, how it was set) from evaluate's threshold= (null: the checkpoint's rule)."""
+    if setting is None:
+        return TRAINING_THRESHOLD, "the checkpoint's rule"
+    rule = parse_rule(setting)
+    if rule.needs_validation:
+        raise ConfigValueError(
+            f"threshold={rule}: evaluate scores a labelled set without a validation slice to "
+            "choose it on. Give a number (threshold=0.5), chosen on data the evaluation does "
+            "not score."
+        )
+    return float(rule.value), "given: threshold=" + str(rule)
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
+def main(cfg: DictConfig) -> None:
+    log.debug("config:\n%s", OmegaConf.to_yaml(cfg))
+    with exit_on_user_error():
+        evaluate(cfg)
+
+
+if __name__ == "__main__":
+    main()

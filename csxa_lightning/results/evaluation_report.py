@@ -1,0 +1,167 @@
+"""The one-model report of `evaluate`: how one checkpoint does on one labelled set, judged as a
+clinical reader would: metrics with intervals, calibration, the ROC and precision-recall
+curves, and subgroups. Every number is read from the predictions and metrics evaluate wrote.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from csxa_lightning.results.calibration import reliability_table
+from csxa_lightning.results.document import html_report
+from csxa_lightning.results.figures import png_bytes
+from csxa_lightning.results.subgroups import DEFAULT_MIN_COUNT, subgroup_table
+from csxa_lightning.results.tables import (
+    Column,
+    counts,
+    field_of,
+    markdown_table,
+    pct,
+    pct_ci,
+    ratio,
+    with_interval,
+)
+
+METRIC_COLUMNS = (
+    Column("accuracy % [95 % CI]", with_interval("accuracy"), pct_ci),
+    Column("balanced accuracy %", with_interval("balanced_accuracy"), pct_ci),
+    Column("sensitivity %", with_interval("sensitivity"), pct_ci),
+    Column("specificity %", with_interval("specificity"), pct_ci),
+    Column("AUROC", with_interval("auroc"), lambda v: f"{v[0]:.3f} [{v[1]:.3f}, {v[2]:.3f}]"),
+    Column("AUPRC", field_of("auprc"), ratio),
+    Column("Cohen's kappa", field_of("cohen_kappa"), ratio),
+)
+SUBGROUP_COLUMNS = (
+    Column("group", field_of("group")),
+    Column(
+        "films (diseased / healthy)",
+        lambda r: (r["n"], r["n_diseased"], r["n_healthy"]),
+        lambda v: f"{v[0]} ({v[1]} / {v[2]})",
+    ),  # fmt: skip
+    Column("accuracy %", with_interval("accuracy"), pct_ci),
+    Column("sensitivity %", with_interval("sensitivity"), pct_ci),
+    Column("specificity %", with_interval("specificity"), pct_ci),
+    Column("AUROC", field_of("auroc"), ratio),
+)
+ATTRIBUTE_TITLES = {"gender": "gender code", "age_band": "age band", "all": "all films"}
+
+
+def curves_figure(predictions: pd.DataFrame) -> bytes:
+    """The ROC curve beside the precision-recall curve (diseased positive)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    y, prob = predictions["label"], predictions["prob_diseased"]
+    fig, (roc, pr) = plt.subplots(1, 2, figsize=(10, 4.2))
+    fpr, tpr, _ = roc_curve(y, prob)
+    roc.plot(fpr, tpr)
+    roc.plot([0, 1], [0, 1], "k:", lw=1, label="chance")
+    roc.set(xlabel="1 - specificity", ylabel="sensitivity", title="ROC")
+    precision, recall, _ = precision_recall_curve(y, prob)
+    pr.plot(recall, precision)
+    pr.axhline(float(np.mean(y)), color="k", ls=":", lw=1, label="diseased share (chance)")
+    pr.set(xlabel="recall (sensitivity)", ylabel="precision", title="Precision-recall")
+    for ax in (roc, pr):
+        ax.legend(fontsize=7, loc="lower right" if ax is roc else "lower left")
+    fig.tight_layout()
+    return png_bytes(fig)
+
+
+def reliability_figure(predictions: pd.DataFrame, bins: int) -> bytes:
+    """Observed diseased share against mean prob_diseased per bin, with the films per bin."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    table = reliability_table(predictions["label"], predictions["prob_diseased"], bins)
+    filled = table["count"] > 0
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(5, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+    )
+    top.plot([0, 1], [0, 1], "k:", lw=1, label="perfectly calibrated")
+    top.plot(table["mean_prob"][filled], table["observed"][filled], "o-", label="this model")
+    top.set(ylabel="observed diseased share", title=f"Reliability ({bins} equal-width bins)")
+    top.legend(fontsize=7)
+    bottom.bar(table["low"], table["count"], width=1 / bins, align="edge", color="#4c72b0")
+    bottom.set(xlabel="predicted probability of diseased", ylabel="films", xlim=(0, 1))
+    fig.tight_layout()
+    return png_bytes(fig)
+
+
+def subgroup_markdown(table: pd.DataFrame, min_count: int) -> str:
+    parts = []
+    for attribute, rows in table.groupby("attribute", sort=False):
+        parts.append(f"**By {ATTRIBUTE_TITLES.get(attribute, attribute)}**")
+        parts.append(markdown_table(SUBGROUP_COLUMNS, rows.to_dict("records")))
+    parts.append(
+        f"A metric is shown only where the films it is computed on number at least {min_count} "
+        "(AUROC: of each class); otherwise — with the counts. The gender code is the file "
+        "name's 0 or 1 (CSXA does not say which sex each code is); films whose names are not "
+        "CSXA stems are in 'unknown'."
+    )
+    return "\n\n".join(parts)
+
+
+def evaluation_markdown(
+    predictions: pd.DataFrame, metrics: dict, figures: dict[str, str], min_count: int
+) -> str:
+    m = metrics
+    parts = [
+        "# Evaluation of one checkpoint",
+        "\n".join(
+            [
+                f"- checkpoint: `{m['checkpoint']}` ({m['arch']}, {m['preprocessing']})",
+                f"- films: {m['films_from']} (subset {m['subset']}); {m['n']} scored, "
+                f"{m['n_diseased']} diseased / {m['n_healthy']} healthy",
+                f"- decision threshold: {m['threshold']:g} ({m['threshold_rule']})",
+                f"- intervals: {m['ci_level']:.0%}; Wilson for accuracy, sensitivity and "
+                f"specificity, a stratified bootstrap ({m['bootstrap_resamples']} resamples, "
+                f"seed {m['bootstrap_seed']}) for the others",
+            ]
+        ),
+        "## Metrics",
+        markdown_table(METRIC_COLUMNS, [m]),
+        f"Confusion counts (diseased positive): TP / FN / TN / FP = "
+        f"{counts((m['tp'], m['fn'], m['tn'], m['fp']))}; always answering the larger class "
+        f"scores {pct(m['majority_accuracy'])} % accuracy.",
+        "## Calibration",
+        f"Brier score {m['brier_score']:.4f} (0 is perfect); expected calibration error "
+        f"{m['ece']:.4f} over {m['calibration_bins']} equal-width bins of the predicted "
+        "probability of diseased.",
+        f"![reliability]({figures['reliability.png']})",
+        "## ROC and precision-recall",
+        f"![curves]({figures['curves.png']})",
+        "## Subgroups",
+        subgroup_markdown(
+            subgroup_table(predictions, m["threshold"], min_count=min_count), min_count
+        ),
+    ]
+    return "\n\n".join(parts) + "\n"
+
+
+def write_evaluation_report(
+    folder: Path, predictions: pd.DataFrame, metrics: dict, min_count: int = DEFAULT_MIN_COUNT
+) -> dict[str, Path]:
+    """report.md, report.html and figures/ in folder; returns the report paths."""
+    pictures = {
+        "reliability.png": reliability_figure(predictions, int(metrics["calibration_bins"])),
+        "curves.png": curves_figure(predictions),
+    }
+    figure_dir = folder / "figures"
+    figure_dir.mkdir(parents=True, exist_ok=True)
+    for name, data in pictures.items():
+        (figure_dir / name).write_bytes(data)
+    text = evaluation_markdown(
+        predictions, metrics, {n: f"figures/{n}" for n in pictures}, min_count
+    )
+    paths = {"md": folder / "report.md", "html": folder / "report.html"}
+    paths["md"].write_text(text)
+    paths["html"].write_text(html_report(text, pictures))
+    return paths
