@@ -119,6 +119,7 @@ def load_trained_model(path: str | Path, device: str | torch.device = "cpu") -> 
         raise CheckpointError(
             f"{path}: the weights do not fit model.arch={hparams.get('arch')!r} ({err})"
         ) from err
+    classifier.on_load_checkpoint(checkpoint)  # the decision rule fitted after training
     classifier.eval().to(device)
     return TrainedModel(classifier, preprocessor, path, str(hparams["arch"]), opencv)
 

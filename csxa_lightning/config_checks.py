@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from csxa_lightning.data.augment import BORDER_MODES, INTERPOLATIONS
 from csxa_lightning.data.transforms import ENHANCED_ORDERS
+from csxa_lightning.decision import DecisionSettings
 from csxa_lightning.errors import ConfigValueError
 
 _ABSENT = object()
@@ -171,6 +172,10 @@ def config_problems(cfg: DictConfig) -> list[str]:
             problems.append(
                 f"{rule.key}={value!r}: must be {rule.requirement}; e.g. {rule.key}={rule.example}"
             )
+    if "threshold" in cfg or "calibrate" in cfg:
+        val_fraction = OmegaConf.select(cfg, "data.val_fraction", default=0)
+        has_validation = _number(val_fraction) and val_fraction > 0
+        problems += DecisionSettings.from_config(cfg).problems(has_validation)
     folds, fold = OmegaConf.select(cfg, "cv.folds"), OmegaConf.select(cfg, "cv.fold")
     if _integer(folds) and folds >= 2 and not (_integer(fold) and 0 <= fold < folds):
         problems.append(

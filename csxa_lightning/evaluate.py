@@ -21,7 +21,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from csxa_lightning import config as _config  # noqa: F401  (registers the resolvers)
-from csxa_lightning.checkpoint import TRAINING_THRESHOLD, load_trained_model
+from csxa_lightning.checkpoint import load_trained_model
 from csxa_lightning.errors import ConfigValueError, exit_on_user_error
 from csxa_lightning.labelled_films import csv_films, csxa_films
 from csxa_lightning.results.evaluation_report import write_evaluation_report
@@ -36,8 +36,8 @@ log = logging.getLogger(__name__)
 def evaluate(cfg: DictConfig) -> dict:
     """Score the labelled films with cfg.ckpt; write cfg.out; return its metrics.json."""
     ckpt = Path(str(required(cfg, "ckpt", "outputs/train/runs/.../checkpoints/epoch009.ckpt")))
-    threshold, rule = decision_threshold(cfg.threshold)
     model = load_trained_model(ckpt, pick_device(str(cfg.device)))
+    threshold, rule = decision_threshold(cfg.threshold, model.classifier.decision)
     run_folder = ckpt.expanduser().resolve().parent.parent  # <run>/checkpoints/x.ckpt
     run = read_metrics(run_folder) if is_finished(run_folder) else {}
     crop = model.preprocessor.crop.name if model.preprocessor.needs_keypoints else None
@@ -83,10 +83,11 @@ def evaluate(cfg: DictConfig) -> dict:
     return metrics
 
 
-def decision_threshold(setting) -> tuple[float, str]:
-    """(threshold, how it was set) from evaluate's threshold= (null: the checkpoint's rule)."""
+def decision_threshold(setting, stored: dict) -> tuple[float, str]:
+    """(threshold, how it was set) from evaluate's threshold= (null: the checkpoint's, fitted
+    by its run on validation films, or 0.5)."""
     if setting is None:
-        return TRAINING_THRESHOLD, "the checkpoint's rule"
+        return float(stored["threshold"]), f"the checkpoint's: threshold={stored['threshold_rule']}"
     rule = parse_rule(setting)
     if rule.needs_validation:
         raise ConfigValueError(

@@ -12,6 +12,13 @@ from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, MulticlassA
 
 from csxa_lightning.backbones import build_backbone
 
+# Where a checkpoint keeps the decision rule fitted on the validation slice after training
+# (csxa_lightning/decision.py): the temperature and the threshold. Absent: 1 and 0.5.
+DECISION_KEY = "csxa_decision"
+DEFAULT_DECISION = {"temperature": 1.0, "threshold": 0.5, "threshold_rule": "0.5"}
+# Probabilities are clipped this far from 0 and 1 before the temperature divides their logit
+# (as results/calibration.py does).
+PROB_EPS = 1e-7
 # Until setup() takes the training set's own statistics from the datamodule: ImageNet's.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -78,6 +85,9 @@ class CSXAClassifier(L.LightningModule):
         # metrics are updated once, at the epoch's end. Updated every step, torchmetrics'
         # input checks (torch.unique) would make the CPU wait for the GPU every step.
         self.train_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
+        # The decision rule: temperature and threshold fitted on validation films (1 and 0.5
+        # until then); plain floats, so applying them never waits for the GPU.
+        self.decision = dict(DEFAULT_DECISION)
 
     def set_normalization(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
         """Per-channel statistics of the training images; one value is used for all three."""
@@ -86,6 +96,16 @@ class CSXAClassifier(L.LightningModule):
 
     def set_class_weights(self, weights: list[float] | None) -> None:
         self.class_weights = None if weights is None else torch.tensor(weights, dtype=torch.float32)
+
+    def set_decision(self, decision: dict | None) -> None:
+        """temperature, threshold and threshold_rule (DEFAULT_DECISION for what is absent)."""
+        self.decision = {**DEFAULT_DECISION, **(decision or {})}
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint[DECISION_KEY] = dict(self.decision)
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.set_decision(checkpoint.get(DECISION_KEY))
 
     def setup(self, stage: str) -> None:
         """The model wires itself to its data: the training set's normalization and class
@@ -118,7 +138,13 @@ class CSXAClassifier(L.LightningModule):
         scores each image exactly once. Test and prediction both use this, so they agree."""
         batch_size, variants = images.shape[:2]
         logits = self(images.flatten(0, 1)).float().view(batch_size, variants, -1)
-        return logits.softmax(dim=-1).mean(dim=1)
+        prob = logits.softmax(dim=-1).mean(dim=1)
+        temperature = float(self.decision["temperature"])
+        if temperature == 1.0:
+            return prob
+        # Temperature scaling of the averaged probability, as it was fitted (decision.py).
+        diseased = torch.sigmoid(torch.logit(prob[:, 1], eps=PROB_EPS) / temperature)
+        return torch.stack([1 - diseased, diseased], dim=1)
 
     def _step(self, batch: dict[str, torch.Tensor], metrics: MetricCollection, stage: str):
         images, labels = batch["image"], batch["label"]

@@ -75,7 +75,8 @@ def predict(cfg: DictConfig) -> pd.DataFrame:
         preprocessor.image_size,
         model.device,
     )
-    threshold = float(cfg.threshold)
+    stored = model.classifier.decision["threshold"]
+    threshold = float(stored if cfg.threshold is None else cfg.threshold)
     prob = score(model, pngs, jsons, threshold, int(cfg.batch_size), int(cfg.num_workers), cam_dir)
 
     # The columns and decision rule of the run's predictions.csv; no label here (unknown).

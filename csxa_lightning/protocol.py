@@ -463,6 +463,22 @@ CHECKS: tuple[Callable[[DictConfig], dict | None], ...] = (
     ),
     _batch_size,
     _precision,
+    ValueCheck(
+        "threshold",
+        0.5,
+        "0.5 (the larger of the two softmax outputs)",
+        "the decision threshold is chosen on the validation slice: every threshold metric "
+        "is read at another point of the ROC curve",
+        absent=0.5,
+    ),
+    ValueCheck(
+        "calibrate",
+        "none",
+        "none (the softmax output as it is)",
+        "probabilities are temperature-scaled on the validation slice: calls at a fixed "
+        "threshold, and calibration, differ from the uncalibrated model's",
+        absent="none",
+    ),
 )
 
 

@@ -19,6 +19,7 @@ from csxa_lightning import config as _config  # noqa: F401  (registers the resol
 from csxa_lightning.checkpoint import build_callbacks, is_global_zero, resume_checkpoint
 from csxa_lightning.config_checks import check_config
 from csxa_lightning.data.datamodule import CSXADataModule
+from csxa_lightning.decision import DecisionSettings, decide
 from csxa_lightning.errors import exit_on_user_error
 from csxa_lightning.model import CSXAClassifier
 from csxa_lightning.protocol import departures
@@ -65,14 +66,19 @@ def train(cfg: DictConfig) -> dict:
     resume_from = resume_checkpoint(trainer.checkpoint_callback, cfg.get("force", False))
     trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
     timer.lap("fit")
-    # Best validation checkpoint, or the last epoch when there is no validation split.
+    # Best validation checkpoint, or the last epoch when there is no validation split; its
+    # decision rule (temperature, threshold) fitted on the validation films, when asked.
     tested = trainer.checkpoint_callback.best_model_path or None
+    decision = decide(DecisionSettings.from_config(cfg), datamodule, trainer, tested)
     trainer.test(model, datamodule=datamodule, ckpt_path=tested)
     timer.lap("test")
 
     # Every test image once, all ranks' scores (see CSXAClassifier.on_test_epoch_end).
-    predictions = predictions_frame(datamodule.frames["test"], *model.test_probabilities())
-    metrics = run_summary(cfg, recorded_departures, predictions, datamodule, trainer, timer)
+    test_scores = model.test_probabilities()
+    predictions = predictions_frame(datamodule.frames["test"], *test_scores, decision["threshold"])
+    metrics = run_summary(
+        cfg, recorded_departures, predictions, datamodule, trainer, timer, decision
+    )
     if trainer.is_global_zero:
         log.info(
             "test balanced accuracy %.4f, AUROC %.4f",

@@ -13,7 +13,12 @@ import pandas as pd
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from csxa_lightning.results.metrics import metrics_with_intervals
+from csxa_lightning.results.metrics import compute_metrics, metrics_with_intervals
+
+# The threshold every run used before rules existed, and the paper's (the larger softmax
+# output): metrics.json repeats these metrics at it when a rule chose another.
+DEFAULT_THRESHOLD = 0.5
+AT_DEFAULT = ("accuracy", "balanced_accuracy", "sensitivity", "specificity")
 
 
 class Timer:
@@ -62,6 +67,19 @@ def sweep_objective(metrics: dict) -> float | None:
     return None if score is None else float(score)
 
 
+def decision_keys(y, prob, decision: dict) -> dict:
+    """How the threshold was set (threshold_rule: 0.5, youden, sensitivity:0.95 ...), the
+    temperature (1: uncalibrated), how many validation films fitted them, and the headline
+    metrics at the default threshold 0.5 beside those at the chosen one."""
+    at_default = compute_metrics(y, prob, DEFAULT_THRESHOLD)
+    return {
+        "threshold_rule": str(decision["threshold_rule"]),
+        "temperature": float(decision["temperature"]),
+        "decision_fitted_on": int(decision.get("fitted_on", 0)),
+        **{f"{name}_at_default": at_default[name] for name in AT_DEFAULT},
+    }
+
+
 def run_summary(
     cfg: DictConfig,
     recorded_departures: list,
@@ -69,12 +87,16 @@ def run_summary(
     datamodule,
     trainer,
     timer: Timer,
+    decision: dict | None = None,
 ) -> dict:
-    """metrics.json's content: the test metrics with their intervals, and what the run was."""
+    """metrics.json's content: the test metrics with their intervals at the run's decision
+    threshold, and what the run was. decision: the rule fitted on validation films
+    (decision.py); None: threshold 0.5, temperature 1."""
     checkpoint = trainer.checkpoint_callback
-    metrics = metrics_with_intervals(
-        predictions["label"].to_numpy(), predictions["prob_diseased"].to_numpy(), seed=cfg.seed
-    )
+    decision = decision or {"threshold": 0.5, "threshold_rule": "0.5", "temperature": 1.0}
+    y, prob = predictions["label"].to_numpy(), predictions["prob_diseased"].to_numpy()
+    metrics = metrics_with_intervals(y, prob, threshold=decision["threshold"], seed=cfg.seed)
+    metrics.update(decision_keys(y, prob, decision))
     metrics.update(
         arch=cfg.model.arch,
         # +variant name (conf/variant/), None for a plain run

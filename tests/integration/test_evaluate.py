@@ -60,7 +60,8 @@ def test_evaluate_on_an_external_phantom_writes_complete_files(tiny_run, tmp_pat
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["subset"] == "all" and saved["films_from"] == str(external.root)
     assert 0 <= saved["brier_score"] <= 1 and 0 <= saved["ece"] <= 1
-    assert saved["threshold"] == 0.5 and saved["threshold_rule"] == "the checkpoint's rule"
+    assert saved["threshold"] == 0.5
+    assert saved["threshold_rule"] == "the checkpoint's: threshold=0.5"
     report = (out / "report.md").read_text()
     for section in ("## Metrics", "## Calibration", "## ROC and precision-recall", "## Subgroups"):
         assert section in report
