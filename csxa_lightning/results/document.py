@@ -14,6 +14,7 @@ import pandas as pd
 
 from csxa_lightning.results.cam_section import cam_section
 from csxa_lightning.results.figures import figures
+from csxa_lightning.results.judgement import judgement_sections, reliability_figure
 from csxa_lightning.results.runs import Run, find_runs, run_repeat
 from csxa_lightning.results.tables import (
     decoded_paper_markdown,
@@ -110,6 +111,7 @@ def markdown_report(
     ]
     if seeds:
         parts += ["## Across seeds and folds (mean ± sd)", seeds]
+    parts += judgement_sections(runs, "figures/reliability.png")
     parts += ["## The paper's table, decoded", decoded_paper_markdown()]
     parts += ["## Figures"] + [f"![{name}]({path})" for name, path in images.items()]
     if cam_markdown:
@@ -160,6 +162,7 @@ def build_report(sweep_dir: str | Path, cam_examples: int = 3) -> dict[str, Path
     table = run_table(runs)
     pictures = figures(runs, table)
     figure_names = list(pictures)
+    pictures["reliability.png"] = reliability_figure(runs)  # shown in its own section
     cam_markdown = None
     if cam_examples > 0:
         cams = cam_section(runs, cam_examples)

@@ -211,8 +211,12 @@ def load_run(folder: Path) -> Run:
     )
     # The seed training used for metrics.json's intervals: the report's are the same numbers.
     seed = run.recorded.get("bootstrap_seed", bootstrap_seed(run.seed))
+    # At the run's own decision threshold (0.5 unless a rule chose another on validation).
     run.metrics = metrics_with_intervals(
-        predictions["label"].to_numpy(), predictions["prob_diseased"].to_numpy(), seed=seed
+        predictions["label"].to_numpy(),
+        predictions["prob_diseased"].to_numpy(),
+        threshold=float(run.recorded.get("threshold", 0.5)),
+        seed=seed,
     )
     return run
 

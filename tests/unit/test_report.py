@@ -101,7 +101,7 @@ def test_markdown_and_html_show_both_tables_the_majority_row_and_figures(sweep):
     assert '| Majority class (always "diseased") | — | 80.00 |' in markdown
     assert "McNemar" in markdown and "| 20 / 80 |" in markdown
     page = paths["html"].read_text()
-    assert page.count("data:image/png;base64,") == 3  # ROC, confusion matrices, bars
+    assert page.count("data:image/png;base64,") == 4  # ROC, confusion matrices, bars, reliability
     assert "<table>" in page and "Majority class" in page
     for name in ("roc.png", "confusion.png", "balanced_accuracy.png"):
         assert (root / "figures" / name).stat().st_size > 1000

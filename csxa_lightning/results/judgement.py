@@ -1,0 +1,221 @@
+"""The sweep report's clinical-reader sections: calibration and the decision rule of each run,
+results by subgroup, and a CLAIM reporting checklist answered from the run files.
+
+Everything is computed from the run folders (predictions.csv, metrics.json, split.csv,
+skipped_files.csv, .hydra/config.yaml); nothing is typed in.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from omegaconf import OmegaConf
+
+from csxa_lightning.results.calibration import (
+    DEFAULT_BINS,
+    brier_score,
+    expected_calibration_error,
+    reliability_table,
+)
+from csxa_lightning.results.figures import png_bytes
+from csxa_lightning.results.runs import SKIPPED_FILE, SPLIT_FILE, Run, run_repeat
+from csxa_lightning.results.subgroups import DEFAULT_MIN_COUNT, subgroup_table
+from csxa_lightning.results.tables import Column, field_of, markdown_table, pct, ratio
+
+CALIBRATION_COLUMNS = (
+    Column("variant", field_of("label")),
+    Column("Brier score", field_of("brier"), lambda v: f"{v:.4f}"),
+    Column(f"ECE ({DEFAULT_BINS} bins)", field_of("ece"), lambda v: f"{v:.4f}"),
+    Column("temperature", field_of("temperature"), ratio),
+    Column(
+        "threshold (rule)", lambda r: (r["threshold"], r["rule"]), lambda v: f"{v[0]:.4f} ({v[1]})"
+    ),  # fmt: skip
+    Column(
+        "accuracy at threshold / at 0.5",
+        lambda r: (r["accuracy"], r["accuracy_half"]),
+        lambda v: f"{pct(v[0])} / {pct(v[1])}",
+    ),  # fmt: skip
+)
+
+
+def label(run: Run, runs: list[Run]) -> str:
+    several = len({r.repeat for r in runs}) > 1
+    return run.title + (f" ({run_repeat(run)})" if several else "")
+
+
+def calibration_rows(runs: list[Run]) -> list[dict]:
+    rows = []
+    for run in runs:
+        y = run.predictions["label"].to_numpy()
+        prob = run.predictions["prob_diseased"].to_numpy()
+        recorded = run.recorded
+        threshold = float(recorded.get("threshold", 0.5))
+        rows.append(
+            {
+                "label": label(run, runs),
+                "brier": brier_score(y, prob),
+                "ece": expected_calibration_error(y, prob, DEFAULT_BINS),
+                "temperature": float(recorded.get("temperature", 1.0)),
+                "threshold": threshold,
+                "rule": str(recorded.get("threshold_rule", "0.5")),
+                "accuracy": float(((prob >= threshold) == y).mean()),
+                "accuracy_half": float(((prob >= 0.5) == y).mean()),
+            }
+        )
+    return rows
+
+
+def reliability_figure(runs: list[Run]) -> bytes:
+    """Observed diseased share against mean prob_diseased, one line per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 5))
+    ax.plot([0, 1], [0, 1], "k:", lw=1, label="perfectly calibrated")
+    for run in runs:
+        table = reliability_table(
+            run.predictions["label"], run.predictions["prob_diseased"], DEFAULT_BINS
+        )
+        filled = table["count"] > 0
+        ax.plot(table["mean_prob"][filled], table["observed"][filled], "o-", ms=3,
+                label=label(run, runs))  # fmt: skip
+    ax.set(
+        xlabel="predicted probability of diseased",
+        ylabel="observed diseased share",
+        title=f"Reliability, test split ({DEFAULT_BINS} equal-width bins)",
+        xlim=(0, 1),
+        ylim=(0, 1),
+    )
+    ax.legend(fontsize=7)
+    return png_bytes(fig)
+
+
+def subgroups_markdown(runs: list[Run], min_count: int = DEFAULT_MIN_COUNT) -> str:
+    """Accuracy [95 % Wilson CI] per subgroup (columns) and run (rows), with each subgroup's
+    film counts in its header; '—' where a subgroup has fewer than min_count films."""
+    tables = {label(run, runs): subgroup_table(run.predictions, float(
+        run.recorded.get("threshold", 0.5)), min_count=min_count) for run in runs}  # fmt: skip
+    first = next(iter(tables.values()))
+    groups = first[first["attribute"] != "all"]
+    headers = [
+        f"{g['group']} (n {g['n']}, healthy {g['n_healthy']})" for g in groups.to_dict("records")
+    ]
+    lines = ["| variant | " + " | ".join(headers) + " |", "|" + "---|" * (len(headers) + 1)]
+    for name, table in tables.items():
+        cells = []
+        for group in groups.to_dict("records"):
+            row = table[(table["attribute"] == group["attribute"]) &
+                        (table["group"] == group["group"])]  # fmt: skip
+            row = row.iloc[0] if len(row) else None
+            if row is None or pd.isna(row["accuracy"]):
+                cells.append("—")
+            else:
+                cells.append(
+                    f"{pct(row['accuracy'])} [{100 * row['accuracy_ci_low']:.1f}, "
+                    f"{100 * row['accuracy_ci_high']:.1f}]"
+                )
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    note = (
+        "Accuracy % [95 % Wilson CI] at each run's threshold, by the file name's gender code "
+        "(CSXA does not document which sex each code is) and age band. Counts are those of "
+        f"the first run's test split. '—': fewer than {min_count} films. Sensitivity, "
+        "specificity and AUROC per subgroup, with intervals: `python -m "
+        "csxa_lightning.evaluate` on a run's checkpoint with `subset=test`."
+    )
+    return "\n".join(lines) + "\n\n" + note
+
+
+def split_counts(run: Run) -> str:
+    split_file = run.path / SPLIT_FILE
+    if not split_file.exists():
+        return "not recorded"
+    split = pd.read_csv(split_file)
+    parts = []
+    for name in ("train", "val", "test"):
+        part = split[split["split"] == name]
+        if len(part):
+            parts.append(f"{name} {len(part)} ({int((part['label'] == 0).sum())} healthy)")
+    return f"{len(split)} films: " + ", ".join(parts)
+
+
+def setting(run: Run, key: str, default: str = "not recorded") -> str:
+    config = OmegaConf.load(run.config_file)
+    value = OmegaConf.select(config, key, default=None, throw_on_missing=False)
+    return default if value is None else str(value)
+
+
+def checklist_markdown(runs: list[Run]) -> str:
+    """CLAIM items the software knows from the run files, each answered from them."""
+    first = runs[0]
+    recorded = first.recorded
+    skipped = first.path / SKIPPED_FILE
+    exclusions = (
+        f"{len(pd.read_csv(skipped))} unusable file(s) left out (skipped_files.csv)"
+        if skipped.exists()
+        else "no unusable file left out; the sheet rows without an image and the images "
+        "without a class are dropped by the loader (counted in the run log)"
+    )
+    roots = sorted({str(r.recorded.get("dataset_root", "not recorded")) for r in runs})
+    phantom = setting(first, "data.phantom.n", "")
+    source = ", ".join(f"`{r}`" for r in roots) + (
+        f" (the synthetic phantom set, {phantom} films)" if phantom else ""
+    )
+    variants = sorted({f"{r.title}: crop={r.crop}, color={r.color}" for r in runs})
+    seeds = sorted({r.seed for r in runs})
+    by_method: dict[str, list[str]] = {}
+    for key, method in first.metrics.items():
+        if key.endswith("_ci_method"):
+            by_method.setdefault(str(method), []).append(key.removesuffix("_ci_method"))
+    methods = [f"{method} for {', '.join(names)}" for method, names in by_method.items()]
+    items = [
+        ("Data source", source),
+        ("Data counts and split", f"{split_counts(first)}; protocol "
+         f"{recorded.get('protocol', 'not recorded')}, split seed "
+         f"{setting(first, 'data.split_seed')}, stratified {setting(first, 'data.stratify')}"),
+        ("Exclusions", exclusions),
+        ("Reference standard", "the sheet's classification (datasets.xlsx column D: 1 "
+         "symptomatic = diseased, 2 asymptomatic = healthy), per case id"),
+        ("Preprocessing", "; ".join(variants) + f"; input {setting(first, 'image_size')} px"),
+        ("Model", ", ".join(sorted({r.arch for r in runs})) + ", pretrained "
+         f"{setting(first, 'model.pretrained')}"),
+        ("Training", f"epochs {recorded.get('epochs', 'not recorded')}, batch "
+         f"{setting(first, 'data.batch_size')}, learning rate "
+         f"{setting(first, 'model.optimizer.lr')}, balance {setting(first, 'balance.name')}, "
+         f"seeds {', '.join(map(str, seeds))}; tested checkpoint selected by "
+         f"{recorded.get('selected_by', 'not recorded')}"),
+        ("Metrics and intervals", f"{first.metrics['ci_level']:.0%} intervals; "
+         + "; ".join(methods) + f"; {first.metrics['bootstrap_resamples']} bootstrap "
+         "resamples"),
+        ("Statistical tests", "the paper's one-sided two-proportion z-test (Table 1), exact "
+         "McNemar on paired per-image correctness, paired bootstrap of the difference in "
+         "balanced accuracy, Holm adjustment per baseline (What the paper does not show)"),
+        ("Subgroups", "by gender code and age band (Subgroups)"),
+        ("Calibration", "Brier score, expected calibration error, reliability diagram; "
+         f"decision rule threshold={recorded.get('threshold_rule', '0.5')}, temperature "
+         f"{float(recorded.get('temperature', 1.0)):g} (Calibration and decision rule)"),
+    ]  # fmt: skip
+    rows = "\n".join(f"| {item} | {answer} |" for item, answer in items)
+    return (
+        "Items of the CLAIM checklist that the run files answer (the first run's, where runs "
+        "share them); the others (the clinical question, the intended use, the readers) are "
+        "the author's to write.\n\n| item | from the runs |\n|---|---|\n" + rows
+    )
+
+
+def judgement_sections(runs: list[Run], figure_path: str) -> list[str]:
+    """The markdown parts: calibration, subgroups, checklist. figure_path: where the
+    reliability figure (reliability_figure) is written, relative to the report."""
+    return [
+        "## Calibration and decision rule",
+        "Brier score: mean squared difference between prob_diseased and the label (0 is "
+        f"perfect). ECE: expected calibration error over {DEFAULT_BINS} equal-width bins. "
+        "Temperature and threshold: the decision rule each run fitted on its validation "
+        "slice (train's calibrate= and threshold=; 1 and 0.5 when none was fitted).",
+        markdown_table(CALIBRATION_COLUMNS, calibration_rows(runs)),
+        f"![reliability]({figure_path})",
+        "## Subgroups",
+        subgroups_markdown(runs),
+        "## Reporting checklist (CLAIM)",
+        checklist_markdown(runs),
+    ]
