@@ -74,6 +74,8 @@ def evaluate(cfg: DictConfig) -> dict:
         films_from=films_from,
         subset=subset,
         threshold_rule=rule,
+        # the checkpoint's calibration, already applied to prob_diseased (1: none)
+        temperature=float(model.classifier.decision["temperature"]),
     )
     out = Path(str(cfg.out)).expanduser()
     out.mkdir(parents=True, exist_ok=True)
