@@ -134,7 +134,10 @@ class CachedArray:
 
 
 def file_signature(path: str) -> list:
-    stat = os.stat(path)
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:  # a dangling symbolic link: the build reports it as a bad file
+        stat = os.lstat(path)
     return [os.path.basename(path), stat.st_size, stat.st_mtime_ns]
 
 
