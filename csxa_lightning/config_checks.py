@@ -22,6 +22,7 @@ from lightning.pytorch.plugins.environments import SLURMEnvironment
 from omegaconf import DictConfig, OmegaConf
 
 from csxa_lightning.data.augment import BORDER_MODES, INTERPOLATIONS
+from csxa_lightning.data.images import BIT_DEPTHS
 from csxa_lightning.data.transforms import ENHANCED_ORDERS
 from csxa_lightning.decision import DecisionSettings
 from csxa_lightning.errors import ConfigValueError
@@ -90,6 +91,25 @@ RULES = (
         lambda v: v in ("auto", "loader", "device"),
         "auto (device on CUDA), loader (per image, in the loader) or device (batched, on the GPU)",
         "auto",
+    ),
+    Rule(
+        "data.bit_depth",
+        lambda v: v == "auto" or (_integer(v) and v in BIT_DEPTHS),
+        f"auto or one of {', '.join(map(str, BIT_DEPTHS))} (the bits 16-bit films really hold)",
+        "auto",
+    ),
+    Rule(
+        "data.min_size",
+        lambda v: _integer(v) and v >= 1,
+        "an integer >= 1 (pixels a side below which a film is unusable)",
+        "64",
+    ),
+    Rule(
+        "data.max_join_disagreement",
+        lambda v: _number(v) and 0 <= v <= 1,
+        "a number in [0, 1] (the share of joined cases whose sheet age or gender may disagree "
+        "with the file name; 1 = no check)",
+        "0.1",
     ),
     Rule("data.split_seed", _integer, "an integer", "42"),
     Rule("seed", _integer, "an integer", "42"),

@@ -102,13 +102,16 @@ def preprocessing_contract(model: TrainedModel, model_file: Path, fmt: str) -> d
         "decision": "diseased when mean probability of class 1 >= threshold",
         "preprocessing": {
             "steps": (
-                "gray (8-bit) > crop > color > resize to image_size (area when shrinking, "
+                "gray (8-bit; 16-bit films mapped from bit_depth bits: auto = the PNG's sBIT, "
+                "else the smallest of 10/12/14/16 bits holding the film's maximum) > crop > "
+                "color > resize to image_size (area when shrinking, "
                 "cubic when growing; non-square crops are stretched); see "
                 "csxa_lightning.data.preprocess"
             ),
             "crop": pre.crop.config(),
             "color": pre.color.config(),
             "image_size": size,
+            "bit_depth": pre.bit_depth,
             "needs_landmarks": pre.needs_keypoints,
             "spec": pre.spec(),
             "opencv": model.opencv,

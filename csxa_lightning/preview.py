@@ -23,7 +23,7 @@ from csxa_lightning import config as _config  # noqa: F401  (registers the resol
 from csxa_lightning.config import CONFIG_DIR
 from csxa_lightning.data.cache import preprocess_file
 from csxa_lightning.data.csxa import load_index, read_keypoints
-from csxa_lightning.data.images import read_image, to_gray
+from csxa_lightning.data.images import read_film, to_gray
 from csxa_lightning.data.preprocess import Preprocessor
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def to_picture(array: np.ndarray) -> np.ndarray:
 def film_with_boxes(row: pd.Series, cfg: DictConfig, size: int) -> np.ndarray:
     """The original film scaled to the tile height, with center (blue), tight (green) and
     wide (red) crop boxes."""
-    gray = to_gray(read_image(row["png_path"]))
+    gray = to_gray(read_film(row["png_path"], cfg.data.get("bit_depth", "auto"))[0])
     height, width = gray.shape
     picture = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
     keypoints = read_keypoints(row["json_path"])
@@ -103,6 +103,7 @@ def contact_sheet(row: pd.Series, cfg: DictConfig) -> np.ndarray:
                 crop=group_option("crop", crop_name, cfg.crop),
                 color=group_option("color", color_name, cfg.color),
                 image_size=size,
+                bit_depth=cfg.data.get("bit_depth", "auto"),
             )
             first_order = preprocess_file(preprocessor, row["png_path"], row["json_path"])[0]
             tiles.append(labelled(to_picture(first_order), f"{crop_name} / {color_name}"))

@@ -15,6 +15,7 @@ shortened to `CSXA/...` so that the line does not depend on where the copy lives
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import shutil
@@ -23,8 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
+import numpy as np
 import openpyxl
 from hydra.errors import InstantiationException
+from hydra.utils import instantiate
 
 from csxa_lightning.data.csxa import load_index
 from csxa_lightning.errors import UserError, user_error
@@ -38,6 +42,9 @@ class BadInput:
     damage: Callable[[Path, list[str]], None]  # (dataset root, stems in index order)
     overrides: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)  # set while the case runs
+    # Not an error: the run goes on, and what the user sees is the first log line of this level
+    # (INFO, WARNING) while the data are prepared.
+    logged: str | None = None
 
 
 def _png(root: Path, stem: str) -> Path:
@@ -113,6 +120,87 @@ def _two_healthy_left(book: openpyxl.Workbook) -> None:
         row[3].value = 1
 
 
+def _resize_png(root: Path, stems: list[str]) -> None:
+    """The film downscaled to 50 %, its JSON unchanged."""
+    path = _png(root, stems[0])
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    height, width = image.shape[:2]
+    cv2.imwrite(str(path), cv2.resize(image, (width // 2, height // 2)))
+
+
+def _halve_stated_size(doc: dict) -> None:
+    doc["imageWidth"], doc["imageHeight"] = doc["imageWidth"] // 2, doc["imageHeight"] // 2
+
+
+def _png_twice(root: Path, stems: list[str]) -> None:
+    shutil.copyfile(_png(root, stems[0]), root / "datasets-PNG" / f"{stems[0]}.PNG")
+
+
+def _dangling_link(root: Path, stems: list[str]) -> None:
+    path = _png(root, stems[0])
+    path.unlink()
+    path.symlink_to(root / "elsewhere" / path.name)
+
+
+def _mac_dot_files(root: Path, stems: list[str]) -> None:
+    """What copying through an exFAT drive leaves: an AppleDouble `._` file per file."""
+    for stem in stems[:3]:
+        (root / "datasets-PNG" / f"._{stem}.png").write_bytes(b"\x00\x05\x16\x07" + bytes(80))
+        (root / "datasets-JSON" / f"._{stem}.json").write_bytes(b"\x00\x05\x16\x07" + bytes(80))
+    (root / "datasets-PNG" / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+
+
+def _twelve_bit(root: Path, stems: list[str]) -> None:
+    """Three films re-exported as 12-bit data in 16-bit PNGs, the others left 8-bit."""
+    for stem in stems[:3]:
+        gray = cv2.imread(str(_png(root, stem)), cv2.IMREAD_GRAYSCALE)
+        cv2.imwrite(str(_png(root, stem)), (gray.astype(np.uint32) * 4095 // 255).astype(np.uint16))
+
+
+def _shift_rows(book: openpyxl.Workbook) -> None:
+    """Columns B..E moved up one row against the case ids: every case gets the next row's."""
+    sheet = book["Sheet1"]
+    for row in range(3, sheet.max_row + 1):
+        for column in range(2, 6):
+            sheet.cell(row=row, column=column, value=sheet.cell(row=row + 1, column=column).value)
+
+
+def _flip_genders(book: openpyxl.Workbook) -> None:
+    for row in book["Sheet1"].iter_rows(min_row=3):
+        row[1].value = 1 - row[1].value
+
+
+def _ole2_sheet(root: Path, stems: list[str]) -> None:
+    """The first bytes of an encrypted .xlsx (an OLE2 compound file, as a legacy .xls)."""
+    (root / "datasets.xlsx").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504))
+
+
+def _csv_sheet(root: Path, stems: list[str]) -> None:
+    (root / "datasets.xlsx").write_text("Number,Gender,Age,Classification,Curvature\n1,1,30,1,1\n")
+
+
+def _nest_jsons(root: Path, stems: list[str]) -> None:
+    """datasets-JSON.zip unzipped into a folder of its own name."""
+    folder = root / "datasets-JSON"
+    (folder / "datasets-JSON").mkdir()
+    for path in folder.glob("*.json"):
+        path.rename(folder / "datasets-JSON" / path.name)
+
+
+def _invisible_character(doc: dict) -> None:
+    for shape in doc["shapes"]:
+        if shape["label"].lower() == "c7 top left":
+            shape["label"] = "C7 top\u200b left"  # a zero-width space after "top"
+
+
+def _gb18030_json(root: Path, stems: list[str]) -> None:
+    """Saved by an editor in the Chinese Windows encoding: a note in Chinese, not UTF-8."""
+    path = _json(root, stems[0])
+    doc = json.loads(path.read_text())
+    doc["flags"] = {"颈椎": True}
+    path.write_bytes(json.dumps(doc, ensure_ascii=False).encode("gb18030"))
+
+
 def _several(root: Path, stems: list[str]) -> None:
     _png(root, stems[1]).write_bytes(b"")
     _json(root, stems[2]).write_text("{oops")
@@ -160,6 +248,43 @@ CASES = [
         lambda r, s: _edit_sheet(r, lambda b: b["Sheet1"].cell(row=6, column=4, value=3)),
     ),
     BadInput("file name not in the 7-digit pattern", _rename_png),
+    BadInput("film resized without its JSON", _resize_png),
+    BadInput(
+        "JSON stating another image size",
+        lambda r, s: _edit_labelme(r, s[0], _halve_stated_size),
+    ),
+    BadInput(
+        "1×1 film",
+        lambda r, s: cv2.imwrite(str(_png(r, s[0])), np.zeros((1, 1), np.uint8)),
+    ),
+    BadInput("`X.png` next to `X.PNG`", _png_twice),
+    BadInput("dangling symbolic link", _dangling_link),
+    BadInput("macOS `._*` files", _mac_dot_files, logged="INFO"),
+    BadInput("films of mixed bit depth", _twelve_bit, logged="WARNING"),
+    BadInput("bit depth not in the list", lambda r, s: None, ["data.bit_depth=13"]),
+    BadInput(
+        "sheet without its title row",
+        lambda r, s: _edit_sheet(r, lambda b: b["Sheet1"].delete_rows(1)),
+        logged="WARNING",
+    ),
+    BadInput("sheet rows shifted against the case IDs", lambda r, s: _edit_sheet(r, _shift_rows)),
+    BadInput("sheet genders not the file names'", lambda r, s: _edit_sheet(r, _flip_genders)),
+    BadInput(
+        "non-integer case ID",
+        lambda r, s: _edit_sheet(r, lambda b: b["Sheet1"].cell(row=6, column=1, value=5.5)),
+    ),
+    BadInput(
+        "negative case ID",
+        lambda r, s: _edit_sheet(r, lambda b: b["Sheet1"].cell(row=6, column=1, value=-4)),
+    ),
+    BadInput("encrypted or legacy `datasets.xlsx`", _ole2_sheet),
+    BadInput("CSV named `datasets.xlsx`", _csv_sheet),
+    BadInput("nested `datasets-JSON/datasets-JSON/`", _nest_jsons),
+    BadInput(
+        "landmark label with an invisible character",
+        lambda r, s: _edit_labelme(r, s[0], _invisible_character),
+    ),
+    BadInput("JSON not in UTF-8", _gb18030_json),
     BadInput("empty dataset folder", _empty_folder),
     BadInput("dataset folders without files", _empty_subfolders),
     BadInput(
@@ -188,7 +313,8 @@ CASES = [
 
 
 def error_message(case: BadInput, phantom_root: Path, workdir: Path) -> str:
-    """What `python -m csxa_lightning.train` ends with on this bad input: `error: ...`."""
+    """What `python -m csxa_lightning.train` ends with on this bad input: `error: ...`; for a
+    case that is no error (case.logged), the first log line of that level, as `LEVEL message`."""
     root = workdir / "CSXA"
     shutil.copytree(phantom_root, root)
     stems = load_index(root)["stem"].tolist()
@@ -204,6 +330,8 @@ def error_message(case: BadInput, phantom_root: Path, workdir: Path) -> str:
             *case.overrides,
         ]
     )
+    if case.logged is not None:
+        return _first_logged(case.logged, cfg).replace(str(root), "CSXA")
     saved = {name: os.environ.get(name) for name in case.env}
     os.environ.update(case.env)
     try:
@@ -220,6 +348,27 @@ def error_message(case: BadInput, phantom_root: Path, workdir: Path) -> str:
             else:
                 os.environ[name] = value
     raise AssertionError(f"{case.name}: the run did not fail")
+
+
+def _first_logged(level: str, cfg) -> str:
+    """The first `level` line the package logs while the data are prepared (index, cache):
+    the datamodule's setup, which is what a training run does first."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = records.append
+    logger = logging.getLogger("csxa_lightning")
+    saved_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        instantiate(cfg.data).setup("fit")
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved_level)
+    lines = [f"{r.levelname} {r.getMessage()}" for r in records if r.levelname == level]
+    if not lines:
+        raise AssertionError(f"no {level} line was logged")
+    return lines[0]
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ import logging
 import os
 import time
 import zlib
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from itertools import repeat
@@ -42,8 +43,8 @@ import pandas as pd
 from filelock import FileLock
 from tqdm.auto import tqdm
 
-from csxa_lightning.data.csxa import read_case, read_keypoints
-from csxa_lightning.data.images import read_image
+from csxa_lightning.data.csxa import MIN_SIZE, read_case, read_keypoints
+from csxa_lightning.data.images import read_film
 from csxa_lightning.data.preprocess import Preprocessor
 from csxa_lightning.errors import ConfigValueError, UserError
 
@@ -54,7 +55,9 @@ CACHE_FORMAT = 1  # bump when the layout of an entry changes
 # variant needs it (film, landmarks, landmark box), whatever the crop (csxa.read_case), so all
 # variants of a dataset leave out the same cases. An entry listed by other checks (1: only what
 # its crop read) is rebuilt in place, like one without checksum, not orphaned under a new key.
-CASE_CHECKS = 2
+# 3: also the film's size against its annotation's, a minimum film size, and the films' bit
+# depths (16-bit films mapped by their real depth, counted in the manifest).
+CASE_CHECKS = 3
 # Not bumped for the checksum: an entry of the previous version (a manifest without checksum) is
 # reported as damaged and rebuilt in place, rather than left behind under an orphaned key.
 
@@ -108,6 +111,7 @@ class CachedArray:
             raise RuntimeError(f"{self.path}: not a cache entry (delete it to rebuild)")
         self.shape: tuple[int, ...] = tuple(shape)
         self.unusable: dict[str, str] = {}  # stem -> problem, from the manifest
+        self.depths: dict[int, int] = {}  # bit depth -> usable films, from the manifest
         self.row_bytes = int(np.prod(self.shape[1:]))
 
     def __len__(self) -> int:
@@ -130,16 +134,19 @@ class CachedArray:
 
 
 def file_signature(path: str) -> list:
-    stat = os.stat(path)
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:  # a dangling symbolic link: the build reports it as a bad file
+        stat = os.lstat(path)
     return [os.path.basename(path), stat.st_size, stat.st_mtime_ns]
 
 
-def fingerprint(index: pd.DataFrame, preprocessor: Preprocessor) -> str:
-    """SHA-256 of the preprocessing config and of every input file's name, size and mtime."""
+def fingerprint(index: pd.DataFrame, preprocessor: Preprocessor, min_size: int = MIN_SIZE) -> str:
+    """SHA-256 of the preprocessing config, of the checks' settings (they decide the entry's
+    list of unusable files) and of every input file's name, size and mtime."""
     digest = hashlib.sha256()
-    digest.update(
-        json.dumps({"format": CACHE_FORMAT, **preprocessor.config()}, sort_keys=True).encode()
-    )
+    settings = {"format": CACHE_FORMAT, **preprocessor.config(), "min_size": min_size}
+    digest.update(json.dumps(settings, sort_keys=True).encode())
     for png, annotation in zip(index["png_path"], index["json_path"], strict=True):
         digest.update(json.dumps([file_signature(png), file_signature(annotation)]).encode())
     return digest.hexdigest()
@@ -148,7 +155,8 @@ def fingerprint(index: pd.DataFrame, preprocessor: Preprocessor) -> str:
 def preprocess_file(preprocessor: Preprocessor, png_path: str, json_path: str) -> np.ndarray:
     """The model input of one case; the one function training, prediction and preview share."""
     keypoints = read_keypoints(json_path) if preprocessor.needs_keypoints else None
-    return preprocessor(read_image(png_path), keypoints)
+    image, _ = read_film(png_path, preprocessor.bit_depth)
+    return preprocessor(image, keypoints)
 
 
 class DatasetProblemsError(UserError):
@@ -177,9 +185,10 @@ ON_BAD_FILE = ("stop", "skip")
 
 
 def _preprocess_or_problem(
-    preprocessor: Preprocessor, png_path: str, json_path: str
-) -> np.ndarray | str:
-    """The model input, or the message of the error that prevents it (one file's problem).
+    preprocessor: Preprocessor, png_path: str, json_path: str, min_size: int = MIN_SIZE
+) -> tuple[np.ndarray, int] | str:
+    """The model input and the film's bit depth, or the message of the error that prevents it
+    (one file's problem).
 
     Every case passes read_case's checks first, whatever the crop: which cases are unusable is
     then a property of the dataset, the same for every variant, and data.on_bad_file=skip gives
@@ -188,13 +197,33 @@ def _preprocess_or_problem(
     films a second time (a truncated PNG shows only when decoded) and parse 1.4 GB of JSON at
     every run start, where an entry's list is computed once and kept in its manifest."""
     try:
-        image, keypoints = read_case(png_path, json_path)
+        case = read_case(png_path, json_path, preprocessor.bit_depth, min_size)
         # The same call as preprocess_file's: an entry holds exactly what it computes.
-        return preprocessor(image, keypoints if preprocessor.needs_keypoints else None)
+        keypoints = case.keypoints if preprocessor.needs_keypoints else None
+        return preprocessor(case.image, keypoints), case.depth
     except ValueError as err:  # CSXAFormatError, ImageReadError and bad geometry are ValueErrors
         message = str(err)
         named = png_path in message or json_path in message
         return message if named else f"{png_path} (landmarks {json_path}): {message}"
+
+
+def log_depths(depths: dict[int, int], bit_depth: str | int) -> None:
+    """The films per bit depth at INFO; a WARNING when they mix depths: a 12-bit film next to
+    8-bit ones is mapped by its own depth (auto), which is right only if both were exported
+    from the same kind of original."""
+    counts = ", ".join(f"{depth}-bit {n}" for depth, n in sorted(depths.items()))
+    log.info("films by bit depth (data.bit_depth=%s): %s", bit_depth, counts or "none usable")
+    if len(depths) > 1:
+        log.warning(
+            "the films mix bit depths (%s): each 16-bit film is mapped to 8 bits by %s, so the "
+            "grey levels of films of different depths are comparable only if they were "
+            "exported alike. Check where the films of the rarer depth come from, or pass "
+            "data.bit_depth=N to map every 16-bit film from N bits.",
+            counts,
+            "its own depth (data.bit_depth=auto)"
+            if bit_depth == "auto"
+            else f"data.bit_depth={bit_depth}",
+        )
 
 
 def entry_shape(n: int, preprocessor: Preprocessor) -> tuple[int, int, int, int, int]:
@@ -203,11 +232,12 @@ def entry_shape(n: int, preprocessor: Preprocessor) -> tuple[int, int, int, int,
 
 
 def _build(
-    index: pd.DataFrame, preprocessor: Preprocessor, target: Path, workers: int
-) -> tuple[dict[str, str], str, int]:
+    index: pd.DataFrame, preprocessor: Preprocessor, target: Path, workers: int, min_size: int
+) -> tuple[dict[str, str], dict[str, int], str, int]:
     """Write the entry's .npy; returns {stem: problem} of the files that could not be used
-    (their rows stay zero), so that one pass finds every problem of a damaged dataset, and the
-    checksum and size of the file, computed once it is written and before it is renamed in."""
+    (their rows stay zero), so that one pass finds every problem of a damaged dataset, the
+    number of usable films per bit depth ({"8": n, ...}), and the checksum and size of the
+    file, computed once it is written and before it is renamed in."""
     n = len(index)
     shape = entry_shape(n, preprocessor)
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
@@ -218,25 +248,33 @@ def _build(
     try:
         with ExitStack() as stack:
             if workers <= 1:
-                results = map(_preprocess_or_problem, repeat(preprocessor), pngs, jsons)
+                results = map(
+                    _preprocess_or_problem, repeat(preprocessor), pngs, jsons, repeat(min_size)
+                )
             else:
                 pool = stack.enter_context(ProcessPoolExecutor(workers))
                 chunk = max(1, min(32, n // (4 * workers)))
                 results = pool.map(
-                    _preprocess_or_problem, repeat(preprocessor), pngs, jsons, chunksize=chunk
+                    _preprocess_or_problem,
+                    repeat(preprocessor),
+                    pngs,
+                    jsons,
+                    repeat(min_size),
+                    chunksize=chunk,
                 )
-            problems = {}
-            for i, array in enumerate(results):
-                if isinstance(array, str):
-                    problems[index["stem"].iloc[i]] = array
+            problems, depths = {}, Counter()
+            for i, result in enumerate(results):
+                if isinstance(result, str):
+                    problems[index["stem"].iloc[i]] = result
                 else:
-                    out[i] = array
+                    out[i], depth = result
+                    depths[str(depth)] += 1
                 progress.update()
         out.flush()
         del out
         checksum, size = file_checksum(partial), partial.stat().st_size
         os.replace(partial, target)  # atomic on one file system
-        return problems, checksum, size
+        return problems, dict(sorted(depths.items(), key=lambda kv: int(kv[0]))), checksum, size
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
@@ -267,7 +305,8 @@ def _entry_problem(
     if doc.get("checks") != CASE_CHECKS:
         return (
             f"its list of unusable files was made by checks version {doc.get('checks', 1)}, "
-            f"not {CASE_CHECKS} (every case checked alike, whatever the crop)"
+            f"not {CASE_CHECKS} (every case checked alike, whatever the crop; the film's size "
+            "against its annotation's)"
         ), {}
     if doc.get("fingerprint") != key:
         return f"manifest fingerprint {doc.get('fingerprint')!r} is not the entry's key", {}
@@ -313,6 +352,7 @@ def cached_inputs(
     cache_dir: str | Path,
     workers: int | None = None,
     on_bad_file: str = "stop",
+    min_size: int = MIN_SIZE,
 ) -> CachedArray:
     """(N, variants, channels, S, S) uint8 model inputs of every index row, from the cache
     (built now if missing); read the rows you need with .read(rows).
@@ -320,10 +360,12 @@ def cached_inputs(
     Files that cannot be used are all listed in one DatasetProblemsError (on_bad_file="stop",
     the default), or returned in ``.unusable`` ({stem: problem}; their rows are zero) for the
     caller to drop (on_bad_file="skip"). The list is kept in the manifest, so a cached entry
-    reports the same problems without rebuilding."""
+    reports the same problems without rebuilding; so is the number of usable films per bit
+    depth (``.depths``), logged at INFO, and at WARNING when the set mixes depths.
+    min_size: films with a shorter side are unusable (data.min_size)."""
     if on_bad_file not in ON_BAD_FILE:
         raise ConfigValueError(f"data.on_bad_file={on_bad_file!r}; choose one of {ON_BAD_FILE}")
-    key = fingerprint(index, preprocessor)
+    key = fingerprint(index, preprocessor, min_size)
     folder = Path(cache_dir).expanduser() / "inputs"
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{key[:24]}.npy"
@@ -360,8 +402,8 @@ def cached_inputs(
                 preprocessor.label,
                 len(index),
             )
-            unusable, checksum, size = _build(
-                index, preprocessor, target, workers or os.cpu_count() or 1
+            unusable, depths, checksum, size = _build(
+                index, preprocessor, target, workers or os.cpu_count() or 1, min_size
             )
             doc = {
                 "fingerprint": key,
@@ -369,6 +411,8 @@ def cached_inputs(
                 "size": size,
                 "checks": CASE_CHECKS,
                 "unusable": unusable,
+                "depths": depths,
+                "min_size": min_size,
                 "config": preprocessor.config(),
                 "stems": index["stem"].tolist(),
             }
@@ -377,6 +421,8 @@ def cached_inputs(
             os.replace(tmp, manifest)  # last: the commit record of the entry
         arrays = CachedArray(target)
     arrays.unusable = doc.get("unusable", {})
+    arrays.depths = {int(depth): n for depth, n in doc.get("depths", {}).items()}
+    log_depths(arrays.depths, preprocessor.bit_depth)
     if arrays.unusable and on_bad_file == "stop":
         raise DatasetProblemsError(list(arrays.unusable.values()))
     if len(arrays) != len(index):

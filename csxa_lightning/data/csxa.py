@@ -6,17 +6,21 @@ built-in phantom set, which reproduces that layout on purpose.
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
+import os
 import re
 import zipfile
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from csxa_lightning.data.images import crop_window, keypoint_box, read_image
+from csxa_lightning.data.images import crop_window, keypoint_box, read_film
 from csxa_lightning.data.keypoints import CANONICAL_BY_NORMALIZED, KEYPOINT_LABELS, normalize_label
 from csxa_lightning.errors import UserError
 
@@ -41,6 +45,15 @@ CURVATURE_NAMES = {1: "lordotic", 2: "straight", 3: "sigmoid S", 4: "reverse S",
 
 # 4-digit case id, 1-digit gender code, 2-digit age.
 STEM_PATTERN = re.compile(r"^(?P<case_id>\d{4})(?P<gender>[01])(?P<age>\d{2})$")
+
+# The share of joined cases whose sheet age or gender may disagree with the file name before
+# the join is taken to be broken (data.max_join_disagreement). CSXA itself: a few percent of
+# the ages; a sheet sorted or shifted on its own: nearly all.
+MAX_JOIN_DISAGREEMENT = 0.1
+
+# Fewer pixels a side than this and a film is no radiograph (data.min_size): a 1x1 placeholder
+# would be trained on as a black square under crop=none.
+MIN_SIZE = 64
 
 DROP_KEYS = (
     "rows_without_image",
@@ -72,12 +85,76 @@ def _require(path: Path, what: str) -> Path:
     return path
 
 
+# The first bytes of the file types a "datasets.xlsx" turns out to be.
+ZIP_MAGIC = b"PK\x03\x04"  # .xlsx is a zip of XML files
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # encrypted .xlsx, or legacy .xls
+
+
+def sheet_file_problem(head: bytes) -> str | None:
+    """What a file that should be datasets.xlsx really is, from its first bytes, and what to
+    do; None for a zip (an .xlsx, whose sheet is read and checked next)."""
+    if head.startswith(ZIP_MAGIC):
+        return None
+    if head.startswith(OLE2_MAGIC):
+        return (
+            "an OLE2 compound file, not an .xlsx: either a password-protected (encrypted) "
+            "workbook or a legacy Excel 97-2003 .xls. Open it in Excel and save it without a "
+            "password as an Excel Workbook (.xlsx), or download datasets.xlsx again."
+        )
+    if not head:
+        return "an empty file. Download datasets.xlsx again."
+    try:  # incremental: a character cut off at the end of head is not an error
+        text = codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and all(c.isprintable() or c in "\r\n\t" for c in text):
+        return (
+            "a text file (CSV or similar) named .xlsx, not an Excel workbook. Open it in a "
+            "spreadsheet program and save it as an Excel Workbook (.xlsx), or download "
+            "datasets.xlsx again."
+        )
+    return (
+        f"not an Excel workbook (it starts with bytes {head[:8]!r}). Download datasets.xlsx again."
+    )
+
+
+def _is_case_id(value) -> bool:
+    """An integer >= 0 as Excel stores it (int, integral float) or as digits in text."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float | np.integer | np.floating):
+        return bool(np.isfinite(value)) and float(value).is_integer() and value >= 0
+    return isinstance(value, str) and value.strip().isdigit()
+
+
+def header_row(column_a: list) -> int:
+    """The 0-based row of the column names among the sheet's first rows, found by content:
+    the row whose column A reads "Number"; failing that, the row above the first case id
+    (-1: the data start in row 1). The original sheet has a title row, so it returns 1."""
+    first = column_a[:5]
+    for row, value in enumerate(first):
+        if isinstance(value, str) and value.strip().casefold() == "number":
+            return row
+    for row, value in enumerate(first):
+        if _is_case_id(value):
+            return row - 1
+    return 1  # no case id near the top either: read as the original, the checks report it
+
+
 def read_sheet(xlsx_path: Path) -> pd.DataFrame:
     """Columns A..E of Sheet1 (title row 1, header row 2), checked by content, not by name.
 
+    The header row is recognised by content (column A reads "Number", or at least is not a case
+    id), so a sheet whose title row was deleted loses no case; it is read with a WARNING.
     Returns columns case_id, sheet_gender, sheet_age, sheet_class, curvature; class and
     curvature are nullable integers (a few rows have none).
     """
+    with open(xlsx_path, "rb") as f:
+        head = f.read(512)
+    problem = sheet_file_problem(head)
+    if problem is not None:
+        # pandas would ask for an engine or for a reader package: advice that does not help.
+        raise CSXAFormatError(f"{xlsx_path} is {problem}")
     try:
         # keep_default_na=False: a cell reading "n/a" or "NA" is text to report, not a blank.
         raw = pd.read_excel(
@@ -93,10 +170,23 @@ def read_sheet(xlsx_path: Path) -> pd.DataFrame:
             f"{xlsx_path}, sheet {SHEET_NAME}: expected a title row, a header row and data in "
             f"columns A..E; found {raw.shape[1]} column(s) and {len(raw)} row(s). {CSXA_SOURCE}"
         )
-    header = [str(v) for v in raw.iloc[1].tolist()]
-    data = raw.iloc[2:].reset_index(drop=True)
+    names_row = header_row(raw.iloc[:, 0].tolist())
+    if names_row != 1:
+        where = f"in row {names_row + 1}" if names_row >= 0 else "missing"
+        log.warning(
+            "%s, sheet %s: the column names (Number, ...) are %s, not in row 2 below a title "
+            "row as in the original CSXA datasets.xlsx; the data were read from row %d. The "
+            "sheet differs from the original: check that no other rows were lost.",
+            xlsx_path,
+            SHEET_NAME,
+            where,
+            names_row + 2,
+        )
+    header = [str(v) for v in raw.iloc[names_row].tolist()] if names_row >= 0 else ["(none)"] * 5
+    data = raw.iloc[names_row + 1 :].reset_index(drop=True)
     data.columns = ["case_id", "sheet_gender", "sheet_age", "sheet_class", "curvature"]
     data = data.dropna(how="all")
+    first_data_row = names_row + 2  # the spreadsheet's 1-based number of data row 0
 
     describe = {
         "A": "the integer case id (Number)",
@@ -111,6 +201,8 @@ def read_sheet(xlsx_path: Path) -> pd.DataFrame:
         bad = values.isna() & data[column].notna()
         if allowed is not None:
             bad |= values.notna() & ~values.isin(list(allowed))
+        else:  # a case id: a whole number >= 0 (1.5 or -3 would fail the cast, or never join)
+            bad |= values.notna() & ((values % 1 != 0) | (values < 0))
         if required:
             bad |= values.isna()
         if bad.any():
@@ -118,8 +210,8 @@ def read_sheet(xlsx_path: Path) -> pd.DataFrame:
             raise CSXAFormatError(
                 f"{xlsx_path}, sheet {SHEET_NAME}, column {letter} (header "
                 f"{header['ABCDE'.index(letter)]!r}): unexpected value {data.at[first, column]!r} "
-                f"in row {first + 3}. Column {letter} must hold {describe[letter]}; is this the "
-                f"original CSXA datasets.xlsx? {CSXA_SOURCE}"
+                f"in row {first + first_data_row}. Column {letter} must hold "
+                f"{describe[letter]}; is this the original CSXA datasets.xlsx? {CSXA_SOURCE}"
             )
         return values.astype("Int64")
 
@@ -134,34 +226,101 @@ def read_sheet(xlsx_path: Path) -> pd.DataFrame:
     )
     duplicated = sheet["case_id"][sheet["case_id"].duplicated()]
     if len(duplicated):
+        case_id = int(duplicated.iloc[0])
+        rows = [int(i) + first_data_row for i in sheet.index[sheet["case_id"] == case_id]]
         raise CSXAFormatError(
-            f"{xlsx_path}, sheet {SHEET_NAME}, column A: case id {int(duplicated.iloc[0])} "
-            "appears more than once; the case id is the join key and must be unique."
+            f"{xlsx_path}, sheet {SHEET_NAME}, column A: case id {case_id} appears more than "
+            f"once (rows {', '.join(map(str, rows))}); the case id is the join key and must be "
+            "unique. Use the original CSXA datasets.xlsx, or correct those rows."
         )
     return sheet
 
 
-def _stems(folder: Path, suffix: str) -> dict[str, Path]:
-    return {p.stem: p for p in folder.iterdir() if p.suffix.lower() == suffix and p.is_file()}
+@dataclass
+class Listing:
+    """The files of one suffix in a dataset folder: {stem: path}, the dot-files left out, and
+    {stem: problem} for stems that name two files."""
+
+    files: dict[str, Path]
+    dot_files: int
+    collisions: dict[str, str]
 
 
-def load_index(root: str | Path) -> pd.DataFrame:
+def list_files(folder: Path, suffix: str) -> Listing:
+    """Files (and symbolic links, dangling ones included: reported when read, not counted as
+    missing) whose suffix is `suffix` in any case. Names starting with a dot -- macOS `._*`
+    resource forks left by an exFAT or FAT drive, `.DS_Store` -- are not CSXA files: they are
+    counted and left out. Two files whose names differ only in case (X.png, X.PNG) are a
+    collision: which one a listing returns depends on the directory order."""
+    files: dict[str, list[Path]] = defaultdict(list)
+    dot_files = 0
+    for path in folder.iterdir():
+        if path.name.startswith("."):
+            dot_files += 1
+        elif path.suffix.lower() == suffix and (path.is_file() or path.is_symlink()):
+            files[path.stem.casefold()].append(path)
+    listing = Listing({}, dot_files, {})
+    for paths in files.values():
+        paths.sort()
+        listing.files[paths[0].stem] = paths[0]
+        if len(paths) > 1:
+            listing.collisions[paths[0].stem] = (
+                f"{' and '.join(str(p) for p in paths)}: {len(paths)} files for one case whose "
+                "names differ only in case; which one is read would depend on the folder's "
+                "order. Keep the one that belongs to the case and remove the other."
+            )
+    return listing
+
+
+def nested_folder_problem(folder: Path, suffix: str) -> str | None:
+    """When `folder` holds no `suffix` file but a subfolder does (an archive unzipped into a
+    folder of its own name): the message naming that subfolder; else None."""
+    counts = {
+        sub: sum(1 for p in sub.iterdir() if p.suffix.lower() == suffix)
+        for sub in sorted(folder.iterdir())
+        if sub.is_dir() and not sub.name.startswith((".", "__MACOSX"))
+    }
+    counts = {sub: n for sub, n in counts.items() if n}
+    if not counts:
+        return None
+    sub, n = max(counts.items(), key=lambda item: item[1])
+    return (
+        f"no {suffix} files in {folder}, but found {n} {suffix} files in "
+        f"{folder.name}/{sub.name}; move them up one level, into {folder}."
+    )
+
+
+def load_index(
+    root: str | Path, max_join_disagreement: float = MAX_JOIN_DISAGREEMENT
+) -> pd.DataFrame:
     """One row per usable CSXA image: the sheet joined to the PNGs on the case id.
 
     Columns: case_id, stem, gender, age (from the file name, which wins over the sheet),
     label (1 diseased, 0 healthy), curvature, sheet_age, png_path, json_path. Rows are sorted
     by case_id. What was dropped, and why, is counted in ``df.attrs["drops"]`` and logged.
+    Cases whose files cannot be told apart (X.png next to X.PNG) are not rows: they are in
+    ``df.attrs["bad_files"]`` ({stem: problem}), for data.on_bad_file to stop or skip.
+
+    The join is checked: where more than max_join_disagreement of the joined cases have a
+    sheet age or gender that disagrees with the file name, the sheet's rows and the images no
+    longer belong together (a sorted or shifted column) and the labels would be wrong.
     """
     root = Path(root).expanduser()
     _require(root, "CSXA folder")
     png_dir = _require(root / PNG_DIR, f"image folder {PNG_DIR}/")
     json_dir = _require(root / JSON_DIR, f"annotation folder {JSON_DIR}/")
-    sheet = read_sheet(_require(root / SHEET_FILE, f"spreadsheet {SHEET_FILE}"))
+    sheet_path = _require(root / SHEET_FILE, f"spreadsheet {SHEET_FILE}")
+    sheet = read_sheet(sheet_path)
 
-    pngs = _stems(png_dir, ".png")
+    png_listing, json_listing = list_files(png_dir, ".png"), list_files(json_dir, ".json")
+    pngs, jsons = png_listing.files, json_listing.files
     if not pngs:
-        raise CSXAFormatError(f"no .png files in {png_dir}. {CSXA_SOURCE}")
-    jsons = _stems(json_dir, ".json")
+        nested = nested_folder_problem(png_dir, ".png")
+        raise CSXAFormatError(nested or f"no .png files in {png_dir}. {CSXA_SOURCE}")
+    if not jsons:
+        nested = nested_folder_problem(json_dir, ".json")
+        if nested:
+            raise CSXAFormatError(nested)
     images = pd.DataFrame(
         [(stem, *parse_stem(stem)) for stem in sorted(pngs)],
         columns=["stem", "case_id", "gender", "age"],
@@ -197,6 +356,7 @@ def load_index(root: str | Path) -> pd.DataFrame:
             "label": both["sheet_class"].astype(int).map(SHEET_CLASS_TO_LABEL).astype(int),
             "curvature": both["curvature"].fillna(0).astype(int),
             "sheet_age": both["sheet_age"].astype("Int64"),
+            "sheet_gender": both["sheet_gender"].astype("Int64"),
             "png_path": [str(pngs[s]) for s in both["stem"]],
             "json_path": [str(jsons[s]) for s in both["stem"]],
         }
@@ -207,12 +367,24 @@ def load_index(root: str | Path) -> pd.DataFrame:
             f"{CSXA_SOURCE}"
         )
     drops["age_mismatches"] = int((index["sheet_age"] != index["age"]).fillna(True).sum())
+    _check_join(sheet_path, index, max_join_disagreement)
+    drops["gender_mismatches"] = int((index["sheet_gender"] != index["gender"]).fillna(False).sum())
+    drops["dot_files"] = png_listing.dot_files + json_listing.dot_files
+    bad_files = {
+        stem: problem
+        for stem, problem in {**json_listing.collisions, **png_listing.collisions}.items()
+        if stem in set(index["stem"])
+    }
+    drops["name_collisions"] = len(bad_files)
+    index = index[~index["stem"].isin(list(bad_files))].reset_index(drop=True)
     index.attrs["drops"] = drops
+    index.attrs["bad_files"] = bad_files
     index.attrs["root"] = str(root)
     log.info(
         "CSXA index %s: %d usable images (%d diseased, %d healthy); dropped %d rows without "
         "image, %d images without row, %d rows without class, %d images without JSON; "
-        "%d sheet ages disagree with the file name (file name wins)",
+        "%d sheet ages disagree with the file name (file name wins), %d sheet genders; "
+        "%d cases with two files differing in case; %d dot-files (._*, .DS_Store) ignored",
         root,
         len(index),
         int(index["label"].sum()),
@@ -222,8 +394,30 @@ def load_index(root: str | Path) -> pd.DataFrame:
         drops["rows_without_class"],
         drops["images_without_json"],
         drops["age_mismatches"],
+        drops["gender_mismatches"],
+        drops["name_collisions"],
+        drops["dot_files"],
     )
     return index
+
+
+def _check_join(sheet_path: Path, index: pd.DataFrame, max_join_disagreement: float) -> None:
+    """Stop when the sheet's age and gender disagree with the file names of too many joined
+    cases: the case ids no longer match the other columns, and the labels would be wrong."""
+    ages = (index["sheet_age"] != index["age"]).fillna(False)
+    genders = (index["sheet_gender"] != index["gender"]).fillna(False)
+    disagree = int((ages | genders).sum())
+    if disagree <= max_join_disagreement * len(index):
+        return
+    raise CSXAFormatError(
+        f"{sheet_path}: the sheet's rows and the images no longer belong together: of "
+        f"{len(index)} cases joined on the case id, {disagree} ({disagree / len(index):.0%}) "
+        f"have a sheet age or gender that disagrees with the file name ({int(ages.sum())} ages, "
+        f"{int(genders.sum())} genders), more than data.max_join_disagreement="
+        f"{max_join_disagreement}. A sorted or shifted column would give every case another "
+        "case's label: use the original CSXA datasets.xlsx. If you know the sheet is right, "
+        "pass data.max_join_disagreement=1 to train on it."
+    )
 
 
 def read_keypoints(json_path: str | Path) -> dict[str, tuple[float, float]]:
@@ -231,13 +425,38 @@ def read_keypoints(json_path: str | Path) -> dict[str, tuple[float, float]]:
 
     Handles the quirks of the real files: labels in other case or spacing, a landmark saved
     twice (``2548130.json``) or as a polygon of 2-4 near-identical vertices -- all points given
-    for one label are averaged. ``imageData`` is never decoded.
+    for one label are averaged. ``imageData`` is never decoded. Where the file states the image
+    size, the landmarks must lie inside it (read_case compares them with the film itself).
     """
+    annotation = read_annotation(json_path)
+    if annotation.size is not None:
+        check_inside(annotation.path, annotation.keypoints, *annotation.size)
+    return annotation.keypoints
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """One LabelMe file: its 23 landmarks and the image size it states (None if it states
+    none)."""
+
+    path: Path
+    keypoints: dict[str, tuple[float, float]]
+    size: tuple[float, float] | None  # (imageWidth, imageHeight)
+
+
+def read_annotation(json_path: str | Path) -> Annotation:
+    """The landmarks (finite, all 23) and the stated image size of one LabelMe file."""
     json_path = Path(json_path)
+    raw = _annotation_bytes(json_path)
     try:
-        doc = json.loads(json_path.read_bytes())
-    except FileNotFoundError as err:
-        raise CSXAFormatError(f"annotation file not found: {json_path}. {CSXA_SOURCE}") from err
+        doc = json.loads(raw)
+    except UnicodeDecodeError as err:  # json.loads reads UTF-8/16/32 (BOM or not), no other
+        encoding = guess_encoding(raw)
+        raise CSXAFormatError(
+            f"{json_path}: not UTF-8 text (byte {raw[err.start]:#04x} at offset {err.start}); "
+            f"it reads as {encoding}. Convert it to UTF-8 (e.g. iconv -f {encoding} -t UTF-8 "
+            f"in.json > out.json), or re-extract it from datasets-JSON.zip."
+        ) from err
     except json.JSONDecodeError as err:
         raise CSXAFormatError(
             f"{json_path}: not valid JSON ({err}); re-extract it from datasets-JSON.zip."
@@ -247,6 +466,7 @@ def read_keypoints(json_path: str | Path) -> dict[str, tuple[float, float]]:
         raise CSXAFormatError(f"{json_path}: no LabelMe 'shapes' list; is this a CSXA annotation?")
 
     collected: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    unrecognised: list[str] = []
     for number, shape in enumerate(shapes):
         if not isinstance(shape, dict):
             raise CSXAFormatError(
@@ -254,18 +474,28 @@ def read_keypoints(json_path: str | Path) -> dict[str, tuple[float, float]]:
                 "LabelMe shape object; re-extract the file from datasets-JSON.zip or remove the "
                 "case."
             )
-        label = CANONICAL_BY_NORMALIZED.get(normalize_label(str(shape.get("label", ""))))
+        raw_label = str(shape.get("label", ""))
+        label = CANONICAL_BY_NORMALIZED.get(normalize_label(raw_label))
         points = shape.get("points") or []
-        if label is None or not points:
-            continue  # not one of the 23 vertebral landmarks
-        collected[label].extend(_points(json_path, number, label, points))
+        if label is None:
+            unrecognised.append(raw_label)  # not one of the 23 vertebral landmarks
+            continue
+        if points:
+            collected[label].extend(_points(json_path, number, label, points))
 
     missing = [label for label in KEYPOINT_LABELS if label not in collected]
     if missing:
+        # repr() shows invisible characters escaped ('C7\u200b top left'): a label that looks
+        # right but is not is then visible in the message.
+        found = (
+            f"Labels in the file that are none of the 23: {sorted(set(unrecognised))}."
+            if unrecognised
+            else "The file holds no other labels."
+        )
         raise CSXAFormatError(
             f"{json_path}: missing landmark(s) {missing}; every CSXA annotation has the 23 "
-            "vertebral keypoints. Re-extract the file from datasets-JSON.zip or remove the "
-            "case's PNG and JSON to exclude it."
+            f"vertebral keypoints. {found} Re-extract the file from datasets-JSON.zip, correct "
+            "the labels, or remove the case's PNG and JSON to exclude it."
         )
     result = {}
     for label in KEYPOINT_LABELS:
@@ -274,35 +504,96 @@ def read_keypoints(json_path: str | Path) -> dict[str, tuple[float, float]]:
         # the float maximum, which would then be refused as "infinite" instead of "outside".
         x, y = (points / len(points)).sum(axis=0)
         result[label] = (float(x), float(y))
-    _check_coordinates(json_path, doc, result)
-    return result
+    bad = [label for label, xy in result.items() if not np.all(np.isfinite(xy))]
+    if bad:
+        raise CSXAFormatError(
+            f"{json_path}: landmark(s) {bad} have non-numeric coordinates (NaN or infinite); "
+            "re-extract the file from datasets-JSON.zip or remove the case."
+        )
+    width, height = doc.get("imageWidth"), doc.get("imageHeight")
+    stated = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (width, height))
+    return Annotation(json_path, result, (width, height) if stated else None)
+
+
+def _annotation_bytes(json_path: Path) -> bytes:
+    try:
+        return json_path.read_bytes()
+    except FileNotFoundError as err:
+        if json_path.is_symlink():
+            raise CSXAFormatError(
+                f"{json_path}: symbolic link to {os.readlink(json_path)}, which does not exist; "
+                "copy the file itself into the dataset folder, or remove the link and the "
+                "case's PNG to exclude it."
+            ) from err
+        raise CSXAFormatError(f"annotation file not found: {json_path}. {CSXA_SOURCE}") from err
+
+
+# Encodings a LabelMe file saved by a non-UTF-8 editor is likely in: GB18030 (Chinese
+# Windows, where CSXA was annotated), then Windows-1252; Latin-1 decodes any bytes.
+GUESSED_ENCODINGS = ("GB18030", "CP1252", "LATIN1")
+
+
+def guess_encoding(raw: bytes) -> str:
+    """The likeliest encoding of text that is not UTF-8: GB18030 when what it decodes beyond
+    ASCII is Chinese (it decodes much Latin text too, into nonsense), else the first that
+    decodes it."""
+    for encoding in GUESSED_ENCODINGS:
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        beyond_ascii = [c for c in text if ord(c) > 127]
+        if encoding != "GB18030" or all("\u4e00" <= c <= "\u9fff" for c in beyond_ascii):
+            return encoding
+    return "LATIN1"
 
 
 def read_case(
-    png_path: str | Path, json_path: str | Path
-) -> tuple[np.ndarray, dict[str, tuple[float, float]]]:
-    """The film and its 23 landmarks, checked as every preprocessing variant needs them.
+    png_path: str | Path,
+    json_path: str | Path,
+    bit_depth: str | int = "auto",
+    min_size: int = MIN_SIZE,
+) -> Case:
+    """The film (8 bits per channel, see images.read_film), its 23 landmarks and the depth
+    the film was mapped from, checked as every preprocessing variant needs them.
 
-    A case is usable for all variants or for none: the film must decode, its annotation must
-    hold the 23 landmarks, and their box must have an area and lie on the film -- also for
-    crop=none, which never looks at the landmarks. Were the annotation checked only by the
-    crops that use it, data.on_bad_file=skip would drop a case with a broken JSON from some
-    variants of a sweep and not from others, and their splits (and test images) would differ.
-    The cache build calls this for every crop (it decodes each film once anyway); the index does
-    not, so that building it stays a listing of files. Raises ValueError naming the file.
+    A case is usable for all variants or for none: the film must decode and be at least
+    min_size pixels a side, its annotation must hold the 23 landmarks and belong to it (the
+    size it states is the film's; where it states none, the landmarks lie on the film), and
+    their box must have an area -- also for crop=none, which never looks at the landmarks.
+    Were the annotation checked only by the crops that use it, data.on_bad_file=skip would
+    drop a case with a broken JSON from some variants of a sweep and not from others, and
+    their splits (and test images) would differ. The cache build calls this for every crop (it
+    decodes each film once anyway); the index does not, so that building it stays a listing
+    of files. Raises ValueError naming the file.
     """
-    json_path = Path(json_path)
-    keypoints = read_keypoints(json_path)  # the annotation first: as the landmark crops did
-    image = read_image(png_path)
-    box = keypoint_box(keypoints)
+    annotation = read_annotation(json_path)  # the annotation first: as the landmark crops did
+    json_path = annotation.path
+    image, depth = read_film(png_path, bit_depth)
+    height, width = image.shape[:2]
+    if min(width, height) < min_size:
+        raise CSXAFormatError(
+            f"{png_path}: the film is {width}x{height} pixels, smaller than data.min_size="
+            f"{min_size} on a side; it is not a usable radiograph (a placeholder or a failed "
+            "export). Re-extract it from datasets-PNG.zip, or remove the case's PNG and JSON."
+        )
+    if annotation.size is not None and tuple(annotation.size) != (width, height):
+        stated = "x".join(f"{v:g}" for v in annotation.size)
+        raise CSXAFormatError(
+            f"{png_path} is {width}x{height} pixels, its annotation {json_path} is for a "
+            f"{stated} image (imageWidth x imageHeight); the two files do not belong together "
+            "(a resized film, or another case's annotation), and every landmark would land on "
+            "the wrong place. Re-extract both files, or remove the case."
+        )
+    check_inside(json_path, annotation.keypoints, width, height)
+    box = keypoint_box(annotation.keypoints)
     if box[2] - box[0] < 1 or box[3] - box[1] < 1:
         raise CSXAFormatError(
             f"{json_path}: the landmarks span a degenerate box {box} (zero width or height), "
             "which the landmark crops cannot cut; check the annotation, or remove the case's "
             "PNG and JSON to exclude it."
         )
-    height, width = image.shape[:2]
-    try:
+    try:  # landmarks all within the click slack beyond an edge leave no pixel to crop
         crop_window(box, 0, 0, width, height)
     except ValueError as err:
         raise CSXAFormatError(
@@ -310,7 +601,13 @@ def read_case(
             f"{png_path}; the annotation does not belong to this image. Re-extract both files, "
             "or remove the case."
         ) from err
-    return image, keypoints
+    return Case(image, annotation.keypoints, depth)
+
+
+class Case(NamedTuple):
+    image: np.ndarray  # 8 bits per channel
+    keypoints: dict[str, tuple[float, float]]
+    depth: int  # the bit depth the film's values were mapped from
 
 
 def _points(json_path: Path, number: int, label: str, points) -> list[tuple[float, float]]:
@@ -333,23 +630,14 @@ def _points(json_path: Path, number: int, label: str, points) -> list[tuple[floa
     )
 
 
-def _check_coordinates(
-    json_path: Path, doc: dict, keypoints: dict[str, tuple[float, float]]
+def check_inside(
+    json_path: Path, keypoints: dict[str, tuple[float, float]], width: float, height: float
 ) -> None:
-    """Landmarks must be finite and, where the file gives the image size, inside the image."""
-    bad = [label for label, xy in keypoints.items() if not np.all(np.isfinite(xy))]
-    if bad:
-        raise CSXAFormatError(
-            f"{json_path}: landmark(s) {bad} have non-numeric coordinates (NaN or infinite); "
-            "re-extract the file from datasets-JSON.zip or remove the case."
-        )
-    width, height = doc.get("imageWidth"), doc.get("imageHeight")
-    if not (isinstance(width, int | float) and isinstance(height, int | float)):
-        return
+    """Every landmark on the width x height image, within a pixel of click slack."""
     outside = [
         label
         for label, (x, y) in keypoints.items()
-        if not (-1 <= x <= width + 1 and -1 <= y <= height + 1)  # a pixel of click slack
+        if not (-1 <= x <= width + 1 and -1 <= y <= height + 1)
     ]
     if outside:
         raise CSXAFormatError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -17,8 +18,8 @@ from torch.utils.data import DataLoader
 from csxa_lightning.data.augment import NoAugmentation, seed_worker
 from csxa_lightning.data.balance import NoBalancing
 from csxa_lightning.data.batches import BatchedDataset, EpochBatchSampler
-from csxa_lightning.data.cache import CachedArray, cached_inputs
-from csxa_lightning.data.csxa import CSXA_SOURCE, load_index
+from csxa_lightning.data.cache import CachedArray, DatasetProblemsError, cached_inputs
+from csxa_lightning.data.csxa import CSXA_SOURCE, MAX_JOIN_DISAGREEMENT, MIN_SIZE, load_index
 from csxa_lightning.data.dataset import ArrayDataset
 from csxa_lightning.data.device_augment import DeviceAugmentation
 from csxa_lightning.data.normalization import channel_stats
@@ -72,6 +73,9 @@ class CSXADataModule(L.LightningDataModule):
         on_bad_file: str = "stop",
         augment_on: str = "auto",
         use_distributed_sampler: bool = True,
+        bit_depth: str | int = "auto",
+        min_size: int = MIN_SIZE,
+        max_join_disagreement: float = MAX_JOIN_DISAGREEMENT,
     ) -> None:
         super().__init__()
         if root is None:
@@ -79,7 +83,11 @@ class CSXADataModule(L.LightningDataModule):
                 f"data=csxa needs the dataset folder: data.root=/path/to/CSXA (or set CSXA_ROOT). "
                 f"{CSXA_SOURCE} Without it, data=phantom trains on the built-in synthetic set."
             )
-        self.preprocess = preprocess
+        # data.bit_depth is a data setting; it changes the pixels, so the preprocessor (cache
+        # key, checkpoint spec) carries it.
+        self.preprocess = replace(preprocess, bit_depth=bit_depth)
+        self.min_size = min_size
+        self.max_join_disagreement = max_join_disagreement
         self.balance = balance if balance is not None else NoBalancing()
         self.augment = augment if augment is not None else NoAugmentation()
         self.root = root
@@ -131,21 +139,26 @@ class CSXADataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.index is not None:
             return  # fit, validate and test share one preparation
-        full_index = load_index(self.dataset_root())
+        full_index = load_index(self.dataset_root(), self.max_join_disagreement)
+        # Cases the listing already found unusable (two files differing only in case) are not
+        # in the index; the cache build finds the rest. Both go the way data.on_bad_file says.
+        listed = full_index.attrs.get("bad_files", {})
         inputs = cached_inputs(
             full_index,
             self.preprocess,
             self.cache_dir,
             self.preprocess_workers,
-            on_bad_file=self.on_bad_file,
+            on_bad_file="skip" if listed else self.on_bad_file,
+            min_size=self.min_size,
         )
+        unusable = {**listed, **inputs.unusable}
+        if unusable and self.on_bad_file == "stop":
+            raise DatasetProblemsError(list(unusable.values()))
         # data.on_bad_file=skip: unusable files leave the index before the split is drawn. Every
         # case was checked alike whatever the crop (csxa.read_case), so every variant of a sweep
         # leaves out the same cases and draws the same split.
         usable = ~full_index["stem"].isin(list(inputs.unusable)).to_numpy()
-        self.skipped = pd.DataFrame(
-            {"stem": list(inputs.unusable), "problem": list(inputs.unusable.values())}
-        )
+        self.skipped = pd.DataFrame({"stem": list(unusable), "problem": list(unusable.values())})
         if len(self.skipped):
             stems = self.skipped["stem"].tolist()
             log.warning(
@@ -241,6 +254,10 @@ class CSXADataModule(L.LightningDataModule):
         """Resuming from a checkpoint: its model was trained on inputs preprocessed as the
         checkpoint says; continuing it on other inputs would mix two experiments."""
         saved = state_dict.get("preprocess")
+        if saved is not None:
+            # Rebuilt, so that a spec written before a field existed (bit_depth) reads as that
+            # field's default, which is what that checkpoint's inputs were made with.
+            saved = Preprocessor.from_spec(saved).spec()
         if saved is not None and saved != self.preprocess.spec():
             raise UserError(
                 f"the checkpoint being resumed was trained with preprocessing {saved}, this run "

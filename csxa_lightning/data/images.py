@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -16,7 +17,35 @@ class ImageReadError(UserError):
 
 def read_image(path: str | Path) -> np.ndarray:
     """Decode a PNG exactly as stored (8/16-bit, gray/BGR/BGRA; palettes come out as BGR)."""
-    path = Path(path)
+    return _decode(Path(path))[1]
+
+
+def read_film(path: str | Path, bit_depth: str | int = "auto") -> tuple[np.ndarray, int]:
+    """The film with 8 bits per channel, and the depth its values were mapped from.
+
+    8-bit films come as stored. A 16-bit film is mapped by its real depth: bit_depth when it
+    is a number, else (auto) the PNG's sBIT chunk, else the smallest of 10/12/14/16 bits that
+    holds the film's maximum -- 12-bit data of a DICOM export spans 0..4095, and scaling it as
+    0..65535 would leave 16 grey levels."""
+    buffer, image = _decode(Path(path))
+    if image.dtype != np.uint16:
+        return image, 8
+    depth = (
+        int(bit_depth)
+        if bit_depth != "auto"
+        else film_bit_depth(image, png_significant_bits(buffer))
+    )
+    return to_8bit(image, depth), depth
+
+
+def _decode(path: Path) -> tuple[bytes, np.ndarray]:
+    if path.is_symlink() and not path.exists():
+        # Counted as missing, a dangling link would hide a file the user believes is there.
+        raise ImageReadError(
+            f"{path}: symbolic link to {os.readlink(path)}, which does not exist; copy the "
+            "file itself into the dataset folder, or remove the link and its JSON to exclude "
+            "the case."
+        )
     buffer = np.fromfile(path, dtype=np.uint8) if path.exists() else None
     image = (
         None if buffer is None or buffer.size == 0 else cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
@@ -27,7 +56,59 @@ def read_image(path: str | Path) -> np.ndarray:
             f"{path}: image file is {state}; re-extract it from datasets-PNG.zip, or remove it "
             "and its JSON to exclude the case."
         )
-    return image
+    return buffer.tobytes(), image
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Depths a 16-bit film may hold: data.bit_depth's choices, and auto's candidates above 8.
+BIT_DEPTHS = (8, 10, 12, 14, 16)
+
+
+def png_significant_bits(data: bytes) -> int | None:
+    """The largest significant bits of the colour channels in a PNG's sBIT chunk (alpha not
+    counted: it is dropped); None without sBIT or for bytes that are not a PNG.
+
+    PNG layout: the 8-byte signature, then chunks of a 4-byte big-endian data length, a 4-byte
+    type, the data and a 4-byte CRC. IHDR comes first (its 10th data byte is the colour type);
+    sBIT, where present, precedes the first IDAT."""
+    if not data.startswith(PNG_SIGNATURE) or len(data) < 33:
+        return None
+    colour_channels = 1 if data[25] in (0, 4) else 3  # gray (+alpha), else RGB(A)/palette
+    position = len(PNG_SIGNATURE)
+    while position + 8 <= len(data):
+        length = int.from_bytes(data[position : position + 4], "big")
+        kind = data[position + 4 : position + 8]
+        if kind == b"sBIT":
+            payload = data[position + 8 : position + 8 + length][:colour_channels]
+            return max(payload) if payload else None
+        if kind in (b"IDAT", b"IEND"):
+            return None
+        position += 12 + length
+    return None
+
+
+def film_bit_depth(image: np.ndarray, significant_bits: int | None = None) -> int:
+    """The depth a film's values span: 8 for 8-bit arrays; for 16-bit ones the PNG's sBIT when
+    it is given (1..16), else the smallest of 10, 12, 14 or 16 bits that holds the film's
+    maximum (alpha not counted: opaque alpha is 65535 whatever the film's depth)."""
+    if image.dtype != np.uint16:
+        return 8
+    if significant_bits is not None and 1 <= significant_bits <= 16:
+        return int(significant_bits)
+    colour = image[..., :3] if image.ndim == 3 and image.shape[2] == 4 else image
+    peak = int(colour.max()) if colour.size else 0
+    return next(depth for depth in BIT_DEPTHS[1:] if peak < 1 << depth)
+
+
+def to_8bit(image: np.ndarray, depth: int) -> np.ndarray:
+    """16-bit values of a depth-bit film -> 8 bits: 0..2**depth - 1 onto 0..255, rounded;
+    values above the depth's maximum (a film that is not what its depth says) saturate. With
+    depth 16 this is the full-range mapping to_gray applies to 16-bit arrays."""
+    if image.dtype == np.uint8:
+        return image
+    top = (1 << depth) - 1
+    values = np.minimum(image.astype(np.uint32), top)
+    return ((values * 255 + top // 2) // top).astype(np.uint8)
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:

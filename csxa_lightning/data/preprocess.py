@@ -48,6 +48,10 @@ class Preprocessor:
     crop: Crop = CenterCrop()
     color: Color = GrayColor()
     image_size: int = 224
+    # How 16-bit films become 8 bits before this (data.bit_depth; images.read_film): "auto"
+    # (sBIT, else the depth that holds the film's maximum) or 8, 10, 12, 14, 16. Kept here,
+    # with the pixels it changes, so that the cache key and the checkpoint's spec carry it.
+    bit_depth: str | int = "auto"
 
     @property
     def needs_keypoints(self) -> bool:
@@ -75,6 +79,7 @@ class Preprocessor:
             "crop": self.crop.config(),
             "color": self.color.config(),
             "image_size": self.image_size,
+            "bit_depth": self.bit_depth,
             "opencv": cv2.__version__,
         }
 

@@ -36,8 +36,22 @@ def test_every_bad_input_of_the_catalogue_has_a_readme_row():
     assert [case.name for case in CASES if case.name not in rows] == []
 
 
+# Messages in the config checks' shared format (`key=value: must be ...; e.g. key=example`,
+# where a full stop would read as part of the example) and of the weights lookup: not the
+# data's, and not yet ending with a full stop.
+NOT_A_SENTENCE_YET = {
+    "fraction outside 0..1",
+    "bit depth not in the list",
+    "weights file that does not exist",
+}
+
+
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_the_user_sees_the_line_the_readme_promises(case, phantom, tmp_path):
-    first = error_message(case, phantom.root, tmp_path).splitlines()[0]
+    message = error_message(case, phantom.root, tmp_path)
+    first = message.splitlines()[0]
     shown = troubleshooting_table()[case.name]
     assert as_regex(shown).fullmatch(first), f"README: {shown}\nactual: {first}"
+    # Every message ends with a sentence (errors and warnings; an INFO line is a list of counts).
+    if case.name not in NOT_A_SENTENCE_YET and case.logged != "INFO":
+        assert message.rstrip().endswith("."), message

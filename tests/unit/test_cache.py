@@ -237,7 +237,7 @@ def _zero_header_shape(target, manifest):  # same size and checksum, other shape
         (_delete_manifest, "manifest missing"),
         (_delete_data, "data file missing"),
         (_manifest_without_checksum, "no checksum"),
-        (_manifest_of_older_checks, "made by checks version 1, not 2"),
+        (_manifest_of_older_checks, f"made by checks version 1, not {cache.CASE_CHECKS}"),
         (_other_stems, "stems differ"),
         (_zero_header_shape, "shape (20, 4, 3, 32, 32) in the .npy header"),
     ],

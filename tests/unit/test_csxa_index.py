@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from pathlib import Path
 
 import cv2
+import numpy as np
 import openpyxl
 import pytest
 
@@ -175,8 +177,8 @@ def test_duplicate_case_ids_and_unknown_class_codes_are_refused(phantom_copy):
 
 def test_read_case_gives_the_film_and_its_landmarks(phantom):
     row = load_index(phantom.root).iloc[0]
-    image, keypoints = read_case(row["png_path"], row["json_path"])
-    assert image.ndim in (2, 3) and len(keypoints) == 23
+    image, keypoints, depth = read_case(row["png_path"], row["json_path"])
+    assert image.ndim in (2, 3) and len(keypoints) == 23 and depth == 8
 
 
 def test_read_case_refuses_a_degenerate_landmark_box_whatever_the_crop(phantom_copy):
@@ -192,11 +194,60 @@ def test_read_case_refuses_a_degenerate_landmark_box_whatever_the_crop(phantom_c
     assert "remove the case's PNG and JSON" in str(err.value)
 
 
+def _unsized(json_path) -> None:
+    path = Path(json_path)
+    doc = json.loads(path.read_text())
+    del doc["imageWidth"], doc["imageHeight"]
+    path.write_text(json.dumps(doc))
+
+
 def test_read_case_refuses_landmarks_off_the_actual_film(phantom_copy):
-    """The JSON's declared size passes read_keypoints; the PNG itself is smaller."""
+    """A JSON that states no size: its landmarks are checked against the PNG itself."""
     row = load_index(phantom_copy).iloc[0]
-    image, keypoints = read_case(row["png_path"], row["json_path"])
+    image, keypoints, _ = read_case(row["png_path"], row["json_path"])
+    _unsized(row["json_path"])
     top = int(min(y for _, y in keypoints.values()))
-    cv2.imwrite(row["png_path"], image[: max(1, top - 5)])  # the film cut above the landmarks
-    with pytest.raises(CSXAFormatError, match=r"lies outside its \d+x\d+ image .*png"):
+    cut = image[: max(64, top - 5)]  # the film cut above the landmarks
+    cv2.imwrite(row["png_path"], cut)
+    size = f"{cut.shape[1]}x{cut.shape[0]}"
+    with pytest.raises(
+        CSXAFormatError, match=rf"\.json: landmark\(s\) \[.*\] lie outside the {size}"
+    ):
         read_case(row["png_path"], row["json_path"])
+
+
+def test_a_film_resized_without_its_annotation_is_refused_with_both_sizes(phantom_copy):
+    row = load_index(phantom_copy).iloc[0]
+    image = cv2.imread(row["png_path"], cv2.IMREAD_UNCHANGED)
+    height, width = image.shape[:2]
+    half = cv2.resize(image, (width // 2, height // 2), interpolation=cv2.INTER_AREA)
+    cv2.imwrite(row["png_path"], half)
+    with pytest.raises(CSXAFormatError) as err:
+        read_case(row["png_path"], row["json_path"])
+    assert str(err.value).startswith(
+        f"{row['png_path']} is {width // 2}x{height // 2} pixels, its annotation "
+        f"{row['json_path']} is for a {width}x{height} image"
+    )
+
+
+def test_a_wrong_stated_size_is_reported_as_such_not_as_landmarks_outside(phantom_copy):
+    """The landmarks fit the PNG; only the size the JSON states is wrong."""
+    row = load_index(phantom_copy).iloc[0]
+    path = Path(row["json_path"])
+    doc = json.loads(path.read_text())
+    width, height = doc["imageWidth"], doc["imageHeight"]
+    doc["imageWidth"], doc["imageHeight"] = width // 2, height // 2
+    path.write_text(json.dumps(doc))
+    with pytest.raises(CSXAFormatError, match=rf"is {width}x{height} pixels, .* is for a "):
+        read_case(row["png_path"], row["json_path"])
+
+
+@pytest.mark.parametrize("side", [1, 63])
+def test_a_film_below_the_minimum_size_is_refused_whatever_its_annotation(phantom_copy, side):
+    row = load_index(phantom_copy).iloc[0]
+    _unsized(row["json_path"])
+    cv2.imwrite(row["png_path"], np.full((side, 500), 128, np.uint8))
+    with pytest.raises(CSXAFormatError, match=rf"the film is 500x{side} pixels, smaller than "):
+        read_case(row["png_path"], row["json_path"], min_size=64)
+    with pytest.raises(CSXAFormatError, match="lie outside the 500x"):  # min_size=1 lets it by
+        read_case(row["png_path"], row["json_path"], min_size=1)
