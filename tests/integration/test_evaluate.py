@@ -17,6 +17,7 @@ from csxa_lightning.evaluate import evaluate
 from csxa_lightning.labelled_films import LabelledSetError
 from csxa_lightning.phantom import generate_phantom
 from csxa_lightning.predict_inputs import MissingAnnotationError
+from tests.helpers import run_module
 
 # Counts must agree exactly; probabilities are float32 sums over batches of another size.
 COUNTS = ("n", "n_diseased", "n_healthy", "tp", "tn", "fp", "fn")
@@ -142,3 +143,24 @@ def test_a_landmark_checkpoint_without_landmarks_and_a_validation_rule_are_refus
         evaluate(evaluate_config(*base, f"out={tmp_path / 'o1'}"))
     with pytest.raises(ConfigValueError, match="threshold=youden: evaluate scores"):
         evaluate(evaluate_config(*base, "threshold=youden", f"out={tmp_path / 'o2'}"))
+
+
+def test_the_command_line_ends_a_labels_mistake_with_one_error_line(tiny_run, tmp_path):
+    images, annotations, table, _ = labelled_copy(tiny_run, tmp_path)
+    table.assign(label=table["label"].where(table.index != 1, 7)).to_csv(
+        tmp_path / "labels.csv", index=False
+    )
+    result = run_module(
+        "csxa_lightning.evaluate",
+        f"ckpt={tiny_run.checkpoint}",
+        f"labels={tmp_path / 'labels.csv'}",
+        f"images={images}",
+        f"annotations={annotations}",
+        "out=evaluated",
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "row 3" in lines[0] and "label 7 is outside {0, 1}" in lines[0]
+    assert "Traceback" not in result.stderr and not (tmp_path / "evaluated").exists()
