@@ -120,7 +120,8 @@ def store_decision(checkpoint: str | Path, decision: dict) -> None:
     rename), so that testing, predict and evaluate read it with the weights."""
     path = Path(checkpoint)
     stored = torch.load(path, map_location="cpu", weights_only=True)
-    stored[DECISION_KEY] = {k: decision[k] for k in ("temperature", "threshold", "threshold_rule")}
+    keys = ("temperature", "threshold", "threshold_rule", "fitted_on")
+    stored[DECISION_KEY] = {k: decision[k] for k in keys}
     partial = path.with_name(path.name + ".partial")
     torch.save(stored, partial)
     os.replace(partial, path)

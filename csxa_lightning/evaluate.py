@@ -27,6 +27,7 @@ from csxa_lightning.labelled_films import csv_films, csxa_films
 from csxa_lightning.results.evaluation_report import write_evaluation_report
 from csxa_lightning.results.metrics import DEFAULT_RESAMPLES, metrics_with_intervals
 from csxa_lightning.results.runs import is_finished, predictions_frame, read_metrics, write_run
+from csxa_lightning.results.summary import decision_keys
 from csxa_lightning.results.thresholds import parse_rule
 from csxa_lightning.scoring import pick_device, required, score
 
@@ -73,9 +74,16 @@ def evaluate(cfg: DictConfig) -> dict:
         preprocessing=model.preprocessor.label,
         films_from=films_from,
         subset=subset,
-        threshold_rule=rule,
-        # the checkpoint's calibration, already applied to prob_diseased (1: none)
-        temperature=float(model.classifier.decision["temperature"]),
+    )
+    # How the threshold was set, the checkpoint's temperature (already applied to
+    # prob_diseased; 1: none) and the headline metrics at 0.5 beside those at the threshold.
+    stored = model.classifier.decision
+    metrics.update(
+        decision_keys(
+            predictions["label"].to_numpy(),
+            predictions["prob_diseased"].to_numpy(),
+            {**stored, "threshold_rule": rule},
+        )
     )
     out = Path(str(cfg.out)).expanduser()
     out.mkdir(parents=True, exist_ok=True)

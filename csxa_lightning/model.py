@@ -15,7 +15,7 @@ from csxa_lightning.backbones import build_backbone
 # Where a checkpoint keeps the decision rule fitted on the validation slice after training
 # (csxa_lightning/decision.py): the temperature and the threshold. Absent: 1 and 0.5.
 DECISION_KEY = "csxa_decision"
-DEFAULT_DECISION = {"temperature": 1.0, "threshold": 0.5, "threshold_rule": "0.5"}
+DEFAULT_DECISION = {"temperature": 1.0, "threshold": 0.5, "threshold_rule": "0.5", "fitted_on": 0}
 # Probabilities are clipped this far from 0 and 1 before the temperature divides their logit
 # (as results/calibration.py does).
 PROB_EPS = 1e-7

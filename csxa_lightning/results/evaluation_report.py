@@ -14,6 +14,7 @@ from csxa_lightning.results.calibration import reliability_table
 from csxa_lightning.results.document import html_report
 from csxa_lightning.results.figures import png_bytes
 from csxa_lightning.results.subgroups import DEFAULT_MIN_COUNT, subgroup_table
+from csxa_lightning.results.summary import AT_DEFAULT, DEFAULT_THRESHOLD
 from csxa_lightning.results.tables import (
     Column,
     counts,
@@ -109,6 +110,18 @@ def subgroup_markdown(table: pd.DataFrame, min_count: int) -> str:
     return "\n\n".join(parts)
 
 
+def at_default_markdown(m: dict) -> str:
+    """The headline metrics at 0.5 beside those at the checkpoint's threshold."""
+    if m["threshold"] == DEFAULT_THRESHOLD:
+        return "The threshold is the default 0.5."
+    cells = [
+        f"{name.replace('_', ' ')} {pct(m[name])} at {m['threshold']:g}, "
+        f"{pct(m[f'{name}_at_default'])} at 0.5"
+        for name in AT_DEFAULT
+    ]
+    return "At the checkpoint's threshold and at the default 0.5: " + "; ".join(cells) + "."
+
+
 def evaluation_markdown(
     predictions: pd.DataFrame, metrics: dict, figures: dict[str, str], min_count: int
 ) -> str:
@@ -120,7 +133,8 @@ def evaluation_markdown(
                 f"- checkpoint: `{m['checkpoint']}` ({m['arch']}, {m['preprocessing']})",
                 f"- films: {m['films_from']} (subset {m['subset']}); {m['n']} scored, "
                 f"{m['n_diseased']} diseased / {m['n_healthy']} healthy",
-                f"- decision threshold: {m['threshold']:g} ({m['threshold_rule']})",
+                f"- decision threshold: {m['threshold']:g} ({m['threshold_rule']}); "
+                f"temperature {m['temperature']:g} (1: uncalibrated)",
                 f"- intervals: {m['ci_level']:.0%}; Wilson for accuracy, sensitivity and "
                 f"specificity, a stratified bootstrap ({m['bootstrap_resamples']} resamples, "
                 f"seed {m['bootstrap_seed']}) for the others",
@@ -131,6 +145,7 @@ def evaluation_markdown(
         f"Confusion counts (diseased positive): TP / FN / TN / FP = "
         f"{counts((m['tp'], m['fn'], m['tn'], m['fp']))}; always answering the larger class "
         f"scores {pct(m['majority_accuracy'])} % accuracy.",
+        at_default_markdown(m),
         "## Calibration",
         f"Brier score {m['brier_score']:.4f} (0 is perfect); expected calibration error "
         f"{m['ece']:.4f} over {m['calibration_bins']} equal-width bins of the predicted "

@@ -17,6 +17,7 @@ from csxa_lightning.checkpoint import load_trained_model
 from csxa_lightning.config import CONFIG_DIR
 from csxa_lightning.config_checks import check_config
 from csxa_lightning.errors import ConfigValueError
+from csxa_lightning.evaluate import evaluate
 from csxa_lightning.model import DECISION_KEY
 from csxa_lightning.predict import predict
 from csxa_lightning.results.calibration import negative_log_likelihood, with_temperature
@@ -85,6 +86,26 @@ def test_a_fitted_decision_rule_is_stored_and_applied_everywhere(phantom, tmp_pa
     saved = json.loads((out / "metrics.json").read_text())
     assert set(saved) >= {"accuracy_at_default", "sensitivity_at_default", "temperature"}
     assert Path(saved["checkpoint"]).is_file()
+
+    # evaluate on the run's own test split: the stored rule, the run's numbers
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        evaluate_cfg = compose(
+            config_name="evaluate",
+            overrides=[
+                f"ckpt={metrics['checkpoint']}",
+                f"data.root={phantom.root}",
+                "subset=test",
+                f"out={tmp_path / 'evaluated'}",
+            ],
+        )
+    evaluated = evaluate(evaluate_cfg)
+    assert evaluated["threshold"] == pytest.approx(metrics["threshold"])
+    assert evaluated["temperature"] == pytest.approx(metrics["temperature"])
+    assert evaluated["decision_fitted_on"] == metrics["decision_fitted_on"]
+    for key in ("accuracy", "balanced_accuracy", "accuracy_at_default", "brier_score"):
+        assert evaluated[key] == pytest.approx(metrics[key], abs=1e-6), key
+    report = (tmp_path / "evaluated" / "report.md").read_text()
+    assert "(the checkpoint's: threshold=youden)" in report
 
 
 @pytest.mark.parametrize(
