@@ -72,7 +72,12 @@ RULES = (
         "0.036470",
     ),
     Rule("data.phantom.n", lambda v: _integer(v) and v >= 8, "an integer >= 8", "500"),
-    Rule("data.batch_size", lambda v: _integer(v) and v >= 1, "an integer >= 1", "32"),
+    Rule(
+        "data.batch_size",
+        lambda v: _integer(v) and v >= 2,
+        "an integer >= 2 (BatchNorm cannot train on batches of one sample)",
+        "32",
+    ),
     Rule("data.num_workers", lambda v: _integer(v) and v >= 0, "an integer >= 0", "4"),
     Rule(
         "data.preprocess_workers",

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from csxa_lightning.data.sampler import shard
+from csxa_lightning.data.sampler import batch_bounds, shard
 
 BatchKey = tuple[int, int, np.ndarray]  # (epoch, batch number, sample indices)
 
@@ -48,9 +48,15 @@ class EpochBatchSampler(Sampler[BatchKey]):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    def bounds(self, count: int) -> list[tuple[int, int]]:
+        """Training (shuffled) batches never hold a single sample (batch_bounds folds it into
+        the batch before); evaluation keeps a last batch of one: BatchNorm is frozen there."""
+        if self.shuffle:
+            return batch_bounds(count, self.batch_size)
+        return [(s, min(s + self.batch_size, count)) for s in range(0, count, self.batch_size)]
+
     def __len__(self) -> int:
-        per_rank = -(-self.n // self.world_size)
-        return -(-per_rank // self.batch_size)  # the last, smaller batch is kept
+        return len(self.bounds(-(-self.n // self.world_size)))
 
     def __iter__(self) -> Iterator[BatchKey]:
         if self.shuffle:
@@ -58,13 +64,9 @@ class EpochBatchSampler(Sampler[BatchKey]):
         else:
             order = np.arange(self.n)
         order = shard(order, self.rank, self.world_size)
-        for number, start in enumerate(range(0, len(order), self.batch_size)):
+        for number, (start, stop) in enumerate(self.bounds(len(order))):
             # Batch numbers are unique across ranks: their augmentation draws differ.
-            yield (
-                self.epoch,
-                number * self.world_size + self.rank,
-                order[start : start + self.batch_size],
-            )
+            yield (self.epoch, number * self.world_size + self.rank, order[start:stop])
 
 
 class BatchedDataset(Dataset):

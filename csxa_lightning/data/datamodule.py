@@ -24,7 +24,7 @@ from csxa_lightning.data.dataset import ArrayDataset
 from csxa_lightning.data.device_augment import DeviceAugmentation
 from csxa_lightning.data.normalization import channel_stats
 from csxa_lightning.data.preprocess import Preprocessor
-from csxa_lightning.data.sampler import EpochSampler, ShardSampler
+from csxa_lightning.data.sampler import EpochSampler, FoldedBatchSampler, ShardSampler
 from csxa_lightning.data.split import SPLITS, make_split
 from csxa_lightning.errors import ConfigValueError, UserError
 
@@ -296,14 +296,17 @@ class CSXADataModule(L.LightningDataModule):
             )
             return DataLoader(dataset, batch_size=None, sampler=sampler, num_workers=0)
         # Shuffled order and augmentations from (seed, epoch): a resumed run repeats them.
+        # Training batches never hold a single sample (FoldedBatchSampler).
         if shuffle:
-            sampler = EpochSampler(len(dataset), self.seed, rank, world)
+            batches = FoldedBatchSampler(EpochSampler(len(dataset), self.seed, rank, world),
+                                         self.batch_size)  # fmt: skip
+            batching = {"batch_sampler": batches}
         else:
             sampler = ShardSampler(len(dataset), rank, world) if world > 1 else None
+            batching = {"batch_size": self.batch_size, "sampler": sampler}
         return DataLoader(
             dataset,
-            batch_size=self.batch_size,
-            sampler=sampler,
+            **batching,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,

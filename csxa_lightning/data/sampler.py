@@ -38,6 +38,40 @@ def shard(order: np.ndarray, rank: int, world_size: int) -> np.ndarray:
     return padded[rank::world_size]
 
 
+def batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
+    """(start, stop) of consecutive training batches over n samples. A last batch of a single
+    sample is folded into the batch before it (which then holds batch_size + 1): BatchNorm
+    cannot normalize one sample in training mode, and folding, unlike dropping, keeps every
+    sample in every epoch."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if n == 0:
+        return []
+    stops = [*range(batch_size, n, batch_size), n]
+    if len(stops) > 1 and stops[-1] - stops[-2] == 1:
+        stops.pop(-2)
+    return list(zip([0, *stops[:-1]], stops, strict=True))
+
+
+class FoldedBatchSampler(Sampler[list]):
+    """Training batches of a sampler's keys, cut by batch_bounds (never a batch of one);
+    set_epoch reaches the wrapped sampler, whose order is a function of (seed, epoch)."""
+
+    def __init__(self, sampler: Sampler, batch_size: int) -> None:
+        self.sampler, self.batch_size = sampler, batch_size
+
+    def set_epoch(self, epoch: int) -> None:
+        self.sampler.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(batch_bounds(len(self.sampler), self.batch_size))
+
+    def __iter__(self) -> Iterator[list]:
+        keys = list(self.sampler)
+        for start, stop in batch_bounds(len(keys), self.batch_size):
+            yield keys[start:stop]
+
+
 class EpochSampler(Sampler[tuple[int, int]]):
     """Yields (epoch, index) over a permutation of range(n) drawn from (seed, epoch), or this
     rank's share of it under DDP (the permutation is the same on every rank)."""

@@ -39,7 +39,8 @@ def test_device_batches_hold_the_per_item_samples_in_the_same_order(phantom, tmp
     for loader_name in ("train_dataloader", "val_dataloader", "test_dataloader"):
         a, b = getattr(per_item, loader_name)(), getattr(batched, loader_name)()
         if loader_name == "train_dataloader":
-            a.sampler.set_epoch(2), b.sampler.set_epoch(2)
+            # what Lightning does: set_epoch on loader.batch_sampler.sampler, or loader.sampler
+            a.batch_sampler.sampler.set_epoch(2), b.sampler.set_epoch(2)
         pairs = list(zip(a, b, strict=True))
         assert pairs, loader_name
         for one, other in pairs:

@@ -53,7 +53,7 @@ def test_the_shipped_configs_have_no_impossible_values():
         ("crop.size=0", "crop.size=0: must be an integer >= 1 (pixels); e.g. crop.size=500"),
         ("image_size=16", "image_size=16: must be an integer >= 32"),
         ("data.on_bad_file=ignore", "data.on_bad_file='ignore': must be stop (list every"),
-        ("data.batch_size=0", "data.batch_size=0: must be an integer >= 1"),
+        ("data.batch_size=1", "data.batch_size=1: must be an integer >= 2 (BatchNorm"),
         ("cv.folds=1", "cv.folds=1: must be 0 (one train/test split) or an integer >= 2"),
         ("model.optimizer.lr=0", "model.optimizer.lr=0: must be a number > 0"),
     ],
