@@ -139,7 +139,8 @@ def readable_checkpoint(path: Path) -> str | None:
         return None
     try:
         # mmap: the archive's index is checked without reading the tensors into memory.
-        torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+        # weights_only: a checkpoint is data; reading it runs no pickled code.
+        torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as err:  # noqa: BLE001  (any unreadable file means: start over)
         damaged = path.with_name(path.name + ".damaged")
         if not is_global_zero():

@@ -64,13 +64,14 @@ def train(cfg: DictConfig) -> dict:
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     resume_from = resume_checkpoint(trainer.checkpoint_callback, cfg.get("force", False))
-    trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
+    # weights_only: checkpoints are read as data, never executed as pickles.
+    trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
     timer.lap("fit")
     # Best validation checkpoint, or the last epoch when there is no validation split; its
     # decision rule (temperature, threshold) fitted on the validation films, when asked.
     tested = trainer.checkpoint_callback.best_model_path or None
     decision = decide(DecisionSettings.from_config(cfg), datamodule, trainer, tested)
-    trainer.test(model, datamodule=datamodule, ckpt_path=tested)
+    trainer.test(model, datamodule=datamodule, ckpt_path=tested, weights_only=True)
     timer.lap("test")
 
     # Every test image once, all ranks' scores (see CSXAClassifier.on_test_epoch_end).
