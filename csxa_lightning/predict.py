@@ -23,6 +23,7 @@ import torch
 from omegaconf import DictConfig
 
 from csxa_lightning.checkpoint import load_trained_model
+from csxa_lightning.config import CONFIG_DIR
 from csxa_lightning.errors import exit_on_user_error
 from csxa_lightning.predict_inputs import find_annotations
 from csxa_lightning.results.runs import predictions_frame
@@ -100,7 +101,7 @@ def predict(cfg: DictConfig) -> pd.DataFrame:
     return rows
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="predict")
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="predict")
 def main(cfg: DictConfig) -> None:
     with exit_on_user_error():
         predict(cfg)

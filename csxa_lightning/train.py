@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from csxa_lightning import config as _config  # noqa: F401  (registers the resolvers)
 from csxa_lightning.checkpoint import build_callbacks, is_global_zero, resume_checkpoint
+from csxa_lightning.config import CONFIG_DIR
 from csxa_lightning.config_checks import check_config
 from csxa_lightning.data.datamodule import CSXADataModule
 from csxa_lightning.decision import DecisionSettings, decide
@@ -88,7 +89,7 @@ def train(cfg: DictConfig) -> dict:
     return metrics
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
     log.debug("config:\n%s", OmegaConf.to_yaml(cfg))
     with exit_on_user_error(log):  # also logged: the run's log file says why it stopped
