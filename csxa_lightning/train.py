@@ -34,6 +34,7 @@ from csxa_lightning.results.runs import (
     write_split,
 )
 from csxa_lightning.results.summary import Timer, run_summary, sweep_objective
+from csxa_lightning.trackers import check_tracker_packages
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 def train(cfg: DictConfig) -> dict:
     """Fit, test the selected checkpoint, write split.csv, predictions.csv and metrics.json."""
     check_config(cfg)  # before anything is read or written
+    check_tracker_packages(cfg.get("logger"))
     out = Path(cfg.paths.output_dir)
     if is_finished(out) and not cfg.get("force", False):
         # A restarted sweep skips what is done; force=true retrains in the same folder.

@@ -34,3 +34,15 @@ def test_debug_presets_compose_into_the_trainer(preset, setting, tmp_path):
     assert cfg.trainer[setting[0]] == setting[1]
     trainer = instantiate(cfg.trainer, logger=False)
     assert trainer is not None
+
+
+def test_a_missing_tracker_package_names_the_extra(monkeypatch):
+    import importlib.util
+
+    from csxa_lightning.trackers import TrackerMissingError, check_tracker_packages
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    cfg = compose_train_config([*TINY_TRAINING, "logger=mlflow"])
+    with pytest.raises(TrackerMissingError, match=r"logger=mlflow .*csxa-lightning\[tracking\]"):
+        check_tracker_packages(cfg.logger)
+    check_tracker_packages(compose_train_config(TINY_TRAINING).logger)  # csv: nothing needed
