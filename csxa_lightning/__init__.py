@@ -1,3 +1,9 @@
 """csxa-lightning: the CSXA preprocessing ablation with Lightning + Hydra."""
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    # One version, pyproject.toml's, read from the installed package's metadata.
+    __version__ = version("csxa-lightning")
+except PackageNotFoundError:  # a checkout on sys.path, never installed
+    __version__ = "0+unknown"

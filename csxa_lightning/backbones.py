@@ -8,8 +8,6 @@ put where -- never silently train from scratch.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -18,29 +16,33 @@ from torch import nn
 
 from csxa_lightning.errors import ConfigValueError, UserError
 
-
-@dataclass(frozen=True)
-class Arch:
-    build: Callable[..., nn.Module]
-    weights: type[torchvision.models.WeightsEnum]
-    head: str  # attribute path of the final Linear layer, replaced by the 2-way classifier
-    # Attribute path of the last convolutional block, where Grad-CAM reads activations and
-    # gradients: the last layer that still has a spatial map (ResNet: 1/32 of the input side;
-    # VGG19: its last Conv2d, before the final pooling, 1/16).
-    cam_layer: str
+# Transformers: their blocks keep tokens, not a spatial map, so Grad-CAM has no layer to read
+# (it would need a reshape of the tokens, which cam.py does not do).
+NO_CAM_PREFIXES = ("vit_", "swin_", "swin3d_", "maxvit_")
 
 
-ARCHS: dict[str, Arch] = {
-    "resnet18": Arch(
-        torchvision.models.resnet18, torchvision.models.ResNet18_Weights, "fc", "layer4"
-    ),
-    "resnet50": Arch(
-        torchvision.models.resnet50, torchvision.models.ResNet50_Weights, "fc", "layer4"
-    ),
-    "vgg19": Arch(
-        torchvision.models.vgg19, torchvision.models.VGG19_Weights, "classifier.6", "features.34"
-    ),
+# Built without their auxiliary training heads (a second output the training step does not
+# expect); torchvision's default init (init_weights=False), as for every other family.
+BUILD_OPTIONS = {
+    "googlenet": {"aux_logits": False, "init_weights": False},
+    "inception_v3": {"aux_logits": False, "init_weights": False},
 }
+
+
+class NoCamLayerError(UserError):
+    """The backbone has no convolutional feature map for Grad-CAM."""
+
+
+def known_archs() -> list[str]:
+    """Every image classifier of torchvision (model.arch accepts any of them)."""
+    return torchvision.models.list_models(module=torchvision.models)
+
+
+def arch_weights(arch: str) -> type[torchvision.models.WeightsEnum] | None:
+    """torchvision's weights enum of arch (its ImageNet weights), None for an unknown arch."""
+    return torchvision.models.get_model_weights(arch) if arch in known_archs() else None
+
+
 PRETRAINED_CHOICES = ("imagenet", "none")
 
 
@@ -50,11 +52,11 @@ class WeightsNotFoundError(UserError, FileNotFoundError):
 
 def imagenet_weights_file(arch: str) -> Path:
     """Where torchvision keeps the DEFAULT ImageNet weights of arch (e.g. resnet50-11ad3fa6.pth)."""
-    url = ARCHS[arch].weights.DEFAULT.url
+    url = torchvision.models.get_model_weights(arch).DEFAULT.url
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
 
 
-def _replace_head(model: nn.Module, head: str, num_classes: int) -> None:
+def replace_head(model: nn.Module, head: str, num_classes: int) -> None:
     parent_path, _, name = head.rpartition(".")
     parent = model.get_submodule(parent_path)
     # nn.Module keeps children by name, "6" inside a Sequential included: get/setattr work.
@@ -116,28 +118,72 @@ def build_backbone(
     arch: str, num_classes: int = 2, pretrained: str = "imagenet", weights_path: str | None = None
 ) -> nn.Module:
     """A torchvision classifier with a num_classes head and the requested initial weights."""
-    if arch not in ARCHS:
-        raise ConfigValueError(f"model.arch={arch!r} is not known; choose one of {sorted(ARCHS)}")
+    if arch not in known_archs():
+        raise ConfigValueError(
+            f"model.arch={arch!r} is not a torchvision classifier; choose one of "
+            f"torchvision.models.list_models(module=torchvision.models), e.g. resnet50, "
+            "densenet121, efficientnet_b0, convnext_tiny"
+        )
     if pretrained not in PRETRAINED_CHOICES:
         raise ConfigValueError(
             f"model.pretrained={pretrained!r}; choose one of {PRETRAINED_CHOICES}"
         )
-    spec = ARCHS[arch]
-    model = spec.build(weights=None)
-    _replace_head(model, spec.head, num_classes)
+    model = torchvision.models.get_model(arch, weights=None, **BUILD_OPTIONS.get(arch, {}))
+    head = head_name(model, arch)
+    replace_head(model, head, num_classes)
     if weights_path:
-        load_backbone_weights(model, read_state_dict(weights_path), spec.head, str(weights_path))
+        load_backbone_weights(model, read_state_dict(weights_path), head, str(weights_path))
     elif pretrained == "imagenet":
         path = imagenet_weights_file(arch)
         if not path.is_file():
             raise WeightsNotFoundError(
                 f"ImageNet weights for {arch} not found: expected {path} "
-                f"(from {spec.weights.DEFAULT.url}). This machine does not download them. "
-                f"Copy that file into {path.parent} (on a machine with network: "
-                f"python -c \"import torchvision; torchvision.models.{arch}(weights='DEFAULT')\" "
-                "then copy it from $TORCH_HOME/hub/checkpoints/), or pass "
+                f"(from {arch_weights(arch).DEFAULT.url}). This machine does not download "
+                f"them. Copy that file into {path.parent} (on a machine with network: "
+                f"python -c \"import torchvision; torchvision.models.get_model('{arch}', "
+                "weights='DEFAULT')\" then copy it from $TORCH_HOME/hub/checkpoints/), or pass "
                 "model.weights_path=/path/to/file.pth, or model.pretrained=none to train from "
                 "random initialisation on purpose."
             )
-        load_backbone_weights(model, read_state_dict(path), spec.head, str(path))
+        load_backbone_weights(model, read_state_dict(path), head, str(path))
     return model
+
+
+def head_name(model: nn.Module, arch: str) -> str:
+    """Attribute path of the final Linear layer (the one replaced by the 2-way classifier): the
+    last Linear in registration order, which is the output layer of every torchvision family
+    (ResNet fc, VGG classifier.6, DenseNet classifier, EfficientNet classifier.1, ConvNeXt
+    classifier.2, ViT heads.head ...)."""
+    linears = [name for name, m in model.named_modules() if isinstance(m, nn.Linear)]
+    if not linears:  # SqueezeNet classifies with a convolution
+        raise ConfigValueError(
+            f"model.arch={arch}: has no Linear output layer to replace with a 2-way head"
+        )
+    return linears[-1]
+
+
+def cam_layer_name(model: nn.Module, arch: str) -> str:
+    """Attribute path of the layer Grad-CAM reads: the last top-level block that holds a
+    convolution (ResNet layer4, DenseNet/EfficientNet/ConvNeXt/MobileNet features, RegNet
+    trunk_output). When that block is a Sequential ending in parameter-free layers (VGG's and
+    AlexNet's final ReLU and max pooling), its last layer with parameters instead: the finer
+    map the pooling would halve (VGG19: features.34, 1/16 of the input side)."""
+    if arch.startswith(NO_CAM_PREFIXES):
+        raise NoCamLayerError(
+            f"model.arch={arch}: a transformer has no convolutional feature map for Grad-CAM; "
+            "train a convolutional backbone for Grad-CAM pictures (or leave cam=false)"
+        )
+    blocks = [
+        (name, block)
+        for name, block in model.named_children()
+        if "aux" not in name.lower()  # GoogLeNet's and Inception's auxiliary heads
+        and any(isinstance(m, nn.Conv2d) for m in block.modules())
+    ]
+    if not blocks:
+        raise NoCamLayerError(f"model.arch={arch}: has no convolution for Grad-CAM")
+    name, block = blocks[-1]
+    if isinstance(block, nn.Sequential):
+        with_parameters = [i for i, layer in enumerate(block) if list(layer.parameters())]
+        if with_parameters and with_parameters[-1] < len(block) - 1:
+            return f"{name}.{with_parameters[-1]}"
+    return name

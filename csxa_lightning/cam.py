@@ -2,7 +2,7 @@
 
 Uses pytorch-grad-cam (`grad-cam` on PyPI): it hooks any named layer of a plain nn.Module, so
 the torchvision backbones need no wrapper, and it upsamples and scales the maps itself. The
-layer is the backbone's last convolutional block (backbones.ARCHS[arch].cam_layer).
+layer is the backbone's last convolutional block (backbones.cam_layer_name).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.utils.image import show_cam_on_image
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-from csxa_lightning.backbones import ARCHS
+from csxa_lightning.backbones import cam_layer_name
 from csxa_lightning.model import CSXAClassifier
 
 
@@ -35,7 +35,7 @@ def grad_cam(
     averaged, as the model averages their probabilities. Each map is scaled to [0, 1] by the
     library; an all-zero map means no positive evidence for that class at this layer.
     """
-    layer_name = ARCHS[arch].cam_layer
+    layer_name = cam_layer_name(classifier.net, arch)
     layer = classifier.net.get_submodule(layer_name)
     targets = [ClassifierOutputTarget(int(c)) for c in classes]
     device = classifier.input_mean.device

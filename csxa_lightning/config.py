@@ -5,12 +5,36 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from pathlib import Path
 
 from omegaconf import OmegaConf
 
-CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "conf")
+
+def find_config_dir(package_dir: Path) -> Path:
+    """The configs beside the code: inside the package where a wheel installed them
+    (csxa_lightning/conf, pyproject.toml's package-dir), else the checkout's top-level conf/
+    (a checkout on sys.path, or an editable install, whose modules stay in the checkout)."""
+    installed = package_dir / "conf"
+    return installed if (installed / "train.yaml").is_file() else package_dir.parent / "conf"
+
+
+# An absolute folder, so every entry point's @hydra.main(config_path=CONFIG_DIR) and the tests
+# compose the same files however the package was installed or run.
+CONFIG_DIR = str(find_config_dir(Path(__file__).resolve().parent))
 _UNSAFE = re.compile(r"[^A-Za-z0-9=,._+\-\[\]]")
 MAX_NAME = 200  # file systems allow 255 bytes per name
+
+
+def default_cache_dir() -> str:
+    """Where phantom sets and cached model inputs go unless paths.cache_dir says otherwise:
+    $CSXA_CACHE_DIR, else $XDG_CACHE_HOME/csxa_lightning, else ~/.cache/csxa_lightning (the XDG
+    base directory convention). The one definition: conf/paths/default.yaml and the benchmarks
+    both use it."""
+    if os.environ.get("CSXA_CACHE_DIR"):
+        return os.environ["CSXA_CACHE_DIR"]
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
+    return str(base / "csxa_lightning")
 
 
 def run_name(override_dirname: str) -> str:
@@ -90,6 +114,8 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("csxa_joblib_devices", joblib_devices)
     if not OmegaConf.has_resolver("csxa_phantom_root"):
         OmegaConf.register_new_resolver("csxa_phantom_root", phantom_root)
+    if not OmegaConf.has_resolver("csxa_cache_dir"):
+        OmegaConf.register_new_resolver("csxa_cache_dir", default_cache_dir)
     if not OmegaConf.has_resolver("csxa_cudnn_benchmark"):
         OmegaConf.register_new_resolver("csxa_cudnn_benchmark", cudnn_benchmark)
 

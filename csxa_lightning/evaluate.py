@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from csxa_lightning import config as _config  # noqa: F401  (registers the resolvers)
 from csxa_lightning.checkpoint import load_trained_model
+from csxa_lightning.config import CONFIG_DIR
 from csxa_lightning.errors import ConfigValueError, exit_on_user_error
 from csxa_lightning.labelled_films import csv_films, csxa_films
 from csxa_lightning.results.evaluation_report import write_evaluation_report
@@ -108,7 +109,7 @@ def decision_threshold(setting, stored: dict) -> tuple[float, str]:
     return float(rule.value), "given: threshold=" + str(rule)
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="evaluate")
 def main(cfg: DictConfig) -> None:
     log.debug("config:\n%s", OmegaConf.to_yaml(cfg))
     with exit_on_user_error():

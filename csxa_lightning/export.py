@@ -30,6 +30,8 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from csxa_lightning.checkpoint import TRAINING_THRESHOLD, TrainedModel, load_trained_model
+from csxa_lightning.command_options import own_options, refuse_foreign_options
+from csxa_lightning.config import CONFIG_DIR
 from csxa_lightning.errors import UserError, exit_on_user_error
 from csxa_lightning.labels import CLASS_NAMES
 
@@ -205,9 +207,11 @@ def export(cfg: DictConfig) -> dict[str, Path]:
     return {"model": out, "preprocessing": contract}
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="export")
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="export")
 def main(cfg: DictConfig) -> None:
     with exit_on_user_error():
+        # `+crop=tight` and the like: Hydra adds them, nothing here would read them.
+        refuse_foreign_options(cfg, own_options(CONFIG_DIR, "export"), "export")
         export(cfg)
 
 

@@ -23,6 +23,8 @@ import torch
 from omegaconf import DictConfig
 
 from csxa_lightning.checkpoint import load_trained_model
+from csxa_lightning.command_options import own_options, refuse_foreign_options
+from csxa_lightning.config import CONFIG_DIR
 from csxa_lightning.errors import exit_on_user_error
 from csxa_lightning.predict_inputs import find_annotations
 from csxa_lightning.results.runs import predictions_frame
@@ -100,9 +102,11 @@ def predict(cfg: DictConfig) -> pd.DataFrame:
     return rows
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="predict")
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="predict")
 def main(cfg: DictConfig) -> None:
     with exit_on_user_error():
+        # `+crop=tight` and the like: Hydra adds them, nothing here would read them.
+        refuse_foreign_options(cfg, own_options(CONFIG_DIR, "predict"), "predict")
         predict(cfg)
 
 

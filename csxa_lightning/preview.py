@@ -136,7 +136,7 @@ def preview(cfg: DictConfig) -> list[Path]:
     return written
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="preview")
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="preview")
 def main(cfg: DictConfig) -> None:
     preview(cfg)
 

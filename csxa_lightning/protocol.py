@@ -239,15 +239,15 @@ def _wide_crop_reading(cfg: DictConfig) -> dict | None:
 def _imagenet_weights(cfg: DictConfig) -> dict | None:
     if _get(cfg, "model.pretrained") != "imagenet" or _get(cfg, "model.weights_path"):
         return None
-    from csxa_lightning.backbones import ARCHS
+    from csxa_lightning.backbones import arch_weights
 
-    arch = ARCHS.get(str(_get(cfg, "model.arch")))
-    if arch is None or len(arch.weights) < 2:
+    weights = arch_weights(str(_get(cfg, "model.arch")))
+    if weights is None or len(weights) < 2:
         return None  # one set of ImageNet weights: nothing to choose
     return item(
         "model.pretrained",
-        f"torchvision's DEFAULT ImageNet weights, {arch.weights.DEFAULT.name} (of "
-        f"{', '.join(w.name for w in arch.weights)})",
+        f"torchvision's DEFAULT ImageNet weights, {weights.DEFAULT.name} (of "
+        f"{', '.join(w.name for w in weights)})",
         "ImageNet (which weights: not stated)",
         SILENT + "the starting weights differ between torchvision's versions",
     )

@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from csxa_lightning import config as _config  # noqa: F401  (registers the resolvers)
 from csxa_lightning.checkpoint import build_callbacks, is_global_zero, resume_checkpoint
+from csxa_lightning.config import CONFIG_DIR
 from csxa_lightning.config_checks import check_config
 from csxa_lightning.data.datamodule import CSXADataModule
 from csxa_lightning.decision import DecisionSettings, decide
@@ -33,6 +34,7 @@ from csxa_lightning.results.runs import (
     write_split,
 )
 from csxa_lightning.results.summary import Timer, run_summary, sweep_objective
+from csxa_lightning.trackers import check_tracker_packages
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 def train(cfg: DictConfig) -> dict:
     """Fit, test the selected checkpoint, write split.csv, predictions.csv and metrics.json."""
     check_config(cfg)  # before anything is read or written
+    check_tracker_packages(cfg.get("logger"))
     out = Path(cfg.paths.output_dir)
     if is_finished(out) and not cfg.get("force", False):
         # A restarted sweep skips what is done; force=true retrains in the same folder.
@@ -89,7 +92,7 @@ def train(cfg: DictConfig) -> dict:
     return metrics
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
     log.debug("config:\n%s", OmegaConf.to_yaml(cfg))
     with exit_on_user_error(log):  # also logged: the run's log file says why it stopped

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from csxa_lightning.bench import data, device, training
+from csxa_lightning.config import default_cache_dir
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -25,7 +26,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.add_argument(
             "--naive-items", type=int, default=320, help="items the (slow) naive loader is timed on"
         )
-        parser.add_argument("--cache-dir", default=training.default_cache_dir())
+        parser.add_argument("--cache-dir", default=default_cache_dir())
         parser.add_argument("--out", default="outputs/bench")
         args = parser.parse_args(argv[1:])
         results = data.bench_data(args)

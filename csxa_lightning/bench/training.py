@@ -38,6 +38,7 @@ from hydra.utils import instantiate
 from torch.utils.data import DataLoader, Dataset
 
 from csxa_lightning.bench.data import NaiveDataset
+from csxa_lightning.config import default_cache_dir
 from csxa_lightning.data.augment import PaperAugmentation
 from csxa_lightning.model import IMAGENET_MEAN, IMAGENET_STD, CSXAClassifier
 from csxa_lightning.phantom import CSXA_HEALTHY_FRACTION, CSXA_IMAGES, ensure_phantom
@@ -473,12 +474,6 @@ def compiled_lines(results: dict) -> list[str]:
     if "end_to_end_compiled_error" in results:
         return [f"  end_to_end compiled: failed: {results['end_to_end_compiled_error'][:200]}"]
     return []
-
-
-def default_cache_dir() -> str:
-    """The cache dir training uses by default (conf/paths/default.yaml): the benchmarks reuse
-    its phantom sets and cache entries."""
-    return os.environ.get("CSXA_CACHE_DIR", str(Path.home() / ".cache" / "csxa_lightning"))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
+from csxa_lightning.config import default_cache_dir
 from csxa_lightning.data.augment import NoAugmentation, seed_worker
 from csxa_lightning.data.balance import NoBalancing
 from csxa_lightning.data.batches import BatchedDataset, EpochBatchSampler
@@ -58,7 +59,7 @@ class CSXADataModule(L.LightningDataModule):
         augment=None,
         root: str | None = None,
         phantom: dict | None = None,
-        cache_dir: str = "~/.cache/csxa_lightning",
+        cache_dir: str | None = None,
         split_seed: int = 42,
         test_fraction: float = 0.25,
         val_fraction: float = 0.1,
@@ -94,7 +95,7 @@ class CSXADataModule(L.LightningDataModule):
         # data=phantom: the settings the folder `root` was generated with (conf/data/phantom.yaml
         # builds root from them); a record only, the datamodule reads the folder.
         self.phantom = dict(phantom) if phantom is not None else None
-        self.cache_dir = cache_dir
+        self.cache_dir = cache_dir or default_cache_dir()  # None: the usual place
         self.split_seed = split_seed
         self.test_fraction = test_fraction
         self.val_fraction = val_fraction

@@ -67,7 +67,10 @@ def dataset_root(run: Run, config) -> Path:
 
 def configured_root(config) -> str | Path | None:
     """The dataset folder a saved config names (a phantom set: its cache path)."""
+    from csxa_lightning.config import register_resolvers
     from csxa_lightning.phantom.store import phantom_dir
+
+    register_resolvers()  # paths.cache_dir is ${csxa_cache_dir:}
 
     try:
         phantom = OmegaConf.select(config, "data.phantom")

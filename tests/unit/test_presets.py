@@ -1,0 +1,48 @@
+"""The callbacks and debug presets compose with the real config and run a tiny step."""
+
+from __future__ import annotations
+
+import pytest
+from hydra.utils import instantiate
+
+from csxa_lightning.checkpoint import build_callbacks
+from tests.helpers import TINY_TRAINING, compose_train_config
+
+
+def test_default_callbacks_compose_each_file_and_none_keeps_the_checkpoint(tmp_path):
+    default = compose_train_config([*TINY_TRAINING, f"paths.output_dir={tmp_path}"])
+    assert set(default.callbacks) == {
+        "model_checkpoint", "lr_monitor", "early_stopping", "model_summary"
+    }  # fmt: skip
+    none = compose_train_config([*TINY_TRAINING, "callbacks=none"])
+    assert set(none.callbacks) == {"model_checkpoint"}
+    names = [type(c).__name__ for c in build_callbacks(default, has_validation=True)]
+    assert names == ["ModelCheckpoint", "LearningRateMonitor", "EarlyStopping", "ModelSummary"]
+
+
+@pytest.mark.parametrize(
+    ("preset", "setting"),
+    [
+        ("fdr", ("fast_dev_run", True)),
+        ("overfit", ("overfit_batches", 1)),
+        ("limit", ("limit_train_batches", 3)),
+        ("profiler", ("max_epochs", 1)),
+    ],
+)
+def test_debug_presets_compose_into_the_trainer(preset, setting, tmp_path):
+    cfg = compose_train_config([*TINY_TRAINING, f"+debug={preset}", f"paths.output_dir={tmp_path}"])
+    assert cfg.trainer[setting[0]] == setting[1]
+    trainer = instantiate(cfg.trainer, logger=False)
+    assert trainer is not None
+
+
+def test_a_missing_tracker_package_names_the_extra(monkeypatch):
+    import importlib.util
+
+    from csxa_lightning.trackers import TrackerMissingError, check_tracker_packages
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    cfg = compose_train_config([*TINY_TRAINING, "logger=mlflow"])
+    with pytest.raises(TrackerMissingError, match=r"logger=mlflow .*csxa-lightning\[tracking\]"):
+        check_tracker_packages(cfg.logger)
+    check_tracker_packages(compose_train_config(TINY_TRAINING).logger)  # csv: nothing needed
