@@ -42,6 +42,9 @@ class StopOnNonFiniteLoss(L.Callback):
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         self.check_pending(trainer)
 
+    def on_validation_start(self, trainer, pl_module) -> None:
+        self.check_pending(trainer)  # the epoch's training losses come first
+
     def on_validation_end(self, trainer, pl_module) -> None:
         if trainer.sanity_checking:
             return
@@ -70,10 +73,16 @@ class StopOnNonFiniteLoss(L.Callback):
 
 def non_finite_message(which: str, value: float, epoch: int, step: int, trainer) -> str:
     """One line: which loss, where, and the likely causes with the settings to change."""
-    precision = str(getattr(trainer, "precision", "?"))
+    precision = str(getattr(trainer, "precision", "32-true"))
+    causes = "a learning rate too high (lower model.optimizer.lr)"
+    if precision not in ("32-true", "32", "64-true", "64"):
+        causes += (
+            f", or reduced precision overflowing (trainer.precision={precision}; try "
+            "trainer.precision=32-true)"
+        )
+    else:
+        causes += ", or inputs or weights that are not finite (trainer.precision=32-true already)"
     return (
         f"the {which} loss is {value} at epoch {epoch}, step {step}: the run diverged, and "
-        "was stopped (nothing tested). Likely causes: a learning rate too high (lower "
-        f"model.optimizer.lr), or reduced precision overflowing (trainer.precision={precision}; "
-        "try trainer.precision=32-true)."
+        f"was stopped (nothing tested). Likely causes: {causes}."
     )

@@ -74,15 +74,13 @@ class RunJob:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        try:
-            if error is None or not is_global_zero():
-                return
-            if self.fresh and user_error(error) is not None:
-                discard_run_outputs(self.folder)
-            elif isinstance(error, KeyboardInterrupt | SystemExit) and self.trains:
-                log.warning("%s", interrupted_message(self.folder))
-        finally:
-            self.lock.release()
+        self.lock.release()  # first: a failed run's folder may go as a whole
+        if error is None or not is_global_zero():
+            return
+        if self.fresh and user_error(error) is not None:
+            discard_run_outputs(self.folder)
+        elif isinstance(error, KeyboardInterrupt | SystemExit) and self.trains:
+            log.warning("%s", interrupted_message(self.folder))
 
 
 def in_multirun() -> bool:
