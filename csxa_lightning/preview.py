@@ -47,9 +47,10 @@ def select_cases(index: pd.DataFrame, cases: list) -> pd.DataFrame:
     rows = []
     for case in cases:
         text = str(case)
-        hit = (
-            index[index["stem"] == text] if len(text) == 7 else index[index["case_id"] == int(text)]
-        )
+        if len(text) == 7:
+            hit = index[index["stem"] == text]
+        else:  # a case id; anything else matches nothing and is named below
+            hit = index[index["case_id"] == int(text)] if text.isdigit() else index.iloc[:0]
         if hit.empty:
             raise PreviewCaseError(
                 f"cases: {case!r} is neither a stem nor a case id of a usable image in "

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import yaml
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -233,6 +234,7 @@ def load_run(folder: Path) -> Run:
         AttributeError,
         TypeError,
         OmegaConfBaseException,
+        yaml.YAMLError,
     ) as err:
         if isinstance(err, UserError):
             raise
