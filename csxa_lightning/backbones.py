@@ -1,13 +1,17 @@
-"""torchvision backbones with a 2-way head, and their weights from a local file only.
+"""torchvision backbones with a 2-way head, and their initial weights.
 
-No network at run time: ImageNet weights come from torchvision's cache
-($TORCH_HOME/hub/checkpoints/) or an explicit file; when absent we stop and say which file to
-put where -- never silently train from scratch.
+ImageNet weights come from torchvision's cache ($TORCH_HOME/hub/checkpoints/), downloaded
+there the first time as `torchvision.models.*(weights=...)` does (torch.hub's downloader, its
+SHA-256 prefix checked against the file name), or from an explicit file. model.download=false
+(air-gapped clusters) never downloads. When the file cannot be had we stop and say which file
+to put where -- never silently train from scratch.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from pathlib import Path
 
 import torch
@@ -15,6 +19,8 @@ import torchvision
 from torch import nn
 
 from csxa_lightning.errors import ConfigValueError, UserError
+
+log = logging.getLogger(__name__)
 
 # Transformers: their blocks keep tokens, not a spatial map, so Grad-CAM has no layer to read
 # (it would need a reshape of the tokens, which cam.py does not do).
@@ -50,10 +56,67 @@ class WeightsNotFoundError(UserError, FileNotFoundError):
     """Pretrained weights are not on this machine; the message says which file and how."""
 
 
+def imagenet_weights_url(arch: str) -> str:
+    """Where torchvision downloads the DEFAULT ImageNet weights of arch from."""
+    return torchvision.models.get_model_weights(arch).DEFAULT.url
+
+
 def imagenet_weights_file(arch: str) -> Path:
     """Where torchvision keeps the DEFAULT ImageNet weights of arch (e.g. resnet50-11ad3fa6.pth)."""
-    url = torchvision.models.get_model_weights(arch).DEFAULT.url
+    url = imagenet_weights_url(arch)
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
+
+
+def download_weights(url: str, path: Path) -> None:
+    """url into path as torchvision does: torch.hub's downloader, through a temporary file in
+    path's folder (renamed when complete, so concurrent jobs never see half a file), the
+    SHA-256 prefix in the file name checked (e.g. resnet18-f37072fd.pth)."""
+    match = torch.hub.HASH_REGEX.search(path.name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    log.info("downloading %s to %s", url, path)
+    torch.hub.download_url_to_file(
+        url, str(path), hash_prefix=match.group(1) if match else None, progress=sys.stderr.isatty()
+    )
+
+
+def ensure_imagenet_weights(arch: str, download: bool = True) -> Path:
+    """The ImageNet weights file of arch, downloaded first when absent and download is true;
+    WeightsNotFoundError (which file, from where, how to get it) when it cannot be had."""
+    path = imagenet_weights_file(arch)
+    if path.is_file():
+        return path
+    url = imagenet_weights_url(arch)
+    if download:
+        try:
+            download_weights(url, path)
+            return path
+        except Exception as err:  # noqa: BLE001  (no network, refused, hash mismatch, disk)
+            why = f"Downloading it failed ({type(err).__name__}: {str(err)[:200]})."
+    else:
+        why = "This run does not download them (model.download=false)."
+    raise WeightsNotFoundError(
+        f"ImageNet weights for {arch} not found: expected {path} (from {url}). {why} "
+        f"Copy that file into {path.parent} (on a machine with network: "
+        f"python -c \"import torchvision; torchvision.models.{arch}(weights='DEFAULT')\" "
+        "then copy it from $TORCH_HOME/hub/checkpoints/), or pass "
+        "model.weights_path=/path/to/file.pth, or model.pretrained=none to train from "
+        "random initialisation on purpose."
+    )
+
+
+def weights_file(
+    arch: str, pretrained: str, weights_path: str | None, download: bool = True
+) -> Path | None:
+    """The file a backbone's initial weights come from (None: random initialisation), checked
+    to exist -- the ImageNet file downloaded if need be -- before any data is read."""
+    if weights_path:
+        path = Path(weights_path).expanduser()
+        if not path.is_file():
+            raise WeightsNotFoundError(f"model.weights_path={path}: no such file")
+        return path
+    if pretrained == "imagenet":
+        return ensure_imagenet_weights(arch, download)
+    return None
 
 
 def replace_head(model: nn.Module, head: str, num_classes: int) -> None:
@@ -115,7 +178,11 @@ def load_backbone_weights(
 
 
 def build_backbone(
-    arch: str, num_classes: int = 2, pretrained: str = "imagenet", weights_path: str | None = None
+    arch: str,
+    num_classes: int = 2,
+    pretrained: str = "imagenet",
+    weights_path: str | None = None,
+    download: bool = True,
 ) -> nn.Module:
     """A torchvision classifier with a num_classes head and the requested initial weights."""
     if arch not in known_archs():
@@ -131,20 +198,8 @@ def build_backbone(
     model = torchvision.models.get_model(arch, weights=None, **BUILD_OPTIONS.get(arch, {}))
     head = head_name(model, arch)
     replace_head(model, head, num_classes)
-    if weights_path:
-        load_backbone_weights(model, read_state_dict(weights_path), head, str(weights_path))
-    elif pretrained == "imagenet":
-        path = imagenet_weights_file(arch)
-        if not path.is_file():
-            raise WeightsNotFoundError(
-                f"ImageNet weights for {arch} not found: expected {path} "
-                f"(from {arch_weights(arch).DEFAULT.url}). This machine does not download "
-                f"them. Copy that file into {path.parent} (on a machine with network: "
-                f"python -c \"import torchvision; torchvision.models.get_model('{arch}', "
-                "weights='DEFAULT')\" then copy it from $TORCH_HOME/hub/checkpoints/), or pass "
-                "model.weights_path=/path/to/file.pth, or model.pretrained=none to train from "
-                "random initialisation on purpose."
-            )
+    path = weights_file(arch, pretrained, weights_path, download)
+    if path is not None:
         load_backbone_weights(model, read_state_dict(path), head, str(path))
     return model
 

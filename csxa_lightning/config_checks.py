@@ -183,6 +183,12 @@ RULES = (
     Rule("model.scheduler.step_size", lambda v: _integer(v) and v >= 1, "an integer >= 1", "5"),
     Rule("model.scheduler.gamma", lambda v: _number(v) and 0 < v <= 1, "a number in (0, 1]", "0.5"),
     Rule("trainer.max_epochs", lambda v: _integer(v) and v >= 1, "an integer >= 1", "30"),
+    Rule(
+        "run_lock.stale_after_hours",
+        lambda v: _number(v) and v > 0,
+        "a number > 0 (hours before a lock held from another host is taken over)",
+        "48",
+    ),
 )
 
 

@@ -45,9 +45,10 @@ def full_error_requested() -> bool:
 def exit_on_user_error(logger: logging.Logger | None = None) -> Iterator[None]:
     """Turn a UserError into `error: <message>` on stderr and exit 1; let bugs raise.
 
-    logger: also log the message there (train does, for its run's log file); predict and
-    export have no log file and print the line once. With HYDRA_FULL_ERROR=1 the error is
-    raised as it is, traceback included."""
+    The line is printed once: logger (train's and preview's, whose run has a log file) gets
+    the message and where it was raised at DEBUG, the level only the log file records (the
+    console shows INFO and up), so that the console shows the `error:` line alone. With
+    HYDRA_FULL_ERROR=1 the error is raised as it is, traceback included."""
     try:
         yield
     except (InstantiationException, UserError) as err:
@@ -55,7 +56,6 @@ def exit_on_user_error(logger: logging.Logger | None = None) -> Iterator[None]:
         if cause is None or full_error_requested():
             raise
         if logger is not None:
-            logger.error("%s", cause)
-            # The run's log file also keeps where the error was raised.
-            logger.debug("where the error was raised:", exc_info=cause)
+            # The run's log file keeps the error and where it was raised.
+            logger.debug("error: %s\nwhere the error was raised:", cause, exc_info=cause)
         raise SystemExit(f"error: {cause}") from None

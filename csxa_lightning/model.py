@@ -57,10 +57,11 @@ class CSXAClassifier(L.LightningModule):
         channels_last: bool = True,
         compile: bool = False,
         compile_backend: str = "inductor",
+        download: bool = True,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(logger=False, ignore=["optimizer", "scheduler"])
-        self.net = build_backbone(arch, num_classes, pretrained, weights_path)
+        self.net = build_backbone(arch, num_classes, pretrained, weights_path, download)
         self.optimizer_factory = optimizer or (lambda params: torch.optim.Adam(params, lr=3e-4))
         self.scheduler_factory = scheduler
         self.channels_last = channels_last

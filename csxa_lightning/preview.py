@@ -25,6 +25,7 @@ from csxa_lightning.data.cache import preprocess_file
 from csxa_lightning.data.csxa import load_index, read_keypoints
 from csxa_lightning.data.images import read_film, to_gray
 from csxa_lightning.data.preprocess import Preprocessor
+from csxa_lightning.errors import UserError, exit_on_user_error
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,10 @@ CROPS = ("none", "tight", "wide")
 COLORS = ("none", "enhanced")
 # The box of each crop on the film (BGR): none blue, tight green, wide red.
 BOX_COLORS = ((255, 80, 0), (0, 200, 0), (0, 0, 255))
+
+
+class PreviewCaseError(UserError):
+    """A case of `cases=` that the dataset does not hold."""
 
 
 def select_cases(index: pd.DataFrame, cases: list) -> pd.DataFrame:
@@ -42,11 +47,12 @@ def select_cases(index: pd.DataFrame, cases: list) -> pd.DataFrame:
     rows = []
     for case in cases:
         text = str(case)
-        hit = (
-            index[index["stem"] == text] if len(text) == 7 else index[index["case_id"] == int(text)]
-        )
+        if len(text) == 7:
+            hit = index[index["stem"] == text]
+        else:  # a case id; anything else matches nothing and is named below
+            hit = index[index["case_id"] == int(text)] if text.isdigit() else index.iloc[:0]
         if hit.empty:
-            raise ValueError(
+            raise PreviewCaseError(
                 f"cases: {case!r} is neither a stem nor a case id of a usable image in "
                 f"{index.attrs.get('root')}; stems look like 2548130 (case 2548)"
             )
@@ -138,7 +144,8 @@ def preview(cfg: DictConfig) -> list[Path]:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="preview")
 def main(cfg: DictConfig) -> None:
-    preview(cfg)
+    with exit_on_user_error(log):  # one `error:` line, as every command
+        preview(cfg)
 
 
 if __name__ == "__main__":

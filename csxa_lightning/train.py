@@ -23,6 +23,7 @@ from csxa_lightning.data.datamodule import CSXADataModule
 from csxa_lightning.decision import DecisionSettings, decide
 from csxa_lightning.errors import exit_on_user_error
 from csxa_lightning.model import CSXAClassifier
+from csxa_lightning.preflight import preflight
 from csxa_lightning.protocol import departures
 from csxa_lightning.results.runs import (
     METRICS_FILE,
@@ -34,7 +35,7 @@ from csxa_lightning.results.runs import (
     write_split,
 )
 from csxa_lightning.results.summary import Timer, run_summary, sweep_objective
-from csxa_lightning.trackers import check_tracker_packages
+from csxa_lightning.run_job import RunJob
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +43,19 @@ log = logging.getLogger(__name__)
 def train(cfg: DictConfig) -> dict:
     """Fit, test the selected checkpoint, write split.csv, predictions.csv and metrics.json."""
     check_config(cfg)  # before anything is read or written
-    check_tracker_packages(cfg.get("logger"))
+    preflight(cfg)  # weights, folders, loggers, accelerator: before any data work
     out = Path(cfg.paths.output_dir)
-    if is_finished(out) and not cfg.get("force", False):
-        # A restarted sweep skips what is done; force=true retrains in the same folder.
-        print(f"metrics: {out / METRICS_FILE} (finished earlier; skipped)")
-        return read_metrics(out)
-    out.mkdir(parents=True, exist_ok=True)
+    with RunJob(cfg, out) as job:  # one job per folder; a failed run keeps only its log
+        if not job.trains:
+            return {}  # another live job trains this folder (a sweep goes on)
+        if is_finished(out) and not cfg.get("force", False):
+            # A restarted sweep skips what is done; force=true retrains in the same folder.
+            print(f"metrics: {out / METRICS_FILE} (finished earlier; skipped)")
+            return read_metrics(out)
+        return fit_and_test(cfg, out)
+
+
+def fit_and_test(cfg: DictConfig, out: Path) -> dict:
     recorded_departures = departures(cfg)  # a config it cannot read fails before training
     L.seed_everything(cfg.seed, workers=True)
     if torch.cuda.is_available():

@@ -19,6 +19,7 @@ import logging
 import math
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from hydra.utils import instantiate
 
 from csxa_lightning.data.csxa import load_index
 from csxa_lightning.errors import UserError, user_error
+from csxa_lightning.results.lock import LOCK_FILE
 from csxa_lightning.train import train
 from tests.helpers import PHANTOM_N, PHANTOM_SEED, TINY_TRAINING, compose_train_config
 
@@ -201,6 +203,16 @@ def _gb18030_json(root: Path, stems: list[str]) -> None:
     path.write_bytes(json.dumps(doc, ensure_ascii=False).encode("gb18030"))
 
 
+def _hold_run_folder(root: Path, stems: list[str]) -> None:
+    """The run folder (error_message's workdir/run) locked by a live job: this process's
+    parent, on this host."""
+    run = root.parent / "run"
+    run.mkdir()
+    started = "2026-01-01T08:00:00+00:00"
+    holder = {"host": socket.gethostname(), "pid": os.getppid(), "started": started}
+    (run / LOCK_FILE).write_text(json.dumps(holder))
+
+
 def _several(root: Path, stems: list[str]) -> None:
     _png(root, stems[1]).write_bytes(b"")
     _json(root, stems[2]).write_text("{oops")
@@ -301,13 +313,25 @@ CASES = [
     BadInput(
         "ImageNet weights not on this machine",
         lambda r, s: None,
-        ["model.pretrained=imagenet"],
+        ["model.pretrained=imagenet", "model.download=false"],
         {"TORCH_HOME": "/nonexistent/torch"},
     ),
     BadInput(
         "weights file that does not exist",
         lambda r, s: None,
         ["model.pretrained=imagenet", "+model.weights_path=/nonexistent/resnet18.pth"],
+    ),
+    BadInput(
+        "`trainer=gpu` on a machine without a GPU",
+        lambda r, s: None,
+        ["trainer=gpu"],
+        {"CUDA_VISIBLE_DEVICES": ""},
+    ),
+    BadInput("run folder held by another job", _hold_run_folder),
+    BadInput(
+        "loss that becomes NaN",
+        lambda r, s: None,
+        ["+callbacks.nan._target_=tests.helpers.NaNWeightsAt", "+callbacks.nan.epoch=0"],
     ),
 ]
 

@@ -5,11 +5,14 @@ real ones, and run_module for the command line."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import lightning as L
+import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
@@ -53,6 +56,48 @@ class KillAtEpochStart(L.Callback):
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.current_epoch == self.epoch:
             raise SimulatedKill(f"simulated kill at the start of epoch {self.epoch}")
+
+
+class NaNWeightsAt(L.Callback):
+    """Fills every weight with NaN before training batch `batch` of epoch `epoch`: what a
+    diverging run does, on demand."""
+
+    def __init__(self, epoch: int, batch: int = 0) -> None:
+        self.epoch, self.batch = epoch, batch
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        if (trainer.current_epoch, batch_idx) == (self.epoch, self.batch):
+            with torch.no_grad():
+                for parameter in pl_module.parameters():
+                    parameter.fill_(float("nan"))
+
+
+class SignalOnce(L.Callback):
+    """Sends this process `signal` (e.g. SIGINT: Ctrl-C) when epoch `epoch` starts -- only in
+    a run that started from epoch 0, so that the resumed run, given the same overrides,
+    trains on."""
+
+    def __init__(self, epoch: int, signal: str = "SIGINT") -> None:
+        self.epoch, self.signal = epoch, signal
+        self.first_epoch = 0
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.first_epoch = trainer.current_epoch
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        if self.first_epoch == 0 and trainer.current_epoch == self.epoch:
+            os.kill(os.getpid(), getattr(signal, self.signal))
+            time.sleep(1)  # the signal arrives here
+
+
+class SleepAtFitStart(L.Callback):
+    """Holds a job at the start of fitting: another job can start meanwhile."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        time.sleep(self.seconds)
 
 
 class BugAtFitStart(L.Callback):

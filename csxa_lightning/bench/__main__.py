@@ -12,10 +12,16 @@ from pathlib import Path
 
 from csxa_lightning.bench import data, device, training
 from csxa_lightning.config import default_cache_dir
+from csxa_lightning.errors import exit_on_user_error
 
 
 def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
+    """Problems the user can fix (a bad folder or option) end as one `error:` line."""
+    with exit_on_user_error():
+        run(sys.argv[1:] if argv is None else argv)
+
+
+def run(argv: list[str]) -> None:
     if argv[:1] == ["smote-child"]:  # the fresh process bench_data measures SMOTE in
         data.smote_child(*argv[1:3])
         return

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
             workers=args.workers,
         )
     except (FileExistsError, ValueError) as err:
-        parser.exit(2, f"error: {err}\n")
+        raise SystemExit(f"error: {err}") from None  # the one-line contract (errors.py)
     print(
         f"wrote {summary.n_images} images ({summary.n_healthy} healthy) and a sheet of "
         f"{summary.n_rows} rows to {summary.root} in {time.perf_counter() - start:.1f} s; "

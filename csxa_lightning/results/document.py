@@ -15,7 +15,13 @@ import pandas as pd
 from csxa_lightning.results.cam_section import cam_section
 from csxa_lightning.results.figures import figures
 from csxa_lightning.results.judgement import judgement_sections, reliability_figure
-from csxa_lightning.results.runs import Run, find_runs, run_repeat
+from csxa_lightning.results.runs import (
+    Run,
+    UnfinishedRun,
+    find_runs,
+    run_repeat,
+    unfinished_runs,
+)
 from csxa_lightning.results.tables import (
     decoded_paper_markdown,
     majority_row,
@@ -61,6 +67,7 @@ def markdown_report(
     table: pd.DataFrame,
     images: dict[str, str],
     cam_markdown: str | None = None,
+    unfinished: list[UnfinishedRun] | None = None,
 ) -> str:
     n = table.iloc[0]
     seeds = seeds_markdown(table)
@@ -73,6 +80,7 @@ def markdown_report(
         f"({n['n_healthy']} healthy, {n['n_diseased']} diseased). Positive class: diseased. "
         f"Baseline: {baseline_name} (the variant marked baseline in its yaml).",
         protocol_markdown(runs),
+        *unfinished_markdown(sweep_dir, unfinished or []),
         "## Table 1 (the paper's layout)",
         "Precision, recall and F1 are support-weighted averages over both classes (the "
         "paper's published values follow this convention) and macro averages. Recall "
@@ -132,6 +140,19 @@ def markdown_report(
     return "\n\n".join(parts) + "\n"
 
 
+def unfinished_markdown(sweep_dir: Path, unfinished: list[UnfinishedRun]) -> list[str]:
+    """The runs of the sweep this report leaves out because they have not finished."""
+    if not unfinished:
+        return []
+    rows = "\n".join(f"| `{u.path.relative_to(sweep_dir)}` | {u.describe()} |" for u in unfinished)
+    return [
+        "## Runs not finished",
+        f"{len(unfinished)} run(s) of this sweep are not in the tables below: they have not "
+        "finished. Build the report again when they have (python -m csxa_lightning.report).",
+        "| run folder | state |\n|---|---|\n" + rows,
+    ]
+
+
 def html_report(markdown_text: str, pictures: dict[str, bytes]) -> str:
     """A self-contained page: the same markdown (Python-Markdown, tables extension) with the
     figures inlined as data URIs instead of links to figures/."""
@@ -173,7 +194,12 @@ def build_report(sweep_dir: str | Path, cam_examples: int = 3) -> dict[str, Path
     for name, data in pictures.items():
         (figure_dir / name).write_bytes(data)
     markdown_text = markdown_report(
-        sweep_dir, runs, table, {n: f"figures/{n}" for n in figure_names}, cam_markdown
+        sweep_dir,
+        runs,
+        table,
+        {n: f"figures/{n}" for n in figure_names},
+        cam_markdown,
+        unfinished_runs(sweep_dir),
     )
     paths = {
         "md": sweep_dir / "report.md",

@@ -23,6 +23,7 @@ import numpy as np
 from scipy.stats import rankdata
 from statsmodels.stats.proportion import proportion_confint
 
+from csxa_lightning.errors import UserError
 from csxa_lightning.results.calibration import calibration_metrics
 
 BOOTSTRAP_SEED_RULE = (
@@ -73,6 +74,22 @@ INTERVAL_BOOTSTRAP_METRICS = (
     "auroc",
     "auprc",
 )
+
+
+class NonFiniteProbabilityError(UserError):
+    """Probabilities that are NaN or infinite: a diverged model's; no metric is computed."""
+
+
+def check_probabilities(prob: np.ndarray) -> None:
+    """Refuse non-finite probabilities: NaN >= threshold is false, so every NaN would count as
+    healthy and the metrics would look plausible."""
+    bad = ~np.isfinite(prob)
+    if bad.any():
+        raise NonFiniteProbabilityError(
+            f"{int(bad.sum())} of {len(prob)} probabilities are not finite (e.g. "
+            f"{prob[bad][0]}); the model diverged. No metric is computed from them: retrain "
+            "with a lower model.optimizer.lr, or trainer.precision=32-true."
+        )
 
 
 def bootstrap_seed(run_seed: int) -> int:
@@ -262,6 +279,7 @@ def compute_metrics(
     prob = np.asarray(prob_diseased, dtype=float)
     if y.shape != prob.shape or y.ndim != 1 or len(y) == 0:
         raise ValueError(f"need two equal-length 1-D arrays, got {y.shape} and {prob.shape}")
+    check_probabilities(prob)
     out = {k: float(v[0]) for k, v in metric_rows(y[None], prob[None], threshold=threshold).items()}
     for key in ("tp", "tn", "fp", "fn"):
         out[key] = int(out[key])
@@ -295,6 +313,7 @@ def bootstrap_intervals(
     out of the interval."""
     y = np.asarray(y_true, dtype=int)
     prob = np.asarray(prob_diseased, dtype=float)
+    check_probabilities(prob)
     idx = stratified_bootstrap_indices(y, n_resamples, seed)
     yb, pb = y[idx], prob[idx]
     values = metric_rows(yb, pb, metrics, threshold)

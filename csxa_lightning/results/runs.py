@@ -4,10 +4,12 @@
     skipped_files.csv    images left out, and why (only when there are some)
     normalization.json   the input normalization computed on the training split
     checkpoints/         Lightning's checkpoints (epochNNN.ckpt, last.ckpt)
+    logs/metrics.csv     the per-epoch curves (logs.ResumableCSVLogger: kept across a resume)
     predictions.csv      one row per test image (predictions_frame)
     metrics.json         the test metrics and how the run was made; written last: its
                          presence means "finished"
     .hydra/              the config and overrides Hydra saved
+    run.lock             while a job trains the folder (results/lock.py)
 
 Nothing here trains or plots: train.py calls the writers, the report (results/document.py) and
 the Grad-CAM section the readers.
@@ -16,16 +18,24 @@ the Grad-CAM section the readers.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import yaml
 from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from csxa_lightning.errors import UserError
-from csxa_lightning.results.metrics import bootstrap_seed, metrics_with_intervals
+from csxa_lightning.results.lock import LOCK_FILE, LockHolder, read_holder
+from csxa_lightning.results.metrics import (
+    NonFiniteProbabilityError,
+    bootstrap_seed,
+    metrics_with_intervals,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -40,10 +50,25 @@ METRICS_FILE = "metrics.json"
 HYDRA_DIR = ".hydra"
 CONFIG_FILE = "config.yaml"
 OVERRIDES_FILE = "overrides.yaml"
+LOGS_DIR = "logs"  # conf/logger/csv.yaml's name
+# What a training job writes into its folder (a run that fails keeps only its log and .hydra/).
+RUN_OUTPUTS = (
+    SPLIT_FILE,
+    SKIPPED_FILE,
+    NORMALIZATION_FILE,
+    CHECKPOINT_DIR,
+    LOGS_DIR,
+    PREDICTIONS_FILE,
+    METRICS_FILE,
+)
 
 
 class RunsNotFoundError(UserError, FileNotFoundError):
     """No sweep, or no finished run folder in it, where the report looks."""
+
+
+class RunFolderError(UserError):
+    """A finished run folder whose files cannot be read (damaged, edited, another version)."""
 
 
 def predictions_frame(
@@ -87,6 +112,24 @@ def write_run(folder: Path, predictions: pd.DataFrame, metrics: dict) -> Path:
 
 def is_finished(folder: Path) -> bool:
     return (folder / METRICS_FILE).exists()
+
+
+def has_checkpoints(folder: Path) -> bool:
+    """Whether earlier work of the run is kept in folder (a resumable checkpoint)."""
+    return any((folder / CHECKPOINT_DIR).glob("*.ckpt"))
+
+
+def discard_run_outputs(folder: Path) -> None:
+    """Remove what a training job wrote into folder (RUN_OUTPUTS), keeping the log and the
+    config Hydra saved; the folder itself goes when nothing is left in it."""
+    for name in RUN_OUTPUTS:
+        path = folder / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    if folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
 
 
 def read_metrics(folder: Path) -> dict:
@@ -181,6 +224,28 @@ def run_repeat(run: Run) -> str:
 
 
 def load_run(folder: Path) -> Run:
+    """The run of a finished folder; RunFolderError naming it when its files cannot be read."""
+    try:
+        return read_run(folder)
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        AttributeError,
+        TypeError,
+        OmegaConfBaseException,
+        yaml.YAMLError,
+    ) as err:
+        if isinstance(err, UserError):
+            raise
+        raise RunFolderError(
+            f"{folder}: cannot read this run ({type(err).__name__}: {str(err)[:200]}); its "
+            "files are damaged or were written by another version. Train it again "
+            "(force=true), or move the folder out of the sweep folder."
+        ) from err
+
+
+def read_run(folder: Path) -> Run:
     config = OmegaConf.load(folder / HYDRA_DIR / CONFIG_FILE)
     overrides_file = folder / HYDRA_DIR / OVERRIDES_FILE
     overrides = list(OmegaConf.load(overrides_file)) if overrides_file.exists() else []
@@ -212,13 +277,41 @@ def load_run(folder: Path) -> Run:
     # The seed training used for metrics.json's intervals: the report's are the same numbers.
     seed = run.recorded.get("bootstrap_seed", bootstrap_seed(run.seed))
     # At the run's own decision threshold (0.5 unless a rule chose another on validation).
-    run.metrics = metrics_with_intervals(
-        predictions["label"].to_numpy(),
-        predictions["prob_diseased"].to_numpy(),
-        threshold=float(run.recorded.get("threshold", 0.5)),
-        seed=seed,
-    )
+    try:
+        run.metrics = metrics_with_intervals(
+            predictions["label"].to_numpy(),
+            predictions["prob_diseased"].to_numpy(),
+            threshold=float(run.recorded.get("threshold", 0.5)),
+            seed=seed,
+        )
+    except NonFiniteProbabilityError as err:
+        raise NonFiniteProbabilityError(f"{folder / PREDICTIONS_FILE}: {err}") from err
     return run
+
+
+@dataclass(frozen=True)
+class UnfinishedRun:
+    """A run folder of a sweep without metrics.json: a job trains it now (holder), or it was
+    interrupted and no job holds it (holder None; started again, it resumes)."""
+
+    path: Path
+    holder: LockHolder | None
+
+    def describe(self) -> str:
+        if self.holder is None:
+            return "interrupted (no job holds it; run the sweep again to resume it)"
+        return f"in progress ({self.holder.describe()})"
+
+
+def unfinished_runs(sweep_dir: Path) -> list[UnfinishedRun]:
+    """Run folders under sweep_dir that a job has started (config saved) and not finished."""
+    folders = sorted(
+        p.parent.parent
+        for p in Path(sweep_dir).rglob(f"{HYDRA_DIR}/{CONFIG_FILE}")
+        if not is_finished(p.parent.parent)
+        and ((p.parent.parent / LOCK_FILE).exists() or has_checkpoints(p.parent.parent))
+    )
+    return [UnfinishedRun(f, read_holder(f / LOCK_FILE)) for f in folders]
 
 
 def find_runs(sweep_dir: Path) -> list[Run]:
@@ -229,10 +322,17 @@ def find_runs(sweep_dir: Path) -> list[Run]:
         if is_finished(p.parent) and (p.parent / HYDRA_DIR / CONFIG_FILE).exists()
     )
     if not folders:
+        unfinished = unfinished_runs(sweep_dir)
+        started = (
+            f"; {len(unfinished)} started and not finished: "
+            + "; ".join(f"{u.path.name} {u.describe()}" for u in unfinished[:5])
+            if unfinished
+            else ""
+        )
         raise RunsNotFoundError(
             f"{sweep_dir}: no finished run folders (predictions.csv, metrics.json and "
-            ".hydra/config.yaml); run a sweep first, e.g. python -m csxa_lightning.train "
-            "experiment=table1"
+            f".hydra/config.yaml){started}; run a sweep first, e.g. python -m "
+            "csxa_lightning.train experiment=table1, or build the report when its runs end"
         )
     order = [
         default_title(*key) for key in (("resnet50", "none", "none"), ("vgg19", "none", "none"))

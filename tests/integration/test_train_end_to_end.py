@@ -191,6 +191,7 @@ def test_command_line_reports_a_missing_dataset_in_one_line(tmp_path):
         "data=csxa",
         f"data.root={tmp_path / 'CSXA'}",
         f"paths.log_dir={tmp_path}",
+        "model.pretrained=none",  # the weights are checked first; no download in tests
         cwd=tmp_path,
         timeout=300,
     )

@@ -1,15 +1,21 @@
-"""Backbones: 2-way heads, local weights through weights_path and torchvision's cache, and a
-clear stop when ImageNet weights are absent. Nothing here touches the network."""
+"""Backbones: 2-way heads, local weights through weights_path and torchvision's cache, the
+download into that cache (from a local file:// URL), and a clear stop when ImageNet weights
+cannot be had. Nothing here touches the network."""
 
 from __future__ import annotations
+
+import hashlib
+from pathlib import Path
 
 import pytest
 import torch
 import torchvision
 
+from csxa_lightning import backbones
 from csxa_lightning.backbones import (
     WeightsNotFoundError,
     build_backbone,
+    ensure_imagenet_weights,
     imagenet_weights_file,
 )
 
@@ -59,8 +65,9 @@ def test_imagenet_weights_come_from_torch_home_or_stop_with_the_file_name(tmp_pa
     expected = tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
     assert imagenet_weights_file("resnet18") == expected
     with pytest.raises(WeightsNotFoundError) as err:
-        build_backbone("resnet18", pretrained="imagenet")
+        build_backbone("resnet18", pretrained="imagenet", download=False)
     assert str(expected) in str(err.value) and "model.pretrained=none" in str(err.value)
+    assert "model.download=false" in str(err.value)
 
     expected.parent.mkdir(parents=True)
     reference = torchvision.models.resnet18(weights=None)
@@ -74,3 +81,56 @@ def test_unknown_choices_are_named():
         build_backbone("resnet999")
     with pytest.raises(ValueError, match="model.pretrained='coco'"):
         build_backbone("resnet18", pretrained="coco")
+
+
+def served_weights(folder: Path, state: dict, digest_prefix: str | None = None) -> str:
+    """A state dict saved as torchvision names its files (<arch>-<sha256 prefix>.pth), and the
+    file:// URL it is downloaded from."""
+    folder.mkdir(parents=True, exist_ok=True)
+    staged = folder / "staged.pth"
+    torch.save(state, staged)
+    prefix = digest_prefix or hashlib.sha256(staged.read_bytes()).hexdigest()[:8]
+    served = folder / f"resnet18-{prefix}.pth"
+    staged.rename(served)
+    return served.as_uri()
+
+
+def test_absent_imagenet_weights_are_downloaded_into_torch_home_with_their_hash_checked(
+    tmp_path, monkeypatch
+):
+    reference = torchvision.models.resnet18(weights=None)
+    url = served_weights(tmp_path / "server", reference.state_dict())
+    monkeypatch.setattr(backbones, "imagenet_weights_url", lambda arch: url)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+
+    model = build_backbone("resnet18", pretrained="imagenet")
+
+    cached = tmp_path / "torch" / "hub" / "checkpoints" / url.rsplit("/", 1)[1]
+    assert cached.is_file()  # where torchvision keeps it: the next run reads it from there
+    assert torch.equal(model.conv1.weight, reference.conv1.weight)
+    (tmp_path / "server" / cached.name).unlink()  # the second time: read from the cache
+    assert ensure_imagenet_weights("resnet18") == cached
+
+
+def test_a_download_whose_hash_does_not_match_is_refused_and_leaves_no_file(tmp_path, monkeypatch):
+    url = served_weights(tmp_path / "server", {"x": torch.zeros(1)}, digest_prefix="00000000")
+    monkeypatch.setattr(backbones, "imagenet_weights_url", lambda arch: url)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    refused = r"Downloading it failed \(RuntimeError: invalid hash"
+    with pytest.raises(WeightsNotFoundError, match=refused):
+        ensure_imagenet_weights("resnet18")
+    assert list((tmp_path / "torch" / "hub" / "checkpoints").iterdir()) == []
+
+
+def test_without_network_the_message_says_what_to_copy_where(tmp_path, monkeypatch):
+    def no_network(url, dst, hash_prefix=None, progress=True):
+        raise OSError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    with pytest.raises(WeightsNotFoundError) as err:
+        ensure_imagenet_weights("resnet18")
+    message = str(err.value)
+    assert message.startswith(f"ImageNet weights for resnet18 not found: expected {tmp_path}")
+    assert "Downloading it failed (OSError: [Errno -3]" in message
+    assert "model.weights_path=" in message and "model.pretrained=none" in message

@@ -110,6 +110,8 @@ def test_command_line_impossible_value_is_one_error_line(tmp_path):
         "between 0 and 1 (the share of images held out for testing); e.g. "
         "data.test_fraction=0.25"
     )
+    # Printed once: the log line of the error goes to the log file only.
+    assert (result.stderr + result.stdout).count("must be a number strictly between 0 and 1") == 1
 
 
 @pytest.mark.parametrize(

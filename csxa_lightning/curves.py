@@ -1,0 +1,67 @@
+"""logs/metrics.csv, the per-epoch curves, kept whole across a resume.
+
+Lightning's CSVLogger deletes an existing metrics.csv when its writer starts (it warns
+"Previous log files in this directory will be deleted"), so a resumed run lost the curves of
+the epochs before the interruption. ResumableCSVLogger (conf/logger/csv.yaml) keeps the rows
+of the epochs the run does not train again: when the resumed run first writes, the earlier rows
+of every epoch before the first one it logs are written back with the new ones (an epoch logged
+before the interruption but not checkpointed is trained again and replaces its rows).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+
+from lightning.fabric.loggers.logger import rank_zero_experiment
+from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+
+
+class KeepingExperimentWriter(ExperimentWriter):
+    """Lightning's writer, without deleting what an interrupted run wrote."""
+
+    def __init__(self, log_dir: str) -> None:
+        self.earlier: list[dict[str, str]] | None = None
+        super().__init__(log_dir)
+
+    def _check_log_dir_exists(self) -> None:  # Lightning's hook: it deleted the file here
+        if os.path.isfile(self.metrics_file_path):
+            with open(self.metrics_file_path, newline="") as file:
+                self.earlier = list(csv.DictReader(file))
+
+    def save(self) -> None:
+        if self.earlier is not None and self.metrics:
+            # The first rows of this run: the file is written anew, the kept rows first.
+            self.metrics = [*rows_before(self.earlier, self.metrics), *self.metrics]
+            self.earlier = None
+            os.remove(self.metrics_file_path)
+        super().save()
+
+
+class ResumableCSVLogger(CSVLogger):
+    """CSVLogger whose metrics.csv keeps the earlier epochs' rows when a run resumes."""
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> KeepingExperimentWriter:
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = KeepingExperimentWriter(log_dir=self.log_dir)
+        return self._experiment
+
+
+# Pure functions.
+
+
+def rows_before(earlier: list[dict[str, str]], new: list[dict]) -> list[dict]:
+    """The earlier rows of the epochs before the first epoch the new rows log (all of them
+    when the new rows name no epoch); empty cells left out, so that each row keeps its keys."""
+    epochs = [float(row["epoch"]) for row in new if row.get("epoch") not in (None, "")]
+    first = min(epochs) if epochs else float("inf")
+    kept = []
+    for row in earlier:
+        epoch = row.get("epoch")
+        if epoch in (None, "") or float(epoch) < first:
+            kept.append({k: v for k, v in row.items() if v not in (None, "")})
+    return kept

@@ -1,0 +1,139 @@
+"""What this machine must offer the config, checked before any data work (the index, the
+preprocessed cache, the phantom set, the split, SMOTE): a run that cannot train stops in a
+second, not after minutes of preparation.
+
+- the initial weights: the weights_path file, or the ImageNet file (downloaded as
+  torchvision does when absent, unless model.download=false);
+- output folders that can be written (paths.output_dir, paths.cache_dir);
+- the packages the configured loggers need;
+- a requested accelerator (trainer=gpu) and its device count.
+
+Nothing here resolves cfg.data.root: with data=phantom that builds the phantom set.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import torch
+from hydra.utils import get_class
+from omegaconf import DictConfig, OmegaConf
+
+from csxa_lightning.backbones import weights_file
+from csxa_lightning.errors import UserError
+
+# The packages a Lightning logger imports when it starts (any one of them will do).
+LOGGER_PACKAGES = {
+    "TensorBoardLogger": ("tensorboard", "tensorboardX"),
+    "WandbLogger": ("wandb",),
+    "MLFlowLogger": ("mlflow",),
+    "CometLogger": ("comet_ml",),
+    "NeptuneLogger": ("neptune",),
+}
+WRITTEN_FOLDERS = ("paths.output_dir", "paths.cache_dir")
+
+
+class MachineSetupError(UserError):
+    """This machine lacks what the config asks for (a GPU, a package, a writable folder)."""
+
+
+def preflight(cfg: DictConfig) -> None:
+    """Raise the problem of the weights (WeightsNotFoundError), then MachineSetupError listing
+    every other problem, before any data is read."""
+    model = cfg.get("model")
+    if model is not None:
+        weights_file(
+            str(model.arch),
+            str(model.get("pretrained", "none")),
+            model.get("weights_path"),
+            bool(model.get("download", True)),
+        )
+    problems = [*folder_problems(cfg), *logger_problems(cfg), *accelerator_problems(cfg)]
+    if len(problems) == 1:
+        raise MachineSetupError(problems[0])
+    if problems:
+        listed = "\n  ".join(problems)
+        raise MachineSetupError(f"{len(problems)} problems of this machine:\n  {listed}")
+
+
+def folder_problems(cfg: DictConfig) -> list[str]:
+    problems = []
+    for key in WRITTEN_FOLDERS:
+        value = OmegaConf.select(cfg, key, default=None)
+        if value is not None:
+            problem = unwritable(Path(str(value)).expanduser())
+            if problem:
+                problems.append(f"{key}={value}: {problem}; choose a folder you can write to")
+    return problems
+
+
+def logger_problems(cfg: DictConfig) -> list[str]:
+    problems = []
+    for key, logger in (cfg.get("logger") or {}).items():
+        target = str(logger.get("_target_", ""))
+        try:
+            name = get_class(target).__name__
+        except Exception as err:  # noqa: BLE001  (a missing module or class, a typo)
+            problems.append(f"logger.{key}._target_={target}: cannot be imported ({err})")
+            continue
+        needed = LOGGER_PACKAGES.get(name, ())
+        if needed and not any(importlib.util.find_spec(p) for p in needed):
+            problems.append(
+                f"logger.{key} ({name}) needs the package {' or '.join(needed)}, which is not "
+                f"installed: pip install 'csxa-lightning[tracking]' (or pip install "
+                f"{needed[0]}), or leave the logger out (~logger.{key})"
+            )
+    return problems
+
+
+def accelerator_problems(cfg: DictConfig) -> list[str]:
+    trainer = cfg.get("trainer")
+    if trainer is None:
+        return []
+    accelerator = str(trainer.get("accelerator", "auto"))
+    if accelerator in ("gpu", "cuda"):
+        count = torch.cuda.device_count()
+        built = "" if torch.version.cuda else ", a build without CUDA"
+        return device_count_problems(
+            accelerator,
+            trainer.get("devices", 1),
+            count,
+            f"CUDA GPU (torch {torch.__version__}{built})",
+        )
+    if accelerator == "mps":
+        count = int(torch.backends.mps.is_available())
+        return device_count_problems(accelerator, trainer.get("devices", 1), count, "MPS device")
+    return []
+
+
+# Pure functions.
+
+
+def unwritable(folder: Path) -> str | None:
+    """Why folder cannot be created or written to (its nearest existing parent decides), or
+    None."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable"
+    return None
+
+
+def device_count_problems(accelerator: str, devices, available: int, what: str) -> list[str]:
+    """trainer.accelerator / trainer.devices against the devices this machine has."""
+    if available == 0:
+        return [
+            f"trainer.accelerator={accelerator}: this machine has no {what}; train on the CPU "
+            "with trainer=cpu (or trainer.accelerator=auto: the GPU where there is one)"
+        ]
+    if isinstance(devices, int) and not isinstance(devices, bool) and devices > available:
+        return [
+            f"trainer.devices={devices}: this machine has {available} {what.split(' (')[0]}(s); "
+            f"use trainer.devices={available} or fewer"
+        ]
+    return []

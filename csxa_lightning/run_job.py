@@ -1,0 +1,119 @@
+"""The job around one run folder's training: one job per folder, nothing left by a failed run,
+and the way back into an interrupted one.
+
+RunJob (a context manager train() runs in):
+- takes the folder's lock (results/lock.py; rank 0 only: the other processes of a DDP run
+  follow it). A folder another live job holds is not trained: inside a --multirun the job
+  logs one line and the sweep goes on with its next run; alone it ends with that line
+  (RunLockedError);
+- a run that fails with a problem the user can fix (a UserError) keeps its log (and the
+  config Hydra saved) and nothing else -- unless it had earlier work (a checkpoint to resume
+  from), which is kept;
+- an interrupted run (Ctrl-C, SIGTERM, a SLURM signal, all of which end training with
+  KeyboardInterrupt or SystemExit) says which folder it leaves and the exact command that
+  resumes it, quoted for the shell and for Hydra's override parser.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from csxa_lightning.checkpoint import is_global_zero
+from csxa_lightning.errors import user_error
+from csxa_lightning.results.lock import (
+    DEFAULT_STALE_AFTER_HOURS,
+    RunLock,
+    RunLockedError,
+    locked_message,
+)
+from csxa_lightning.results.runs import discard_run_outputs, has_checkpoints, is_finished
+
+log = logging.getLogger(__name__)
+
+TRAIN_MODULE = "csxa_lightning.train"
+
+
+class RunJob:
+    """`with RunJob(cfg, out) as job:` -- train only when job.trains."""
+
+    def __init__(self, cfg: DictConfig, folder: Path) -> None:
+        self.folder = Path(folder)
+        hours = OmegaConf.select(cfg, "run_lock.stale_after_hours", default=None)
+        self.lock = RunLock(self.folder, DEFAULT_STALE_AFTER_HOURS if hours is None else hours)
+        self.trains = True
+        self.fresh = True  # no earlier work in the folder: a failure leaves only the log
+
+    def __enter__(self) -> RunJob:
+        self.fresh = not has_checkpoints(self.folder) and not is_finished(self.folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if not is_global_zero():
+            return self
+        holder = self.lock.acquire()
+        if holder is None:
+            return self
+        message = locked_message(self.folder, holder, self.lock.stale_after_hours)
+        if not in_multirun():
+            raise RunLockedError(message)
+        log.warning("skipped: %s", message)  # the sweep goes on with its next run
+        self.trains = False
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.lock.release()  # first: a failed run's folder may go as a whole
+        if error is None or not is_global_zero():
+            return
+        if self.fresh and user_error(error) is not None:
+            discard_run_outputs(self.folder)
+        elif isinstance(error, KeyboardInterrupt | SystemExit) and self.trains:
+            log.warning("%s", interrupted_message(self.folder))
+
+
+def in_multirun() -> bool:
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def interrupted_message(folder: Path) -> str:
+    """Where the interrupted run is and, under Hydra, the command that resumes it."""
+    if not HydraConfig.initialized():
+        return f"interrupted: the run in {folder} can resume; train it again in that folder"
+    overrides = list(HydraConfig.get().overrides.task)
+    command = resume_command(sys.executable, overrides, folder)
+    return (
+        f"interrupted: the run in {folder} can resume from its last checkpoint. Resume it "
+        f"with:\n  {command}"
+    )
+
+
+# Pure functions: the command line.
+
+
+def hydra_quoted(value: str) -> str:
+    """value as one quoted Hydra override value, read back as it is: inside double quotes
+    `=`, `,` and `[` are text; a double quote is escaped, and so are backslashes before one or
+    at the end (Hydra's grammar), and `${` (OmegaConf would interpolate it)."""
+    escaped = re.sub(r'(\\*)"', lambda m: m.group(1) * 2 + '\\"', value)
+    escaped = re.sub(r"(\\+)$", lambda m: m.group(1) * 2, escaped)
+    return '"' + escaped.replace("${", "\\${") + '"'
+
+
+def resume_command(python: str, overrides: Sequence[str], folder: Path) -> str:
+    """The shell command that trains the same config again in folder, where it resumes:
+    each override quoted for the shell, the folder for Hydra (run folder names hold `=` and
+    `,`, which Hydra's parser would read as syntax) and then for the shell."""
+    words = [python, "-m", TRAIN_MODULE, *overrides, f"hydra.run.dir={hydra_quoted(str(folder))}"]
+    return " ".join(shlex.quote(word) for word in words)
