@@ -51,6 +51,7 @@ def preflight(cfg: DictConfig) -> None:
             bool(model.get("download", True)),
         )
     problems = [*folder_problems(cfg), *logger_problems(cfg), *accelerator_problems(cfg)]
+    problems = [p if p.endswith(".") else p + "." for p in problems]  # each one a sentence
     if len(problems) == 1:
         raise MachineSetupError(problems[0])
     if problems:
