@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,12 +20,13 @@ import cv2
 import torch
 from hydra.utils import instantiate
 from lightning.fabric.utilities.rank_zero import rank_zero_only
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from csxa_lightning.data.datamodule import CSXADataModule
 from csxa_lightning.data.preprocess import Preprocessor
 from csxa_lightning.errors import UserError
 from csxa_lightning.model import CSXAClassifier
+from csxa_lightning.results.runs import LAST_CHECKPOINT
 
 log = logging.getLogger(__name__)
 
@@ -183,11 +186,49 @@ def checkpoint_overrides(cfg: DictConfig, has_validation: bool) -> dict:
     return {"monitor": None, **({"save_last": "link"} if link else {})}
 
 
+# callbacks.model_checkpoint.keep_last: ours, not ModelCheckpoint's (see finish_checkpoints).
+KEEP_LAST = "keep_last"
+# What a finished run's tested checkpoint no longer needs: the state to continue training.
+TRAINING_STATE = ("optimizer_states", "lr_schedulers")
+
+
 def build_callbacks(cfg: DictConfig, has_validation: bool) -> list:
     """cfg.callbacks instantiated: the ModelCheckpoint (callbacks.model_checkpoint, with
     checkpoint_overrides applied) first, then the others in config order."""
-    checkpoint = instantiate(
-        cfg.callbacks.model_checkpoint, **checkpoint_overrides(cfg, has_validation)
-    )
+    settings = OmegaConf.to_container(cfg.callbacks.model_checkpoint, resolve=True)
+    settings.pop(KEEP_LAST, None)
+    checkpoint = instantiate(settings, **checkpoint_overrides(cfg, has_validation))
     others = [instantiate(c) for k, c in cfg.callbacks.items() if k != "model_checkpoint"]
     return [checkpoint, *others]
+
+
+def without_training_state(path: Path) -> None:
+    """Rewrite a checkpoint without its optimizer and scheduler state (the weights, the
+    preprocessing, the normalization and the decision rule stay: all predict, export, evaluate
+    and the report read). Adam keeps two running moments per weight, so its state is twice the
+    weights' size. Written to a temporary file and renamed: a kill leaves either file whole."""
+    stored = torch.load(path, map_location="cpu", weights_only=True)
+    if not any(key in stored for key in TRAINING_STATE):
+        return
+    for key in TRAINING_STATE:
+        stored.pop(key, None)
+    partial = path.with_name(path.name + ".partial")
+    torch.save(stored, partial)
+    os.replace(partial, path)
+
+
+def finish_checkpoints(dirpath: str | Path, tested: str | None, keep_last: bool) -> None:
+    """A finished run keeps its tested checkpoint, without the training state, and drops
+    last.ckpt, which exists only to resume (callbacks.model_checkpoint.keep_last=true keeps
+    it, whole). A run tested without a checkpoint keeps last.ckpt: it is the model."""
+    if tested is None:
+        return
+    last = Path(dirpath) / LAST_CHECKPOINT
+    if keep_last:
+        if last.is_symlink():  # last.ckpt must stay whole: a copy instead of the link
+            target = last.resolve()
+            last.unlink()
+            shutil.copyfile(target, last)
+    elif last.is_symlink() or last.exists():
+        last.unlink()
+    without_training_state(Path(tested))

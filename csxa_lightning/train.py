@@ -16,7 +16,12 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from csxa_lightning import config as _config  # noqa: F401  (registers the resolvers)
-from csxa_lightning.checkpoint import build_callbacks, is_global_zero, resume_checkpoint
+from csxa_lightning.checkpoint import (
+    build_callbacks,
+    finish_checkpoints,
+    is_global_zero,
+    resume_checkpoint,
+)
 from csxa_lightning.config import CONFIG_DIR
 from csxa_lightning.config_checks import check_config
 from csxa_lightning.data.datamodule import CSXADataModule
@@ -96,6 +101,8 @@ def fit_and_test(cfg: DictConfig, out: Path) -> dict:
             *map(metrics.get, ("balanced_accuracy", "auroc")),
         )
         print(f"metrics: {write_run(out, predictions, metrics)}")
+        keep_last = OmegaConf.select(cfg, "callbacks.model_checkpoint.keep_last", default=False)
+        finish_checkpoints(trainer.checkpoint_callback.dirpath, tested, bool(keep_last))
     return metrics
 
 

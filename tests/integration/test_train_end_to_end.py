@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +11,7 @@ import torch
 import torchvision
 from hydra.utils import instantiate
 
+from csxa_lightning.data.sampler import batch_bounds
 from csxa_lightning.results.summary import sweep_objective
 from csxa_lightning.train import train
 from tests.helpers import PHANTOM_N, compose_train_config, run_module
@@ -73,9 +73,15 @@ def test_phantom_run_writes_split_predictions_and_metrics(tmp_path):
     assert saved["protocol"] == "strict"
     strict = {d["setting"] for d in saved["departures"]}
     assert {"data.stratify", "data.val_fraction", "callbacks.model_checkpoint.monitor"} <= strict
-    # With validation the kept checkpoint is the best epoch's: last.ckpt is a copy of the newest.
-    last = out / "checkpoints" / "last.ckpt"
-    assert last.is_file() and not last.is_symlink()
+    # A finished run keeps only the tested checkpoint, without the state to train further
+    # (predict, export and the report read it: their tests use such a run); last.ckpt, only
+    # for resuming, is gone.
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [
+        Path(saved["checkpoint"]).name
+    ]
+    kept = torch.load(saved["checkpoint"], weights_only=True)
+    assert "optimizer_states" not in kept and "lr_schedulers" not in kept
+    assert {"state_dict", "hyper_parameters", "CSXADataModule", "csxa_decision"} <= set(kept)
     assert saved["arch"] == "resnet18"
     # The folder the images came from, and Lightning's precision under its own name.
     assert saved["dataset_root"] == str(generated[0])
@@ -92,6 +98,7 @@ def test_without_validation_the_last_epoch_is_tested(phantom, tmp_path):
             f"data.root={phantom.root}",
             "protocol=paper",  # the default: plain random 75/25 split, no validation slice
             "trainer.max_epochs=2",
+            "callbacks.model_checkpoint.keep_last=true",
         ]
     )
     metrics = train(cfg)
@@ -116,15 +123,18 @@ def test_without_validation_the_last_epoch_is_tested(phantom, tmp_path):
         "paper": "224 x 224",
         "why": "the network sees coarser or finer detail than the paper's",
     }
-    # 2 epochs of ceil(samples / batch 8) steps: what the report shows per variant.
-    assert saved["optimizer_steps"] == 2 * math.ceil(saved["train_samples"] / 8)
+    # 2 epochs of batches of 8 (a remainder of one folded in): what the report shows.
+    assert saved["optimizer_steps"] == 2 * len(batch_bounds(saved["train_samples"], 8))
     assert Path(metrics["checkpoint"]).name == "epoch001.ckpt"  # epochs 0 and 1: the last
     assert len(pd.read_csv(out / "predictions.csv")) == len(split[split["split"] == "test"])
-    # One checkpoint write per epoch: last.ckpt links to the epoch's checkpoint, which alone
-    # is kept.
+    # keep_last=true: last.ckpt stays, whole (during training it was a link to the epoch's
+    # checkpoint: one write per epoch), with the state to train further; the tested
+    # checkpoint loses that state.
     last = out / "checkpoints" / "last.ckpt"
-    assert last.is_symlink() and last.resolve() == Path(metrics["checkpoint"]).resolve()
+    assert last.is_file() and not last.is_symlink()
     assert sorted(p.name for p in last.parent.iterdir()) == ["epoch001.ckpt", "last.ckpt"]
+    assert "optimizer_states" in torch.load(last, weights_only=True)
+    assert "optimizer_states" not in torch.load(metrics["checkpoint"], weights_only=True)
     # The training metrics, updated once per epoch, are logged for every epoch.
     logged = pd.read_csv(out / "logs" / "metrics.csv")
     per_epoch = logged.dropna(subset=["train/acc"])
