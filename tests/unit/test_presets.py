@@ -17,7 +17,10 @@ def test_default_callbacks_compose_each_file_and_none_keeps_the_checkpoint(tmp_p
     none = compose_train_config([*TINY_TRAINING, "callbacks=none"])
     assert set(none.callbacks) == {"model_checkpoint"}
     names = [type(c).__name__ for c in build_callbacks(default, has_validation=True)]
-    assert names == ["ModelCheckpoint", "LearningRateMonitor", "EarlyStopping", "ModelSummary"]
+    assert names == [
+        "ModelCheckpoint", "LearningRateMonitor", "EarlyStopping", "ModelSummary",
+        "LogIntervalWithinEpoch",  # not a preset: every run fits its logging interval
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
