@@ -34,7 +34,7 @@ from csxa_lightning.results.runs import (
     write_split,
 )
 from csxa_lightning.results.summary import Timer, run_summary, sweep_objective
-from csxa_lightning.trackers import check_tracker_packages
+from csxa_lightning.trackers import check_tracker_packages, log_config, log_final_metrics
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ def train(cfg: DictConfig) -> dict:
     callbacks = build_callbacks(cfg, datamodule.has_validation)
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    log_config(loggers, cfg)  # each tracker's hyperparameters (trackers.py)
     resume_from = resume_checkpoint(trainer.checkpoint_callback, cfg.get("force", False))
     # weights_only: checkpoints are read as data, never executed as pickles.
     trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
@@ -89,6 +90,7 @@ def train(cfg: DictConfig) -> dict:
             *map(metrics.get, ("balanced_accuracy", "auroc")),
         )
         print(f"metrics: {write_run(out, predictions, metrics)}")
+        log_final_metrics(loggers, cfg, metrics, trainer.global_step)
     return metrics
 
 
