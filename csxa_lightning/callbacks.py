@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
-
-log = logging.getLogger(__name__)
 
 
 class ReportOnMultirunEnd(Callback):
@@ -21,8 +18,7 @@ class ReportOnMultirunEnd(Callback):
 
         sweep_dir = Path(config.hydra.sweep.dir)
         paths = build_report(sweep_dir)
-        log.info("report: %s", paths["html"])
-        print(f"report: {paths['html']}")
+        print(f"report: {paths['html']}")  # once: a log.info too would echo it on the console
 
 
 class CheckVariantsOnMultirunStart(Callback):

@@ -5,7 +5,7 @@
   the report's Grad-CAM pictures read checkpoints through this one function.
 - readable_checkpoint: the last.ckpt an interrupted training resumes from, if torch can read it.
 - build_callbacks: cfg.callbacks instantiated, the checkpoint callback first, with the overrides
-  a run without validation needs.
+  a run without validation needs, then LogIntervalWithinEpoch (log_interval.py).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from csxa_lightning.data.datamodule import CSXADataModule
 from csxa_lightning.data.preprocess import Preprocessor
 from csxa_lightning.errors import UserError
+from csxa_lightning.log_interval import LogIntervalWithinEpoch
 from csxa_lightning.model import CSXAClassifier
 from csxa_lightning.results.runs import LAST_CHECKPOINT
 
@@ -194,12 +195,13 @@ TRAINING_STATE = ("optimizer_states", "lr_schedulers")
 
 def build_callbacks(cfg: DictConfig, has_validation: bool) -> list:
     """cfg.callbacks instantiated: the ModelCheckpoint (callbacks.model_checkpoint, with
-    checkpoint_overrides applied) first, then the others in config order."""
+    checkpoint_overrides applied) first, then the others in config order, then
+    LogIntervalWithinEpoch (not a preset: every run needs it)."""
     settings = OmegaConf.to_container(cfg.callbacks.model_checkpoint, resolve=True)
     settings.pop(KEEP_LAST, None)
     checkpoint = instantiate(settings, **checkpoint_overrides(cfg, has_validation))
     others = [instantiate(c) for k, c in cfg.callbacks.items() if k != "model_checkpoint"]
-    return [checkpoint, *others]
+    return [checkpoint, *others, LogIntervalWithinEpoch()]
 
 
 def without_training_state(path: Path) -> None:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from csxa_lightning.quiet import silence_known_noise
+
 
 def find_config_dir(package_dir: Path) -> Path:
     """The configs beside the code: inside the package where a wheel installed them
@@ -121,3 +123,4 @@ def register_resolvers() -> None:
 
 
 register_resolvers()
+silence_known_noise()  # every entry point imports this module before Lightning starts

@@ -1,11 +1,20 @@
 """Experiment trackers (the logger group): a missing tracker package ends the run before any
-work with one line naming the extra that installs it."""
+work with one line naming the extra that installs it; each tracker receives the composed config
+(log_config, before fitting) and the final test metrics of metrics.json (log_final_metrics).
+The CSV logger is left as it is: metrics.json and .hydra/ beside it already hold both."""
 
 from __future__ import annotations
 
 import importlib.util
+import math
+from numbers import Real
+
+from omegaconf import DictConfig, OmegaConf
 
 from csxa_lightning.errors import UserError
+
+# The final test metrics under their metrics.json names, apart from Lightning's test/ curves.
+FINAL_PREFIX = "final/"
 
 # Lightning logger class -> the package it needs (TensorBoard also accepts tensorboardX).
 TRACKER_PACKAGES = {
@@ -28,3 +37,36 @@ def check_tracker_packages(loggers: dict | None) -> None:
                 f"logger={name} needs the {needed[0]} package: "
                 "pip install 'csxa-lightning[tracking]'"
             )
+
+
+def log_config(loggers: list, cfg: DictConfig) -> None:
+    """The composed config (interpolations resolved) as each tracker's hyperparameters."""
+    params = OmegaConf.to_container(cfg, resolve=True)
+    for logger in trackers(loggers):
+        logger.log_hyperparams(params)
+
+
+def log_final_metrics(loggers: list, cfg: DictConfig, metrics: dict, step: int) -> None:
+    """metrics.json's numbers as final/NAME at the last step, then each tracker flushed (Lightning
+    finalized them when the test ended). TensorBoard gets them with the config again: its
+    HPARAMS dashboard pairs a run's config with the metrics given in the same call."""
+    final = final_metrics(metrics)
+    for logger in trackers(loggers):
+        if type(logger).__name__ == "TensorBoardLogger":
+            logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True), final, step)
+        else:
+            logger.log_metrics(final, step=step)
+        logger.finalize("success")
+
+
+def trackers(loggers: list) -> list:
+    return [lg for lg in loggers if type(lg).__name__ != "CSVLogger"]
+
+
+def final_metrics(metrics: dict) -> dict[str, float]:
+    """The finite numbers of metrics.json (no flags, no text), named final/NAME."""
+    return {
+        f"{FINAL_PREFIX}{k}": float(v)
+        for k, v in metrics.items()
+        if isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(v)
+    }

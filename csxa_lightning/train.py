@@ -41,6 +41,7 @@ from csxa_lightning.results.runs import (
 )
 from csxa_lightning.results.summary import Timer, run_summary, sweep_objective
 from csxa_lightning.run_job import RunJob
+from csxa_lightning.trackers import log_config, log_final_metrics
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ def fit_and_test(cfg: DictConfig, out: Path) -> dict:
     callbacks = build_callbacks(cfg, datamodule.has_validation)
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    log_config(loggers, cfg)  # each tracker's hyperparameters (trackers.py)
     resume_from = resume_checkpoint(trainer.checkpoint_callback, cfg.get("force", False))
     # weights_only: checkpoints are read as data, never executed as pickles.
     trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
@@ -101,6 +103,7 @@ def fit_and_test(cfg: DictConfig, out: Path) -> dict:
             *map(metrics.get, ("balanced_accuracy", "auroc")),
         )
         print(f"metrics: {write_run(out, predictions, metrics)}")
+        log_final_metrics(loggers, cfg, metrics, trainer.global_step)
         keep_last = OmegaConf.select(cfg, "callbacks.model_checkpoint.keep_last", default=False)
         finish_checkpoints(trainer.checkpoint_callback.dirpath, tested, bool(keep_last))
     return metrics

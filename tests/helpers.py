@@ -130,6 +130,19 @@ class RecordBatchKeys(L.Callback):
             f.write(",".join(sorted(batch)) + "\n")
 
 
+class RecordBatchIndices(L.Callback):
+    """Writes `epoch:i,j,...` (the batch's training-set indices, sorted) for every training
+    batch: shows which films a run trained on, batch by batch."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        indices = ",".join(map(str, sorted(batch["index"].tolist())))
+        with open(self.path, "a") as f:
+            f.write(f"{trainer.current_epoch}:{indices}\n")
+
+
 REPO = Path(__file__).resolve().parents[1]
 
 

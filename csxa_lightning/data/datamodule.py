@@ -334,7 +334,10 @@ class CSXADataModule(L.LightningDataModule):
         return batch
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
+        # trainer.overfit_batches (+debug=overfit): the same first batches every epoch, in
+        # order; Lightning's own switch to a sequential sampler does not reach our samplers.
+        overfit = self.trainer is not None and self.trainer.overfit_batches > 0
+        return self._loader("train", shuffle=not overfit)
 
     def val_dataloader(self) -> DataLoader | list:
         return self._loader("val", shuffle=False) if self.has_validation else []

@@ -7,24 +7,44 @@ import time
 
 from csxa_lightning.phantom.layout import CSXA_HEALTHY_FRACTION, generate_phantom
 
+EPILOG = """writes into OUT:
+  datasets-PNG/   one radiograph per usable case (N files, named as in CSXA)
+  datasets-JSON/  the keypoint annotation of each image
+  datasets.xlsx   the case sheet, with the real sheet's quirks (e.g. case ids without image)
+The same --n, --seed and --healthy-fraction always give the same set. Use it as data=csxa
+data.root=OUT (training does this itself with data=phantom, into its cache).
+
+example:
+  python -m csxa_lightning.phantom --out /tmp/CSXA --n 200 --healthy-fraction 0.5
+"""
+
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m csxa_lightning.phantom",
         description="Write a synthetic Cervical Spine X-ray Atlas with the real layout and quirks.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--out", required=True, help="folder to create (must not exist or be empty)"
+        "--out", required=True, help="folder to create (required; must not exist or be empty)"
     )
     parser.add_argument("--n", type=int, default=500, help="number of usable images (default 500)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="random seed of the cases and their images (default 0)"
+    )
     parser.add_argument(
         "--healthy-fraction",
         type=float,
         default=CSXA_HEALTHY_FRACTION,
         help=f"fraction of healthy cases (default CSXA's 181/4963 = {CSXA_HEALTHY_FRACTION:.4f})",
     )
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes drawing the images (default: all cores; any number: the same set)",
+    )
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:

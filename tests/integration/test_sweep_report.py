@@ -32,6 +32,7 @@ def test_sweep_ends_with_a_report_and_a_restart_skips_finished_runs(phantom, tmp
     assert len(runs) == 2
     assert runs[0].startswith("+variant=cropped,") and runs[1].startswith("+variant=original,")
     assert f"report: {sweep / 'report.html'}" in first.stdout
+    assert (first.stdout + first.stderr).count("report: ") == 1  # said once
     table = pd.read_csv(sweep / "report.csv")
     assert sorted(table["variant"]) == ["Cropped (ResNet18)", "Original (ResNet18)"]
     split = pd.read_csv(next(sweep.glob("*/split.csv")))

@@ -1,0 +1,27 @@
+"""A training run's console says what the run did, without known third-party noise."""
+
+from __future__ import annotations
+
+from tests.helpers import TINY_TRAINING, run_module
+
+NOISE = (
+    "Tip: For seamless cloud logging",  # Lightning's litlogger advert
+    "LeafSpec",  # torch's deprecation of a class Lightning's _pytree.py still uses
+    "is smaller than the logging interval",  # log_every_n_steps longer than an epoch
+)
+
+
+def test_a_training_run_prints_no_known_noise(phantom, tmp_path):
+    result = run_module(
+        "csxa_lightning.train",
+        *TINY_TRAINING,  # 27 training films in batches of 16: 2 batches, interval 10
+        "data=csxa",
+        f"data.root={phantom.root}",
+        f"paths.cache_dir={tmp_path / 'cache'}",
+        f"paths.log_dir={tmp_path / 'outputs'}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    console = result.stdout + result.stderr
+    assert [n for n in NOISE if n in console] == []
+    assert console.count("metrics: ") == 1 and "test balanced accuracy" in console

@@ -1,0 +1,38 @@
+"""The argparse commands' --help says what each mode and flag does, and its default."""
+
+from __future__ import annotations
+
+import re
+
+from tests.helpers import run_module
+
+
+def test_bench_help_names_its_modes_with_what_they_measure_and_write(tmp_path):
+    result = run_module("csxa_lightning.bench", "--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    modes = result.stdout.split("modes:", 1)[1]
+    for mode, measures, writes in [
+        ("(none)", "training throughput", "bench.json"),
+        ("data", "data pipeline", "data-<time>.json"),
+        ("device", "GPU check", "device.json"),
+    ]:
+        block = re.search(rf"^  {re.escape(mode)} .*?(?=^  \S|\Z)", modes, re.M | re.S)
+        assert block, mode
+        assert measures in block.group() and writes in block.group(), block.group()
+    data = run_module("csxa_lightning.bench", "data", "--help", cwd=tmp_path).stdout
+    assert "peak RSS of SMOTE" in data and "(default: 4963)" in data
+    device = run_module("csxa_lightning.bench", "device", "--help", cwd=tmp_path).stdout
+    assert "run.log" in device and "--budget" in device
+
+
+def test_phantom_help_gives_every_flag_a_meaning_and_a_default(tmp_path):
+    result = run_module("csxa_lightning.phantom", "--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    options = result.stdout.split("options:", 1)[1].split("\n\n", 1)[0]
+    flags = re.findall(r"^  (--[\w-]+)", options, re.M)
+    assert set(flags) >= {"--out", "--n", "--seed", "--healthy-fraction", "--workers"}
+    entries = re.split(r"^  (?=--)", options, flags=re.M)[1:]
+    for entry in entries:
+        text = " ".join(entry.split())
+        assert "default" in text or "required" in text, text
+    assert "datasets-PNG/" in result.stdout and "datasets.xlsx" in result.stdout
