@@ -1,42 +1,17 @@
-"""Experiment trackers (the logger group): a missing tracker package ends the run before any
-work with one line naming the extra that installs it; each tracker receives the composed config
+"""Experiment trackers (the logger group): each tracker receives the composed config
 (log_config, before fitting) and the final test metrics of metrics.json (log_final_metrics).
-The CSV logger is left as it is: metrics.json and .hydra/ beside it already hold both."""
+The CSV logger is left as it is: metrics.json and .hydra/ beside it already hold both. A
+missing tracker package is found before any work by preflight.py (one line naming the extra)."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from numbers import Real
 
 from omegaconf import DictConfig, OmegaConf
 
-from csxa_lightning.errors import UserError
-
 # The final test metrics under their metrics.json names, apart from Lightning's test/ curves.
 FINAL_PREFIX = "final/"
-
-# Lightning logger class -> the package it needs (TensorBoard also accepts tensorboardX).
-TRACKER_PACKAGES = {
-    "TensorBoardLogger": ("tensorboard", "tensorboardX"),
-    "MLFlowLogger": ("mlflow",),
-    "WandbLogger": ("wandb",),
-}
-
-
-class TrackerMissingError(UserError):
-    """logger=NAME needs a package this environment lacks."""
-
-
-def check_tracker_packages(loggers: dict | None) -> None:
-    for name, logger in (loggers or {}).items():
-        cls = str(logger.get("_target_", "")).rsplit(".", 1)[-1]
-        needed = TRACKER_PACKAGES.get(cls)
-        if needed and not any(importlib.util.find_spec(p) for p in needed):
-            raise TrackerMissingError(
-                f"logger={name} needs the {needed[0]} package: "
-                "pip install 'csxa-lightning[tracking]'"
-            )
 
 
 def log_config(loggers: list, cfg: DictConfig) -> None:

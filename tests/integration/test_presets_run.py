@@ -74,13 +74,13 @@ def test_profiler_writes_where_the_time_went(phantom, tmp_path):
     assert "run_training_epoch" in text or "training_step" in text
 
 
-def test_default_callbacks_log_the_learning_rate_and_keep_the_last_checkpoint(
+def test_default_callbacks_log_the_learning_rate_and_keep_the_tested_checkpoint(
     phantom, tmp_path, caplog
 ):
     caplog.set_level(logging.INFO)
     out, _ = run(phantom, tmp_path)
     assert logged(out)["lr-Adam"].dropna().tolist() == [pytest.approx(3e-4)]
-    assert (out / "checkpoints" / "last.ckpt").is_file()
+    assert [p.name for p in (out / "checkpoints").iterdir()] == ["epoch000.ckpt"]
     assert "net.layer1" in caplog.text  # model_summary: two levels deep
 
 
@@ -88,7 +88,7 @@ def test_callbacks_none_keeps_only_the_checkpoint(phantom, tmp_path, caplog):
     caplog.set_level(logging.INFO)
     out, _ = run(phantom, tmp_path, "callbacks=none")
     assert "lr-Adam" not in logged(out).columns
-    assert (out / "checkpoints" / "last.ckpt").is_file()
+    assert [p.name for p in (out / "checkpoints").iterdir()] == ["epoch000.ckpt"]
     assert "net.layer1" not in caplog.text and "net " in caplog.text  # Lightning's one level
 
 

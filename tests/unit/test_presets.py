@@ -12,24 +12,26 @@ from tests.helpers import TINY_TRAINING, compose_train_config
 def test_default_callbacks_compose_each_file_and_none_keeps_the_checkpoint(tmp_path):
     default = compose_train_config([*TINY_TRAINING, f"paths.output_dir={tmp_path}"])
     assert set(default.callbacks) == {
-        "model_checkpoint", "lr_monitor", "early_stopping", "model_summary"
+        "model_checkpoint", "finite_loss", "lr_monitor", "early_stopping", "model_summary"
     }  # fmt: skip
     none = compose_train_config([*TINY_TRAINING, "callbacks=none"])
     assert set(none.callbacks) == {"model_checkpoint"}
     names = [type(c).__name__ for c in build_callbacks(default, has_validation=True)]
     assert names == [
-        "ModelCheckpoint", "LearningRateMonitor", "EarlyStopping", "ModelSummary",
+        "ModelCheckpoint", "StopOnNonFiniteLoss", "LearningRateMonitor", "EarlyStopping",
+        "ModelSummary",
         "LogIntervalWithinEpoch",  # not a preset: every run fits its logging interval
     ]  # fmt: skip
 
 
-def test_a_missing_tracker_package_names_the_extra(monkeypatch):
+def test_a_missing_tracker_package_names_the_extra(monkeypatch, tmp_path):
     import importlib.util
 
-    from csxa_lightning.trackers import TrackerMissingError, check_tracker_packages
+    from csxa_lightning.preflight import MachineSetupError, preflight
 
+    paths = [f"paths.output_dir={tmp_path / 'run'}", f"paths.cache_dir={tmp_path / 'cache'}"]
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    cfg = compose_train_config([*TINY_TRAINING, "logger=mlflow"])
-    with pytest.raises(TrackerMissingError, match=r"logger=mlflow .*csxa-lightning\[tracking\]"):
-        check_tracker_packages(cfg.logger)
-    check_tracker_packages(compose_train_config(TINY_TRAINING).logger)  # csv: nothing needed
+    cfg = compose_train_config([*TINY_TRAINING, *paths, "logger=mlflow"])
+    with pytest.raises(MachineSetupError, match=r"logger.mlflow .*csxa-lightning\[tracking\]"):
+        preflight(cfg)
+    preflight(compose_train_config([*TINY_TRAINING, *paths]))  # csv: nothing needed
