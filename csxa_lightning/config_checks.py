@@ -24,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from csxa_lightning.data.augment import BORDER_MODES, INTERPOLATIONS
 from csxa_lightning.data.transforms import ENHANCED_ORDERS
 from csxa_lightning.errors import ConfigValueError
+from csxa_lightning.phantom.anatomy import EFFECTS
 
 _ABSENT = object()
 
@@ -70,6 +71,12 @@ RULES = (
         "0.036470",
     ),
     Rule("data.phantom.n", lambda v: _integer(v) and v >= 8, "an integer >= 8", "500"),
+    Rule(
+        "data.phantom.effect",
+        lambda v: v in EFFECTS,
+        "natural, planted or none (what the phantom's films show of their labels)",
+        "natural",
+    ),
     Rule("data.batch_size", lambda v: _integer(v) and v >= 1, "an integer >= 1", "32"),
     Rule("data.num_workers", lambda v: _integer(v) and v >= 0, "an integer >= 0", "4"),
     Rule(
