@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-all test-gpu lint format demo report bench bench-data bench-device wheels clean
+.PHONY: help venv test test-all test-gpu lint format demo demo-null report bench bench-data bench-device wheels clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -36,8 +36,11 @@ format: $(STAMP)  ## ruff: apply fixes and formatting
 	$(BIN)/ruff check --fix csxa_lightning tests
 	$(BIN)/ruff format csxa_lightning tests
 
-demo: $(STAMP)  ## the whole Table 1 grid at demo scale on the phantom set, then its report
+demo: $(STAMP)  ## the Table 1 grid at demo scale on the planted-effect phantom, then its report
 	$(BIN)/python -m csxa_lightning.train experiment=demo
+
+demo-null: $(STAMP)  ## the same grid on the null phantom (labels independent of the films)
+	$(BIN)/python -m csxa_lightning.train experiment=demo_null
 
 SWEEP ?=
 report: $(STAMP)  ## rebuild the report of the latest sweep (or SWEEP=outputs/sweeps/NAME)

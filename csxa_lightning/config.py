@@ -91,14 +91,18 @@ def input_pipeline(accelerator: str) -> str:
     return "device" if on_gpu(accelerator) else "loader"
 
 
-def phantom_root(cache_dir: str, n: int, seed: int, healthy_fraction: float) -> str:
+def phantom_root(
+    cache_dir: str, n: int, seed: int, healthy_fraction: float, effect: str = "natural"
+) -> str:
     """data=phantom's data.root: the phantom set's folder under cache_dir, generated on first
     use (once, under a lock: phantom.store.ensure_phantom) and reused after. Resolved when the
     datamodule is built, after train() checked the config (a bad data.phantom.n generates
     nothing)."""
     from csxa_lightning.phantom.store import ensure_phantom  # the renderer only when needed
 
-    return str(ensure_phantom(cache_dir, n=n, seed=seed, healthy_fraction=healthy_fraction))
+    return str(
+        ensure_phantom(cache_dir, n=n, seed=seed, healthy_fraction=healthy_fraction, effect=effect)
+    )
 
 
 def register_resolvers() -> None:

@@ -26,6 +26,7 @@ from csxa_lightning.data.images import BIT_DEPTHS
 from csxa_lightning.data.transforms import ENHANCED_ORDERS
 from csxa_lightning.decision import DecisionSettings
 from csxa_lightning.errors import ConfigValueError
+from csxa_lightning.phantom.anatomy import EFFECTS
 
 _ABSENT = object()
 
@@ -72,6 +73,12 @@ RULES = (
         "0.036470",
     ),
     Rule("data.phantom.n", lambda v: _integer(v) and v >= 8, "an integer >= 8", "500"),
+    Rule(
+        "data.phantom.effect",
+        lambda v: v in EFFECTS,
+        "natural, planted or none (what the phantom's films show of their labels)",
+        "natural",
+    ),
     Rule(
         "data.batch_size",
         lambda v: _integer(v) and v >= 2,

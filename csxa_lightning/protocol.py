@@ -151,9 +151,11 @@ def _phantom(cfg: DictConfig) -> dict | None:
     n = phantom.get("n", "?")
     healthy = phantom.get("healthy_fraction")
     share = f", {100 * healthy:.1f} % healthy" if isinstance(healthy, int | float) else ""
+    effect = phantom.get("effect", "natural")
+    planted = "" if effect == "natural" else f", effect {effect}"
     return item(
         "data",
-        f"synthetic phantom films (n = {n}{share})",
+        f"synthetic phantom films (n = {n}{share}{planted})",
         "CSXA: 4963 films, 181 healthy",
         "the numbers say nothing about CSXA",
     )

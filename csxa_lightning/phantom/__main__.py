@@ -1,10 +1,12 @@
-"""python -m csxa_lightning.phantom --out DIR --n N --seed S [--healthy-fraction F]"""
+"""python -m csxa_lightning.phantom --out DIR --n N --seed S [--healthy-fraction F]
+[--effect natural|planted|none]"""
 
 from __future__ import annotations
 
 import argparse
 import time
 
+from csxa_lightning.phantom.anatomy import EFFECTS
 from csxa_lightning.phantom.layout import CSXA_HEALTHY_FRACTION, generate_phantom
 
 EPILOG = """writes into OUT:
@@ -40,6 +42,14 @@ def main(argv: list[str] | None = None) -> None:
         help=f"fraction of healthy cases (default CSXA's 181/4963 = {CSXA_HEALTHY_FRACTION:.4f})",
     )
     parser.add_argument(
+        "--effect",
+        choices=tuple(EFFECTS),
+        default="natural",
+        help="what the films show of their labels: "
+        + "; ".join(f"{name}: {text}" for name, text in EFFECTS.items())
+        + " (default natural)",
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         default=None,
@@ -54,11 +64,13 @@ def main(argv: list[str] | None = None) -> None:
             seed=args.seed,
             healthy_fraction=args.healthy_fraction,
             workers=args.workers,
+            effect=args.effect,
         )
     except (FileExistsError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None  # the one-line contract (errors.py)
     print(
-        f"wrote {summary.n_images} images ({summary.n_healthy} healthy) and a sheet of "
+        f"wrote {summary.n_images} images ({summary.n_healthy} healthy, effect "
+        f"{args.effect}) and a sheet of "
         f"{summary.n_rows} rows to {summary.root} in {time.perf_counter() - start:.1f} s; "
         f"case ids without image: {summary.missing_case_ids[0]}..{summary.missing_case_ids[-1]}"
     )

@@ -30,6 +30,23 @@ _LEVELS = ("C2", "C3", "C4", "C5", "C6", "C7")
 _DISC_DISEASE_WEIGHT = np.array([0.25, 0.4, 0.65, 1.0, 0.9])
 _BODY_DISEASE_WEIGHT = np.array([0.2, 0.4, 0.7, 1.0, 1.0, 0.6])
 
+# What the generator plants (data.phantom.effect, --effect): the set's ground truth.
+EFFECTS = {
+    "natural": "disease signs (narrowed discs, anterior osteophytes, sclerotic endplates) at "
+    "every level C2-C7, strongest at C5-C6, on the diseased films only; the spine's curvature "
+    "also differs between the classes",
+    "planted": "bold disease signs at C5-C7 only, on the diseased films only, in tall films "
+    "whose 500 x 500 centre crop shows C2-C4 and mostly cuts the lower levels off: the "
+    "keypoint crops see the signs, crop=none mostly cannot; nothing else in a film depends on "
+    "its label",
+    "none": "the planted set's films with labels independent of them: the same bold C5-C7 "
+    "signs drawn on a random share of the films, regardless of the label; no variant can "
+    "beat chance",
+}
+# The planted (and null) signs: these levels only (bodies C5-C7, discs C5-6 and C6-7).
+LOWER_BODIES = np.array([False, False, False, True, True, True])
+LOWER_DISCS = np.array([False, False, False, True, True])
+
 
 # -----------------------------------------------------------------------------------------------
 # Geometry types
@@ -114,6 +131,7 @@ class DiseaseSigns:
     disc_narrowing: np.ndarray  # (5,) fraction of disc height lost, discs C2-3 .. C6-7
     osteophytes: np.ndarray  # (6, 2) spur length / body height at [superior, inferior] corner
     sclerosis: np.ndarray  # (6,) endplate sclerosis thickness / body height
+    sclerosis_density: float = 0.25  # added to the cortex's density (the planted signs: 0.8)
 
 
 # -----------------------------------------------------------------------------------------------
@@ -170,8 +188,14 @@ def build_curve(
     return SpineCurve(s, xy - xy[n], theta)
 
 
-def sample_disease(rng: np.random.Generator, diseased: bool, severity: float) -> DiseaseSigns:
-    """Draw the same random numbers for both classes, then switch signs on by class/severity."""
+def sample_disease(
+    rng: np.random.Generator, diseased: bool, severity: float, lower_bold: bool = False
+) -> DiseaseSigns:
+    """Draw the same random numbers for both classes, then switch signs on by class/severity.
+
+    lower_bold (the planted effect): every sign present, at C5-C7 only, the spurs at full
+    length and the sclerotic bands three times as thick, so that they survive a resize of
+    the spine to a few dozen pixels. The random draws are the same either way."""
     has_narrowing, has_osteophytes, has_sclerosis = rng.random(3) < (0.85, 0.75, 0.6)
     narrowing = 0.7 * _DISC_DISEASE_WEIGHT * rng.uniform(0.7, 1.0, 5)
     spur_on = rng.random((6, 2)) < 0.35 + 0.65 * _BODY_DISEASE_WEIGHT[:, None]
@@ -179,10 +203,16 @@ def sample_disease(rng: np.random.Generator, diseased: bool, severity: float) ->
     spurs[0, 0] = 0.0  # C2 has no superior endplate (the dens rises there)
     sclerosis = 0.12 * _BODY_DISEASE_WEIGHT * rng.uniform(0.5, 1.0, 6)
     scale = severity if diseased else 0.0
+    if lower_bold:
+        has_narrowing = has_osteophytes = has_sclerosis = True
+        narrowing = np.where(LOWER_DISCS, 0.6, 0.0)
+        spurs = np.where(LOWER_BODIES[:, None], 0.55, 0.0) * np.ones((6, 2))
+        sclerosis = np.where(LOWER_BODIES, 0.32, 0.0)
     return DiseaseSigns(
         disc_narrowing=narrowing * scale * has_narrowing,
         osteophytes=spurs * scale * has_osteophytes,
         sclerosis=sclerosis * scale * has_sclerosis,
+        sclerosis_density=0.8 if lower_bold else 0.25,
     )
 
 
@@ -268,9 +298,19 @@ def keypoints(vertebrae: list[Vertebra]) -> dict[str, tuple[float, float]]:
 
 
 def placement_offset(
-    rng: np.random.Generator, vertebrae: list[Vertebra], width: int, height: int
+    rng: np.random.Generator,
+    vertebrae: list[Vertebra],
+    width: int,
+    height: int,
+    c2_y: float | None = None,
 ) -> np.ndarray:
-    """Translate the column so the bodies sit in the middle column with margins all round."""
+    """Translate the column so the bodies sit in the middle column with margins all round.
+
+    c2_y (the planted effect's tall films): put the center of the C2 body at this row instead,
+    and the column in the middle of the width."""
+    if c2_y is not None:
+        x = width * rng.uniform(0.42, 0.5)
+        return np.array([x, c2_y]) - vertebrae[0].frame.origin
     corners = np.concatenate([v.corners for v in vertebrae])
     lo, hi = corners.min(axis=0), corners.max(axis=0)
     center = 0.5 * (lo + hi)

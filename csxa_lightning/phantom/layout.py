@@ -21,6 +21,7 @@ import numpy as np
 import openpyxl
 
 from csxa_lightning.data.csxa import JSON_DIR, PNG_DIR, SHEET_FILE, SHEET_NAME
+from csxa_lightning.phantom.anatomy import EFFECTS
 from csxa_lightning.phantom.render import render_radiograph
 
 CSXA_IMAGES = 4963  # usable films in the real atlas
@@ -37,6 +38,9 @@ CURVATURE_P = {
     0: (0.70, 0.15, 0.10, 0.05, 0.00),
     1: (0.30, 0.35, 0.10, 0.10, 0.15),
 }
+# The planted and null sets: one curvature distribution for both classes (the mean of the two).
+CURVATURE_P_ANY = tuple(0.5 * (a + b) for a, b in zip(CURVATURE_P[0], CURVATURE_P[1], strict=True))
+CENTER_CROP = 500  # the paper's base crop (conf/crop/none.yaml), which the tall films outgrow
 
 HEADER = [
     "Number",
@@ -65,6 +69,16 @@ class PhantomCase:
     height: int
     inverted: bool
     quirk: str | None  # "duplicate", "polygon", "label_case" or None
+    # The planted effect and the null control (plan_cases' effect): whether the film shows
+    # disease signs (None: it does when diseased), the body height in pixels and the row of
+    # the C2 body's center (None: the natural set's geometry).
+    signs: bool | None = None
+    unit_px: float | None = None
+    c2_y: float | None = None
+
+    @property
+    def draws_signs(self) -> bool:
+        return self.label == 1 if self.signs is None else self.signs
 
     @property
     def stem(self) -> str:
@@ -84,8 +98,31 @@ class PhantomSummary:
     quirks: dict[str, list[str]] = field(default_factory=dict)
 
 
-def plan_cases(n: int, seed: int, healthy_fraction: float) -> list[PhantomCase]:
-    """Every random choice of the set, drawn up front so that rendering order does not matter."""
+def tall_film(rng: np.random.Generator) -> tuple[int, int, float, float]:
+    """(width, height, body height px, C2 center row) of a planted-effect film: a spine so
+    large that the 500 x 500 centre window spans about C2-C4 (C2's center lies 0.5 to 0.9
+    body heights below the window's top edge, C5's top about 3.3 body heights below C2's
+    center), in a film tall enough to hold C7 and the shoulders below it."""
+    unit = float(rng.uniform(130.0, 150.0))
+    height = int(round(17.0 * unit - CENTER_CROP + rng.uniform(0.0, 0.5) * unit))
+    width = int(rng.integers(700, 1001))
+    c2_y = (height - CENTER_CROP) // 2 + unit * float(rng.uniform(0.5, 0.9))
+    return width, height, unit, c2_y
+
+
+def plan_cases(
+    n: int, seed: int, healthy_fraction: float, effect: str = "natural"
+) -> list[PhantomCase]:
+    """Every random choice of the set, drawn up front so that rendering order does not matter.
+
+    effect (anatomy.EFFECTS): "natural" draws the signs everywhere on the diseased films;
+    "planted" draws bold signs at C5-C7 only, on the diseased films, in tall films
+    (tall_film) with one curvature distribution for both classes, so that only the lower
+    spine tells the classes apart; "none" (the null control) is the planted set's films with
+    the signs drawn on a random share of 1 - healthy_fraction of the films, independently of
+    the label."""
+    if effect not in EFFECTS:
+        raise ValueError(f"--effect {effect!r}: must be one of {', '.join(EFFECTS)}")
     if n < 4:
         raise ValueError(f"--n {n}: the phantom set needs at least 4 images")
     if not 0.0 <= healthy_fraction <= 1.0:
@@ -117,8 +154,17 @@ def plan_cases(n: int, seed: int, healthy_fraction: float) -> list[PhantomCase]:
         sheet_age = age
         if case_id in mismatch_ids:
             sheet_age = int(np.clip(age + rng.choice([-3, -2, -1, 1, 2, 3]), 18, 99))
-        width = int(rng.integers(550, 1001))
-        height = int(rng.integers(max(700, width - 50), 1101))
+        if effect == "natural":
+            width = int(rng.integers(550, 1001))
+            height = int(rng.integers(max(700, width - 50), 1101))
+            signs, unit, c2_y, curvature_p = None, None, None, CURVATURE_P[label]
+            draws = label == 1
+        else:
+            width, height, unit, c2_y = tall_film(rng)
+            # planted: the signs are the label; null: a coin at the planted set's rate.
+            signs = label == 1 if effect == "planted" else bool(rng.random() >= healthy_fraction)
+            curvature_p, draws = CURVATURE_P_ANY, signs
+        low = 0.1 if effect == "natural" else 0.7  # the planted signs are bold
         cases.append(
             PhantomCase(
                 case_id=case_id,
@@ -126,13 +172,16 @@ def plan_cases(n: int, seed: int, healthy_fraction: float) -> list[PhantomCase]:
                 age=age,
                 sheet_age=sheet_age,
                 label=None if case_id == unlabelled else label,
-                curvature=int(rng.choice(5, p=CURVATURE_P[label])) + 1,
-                severity=float(rng.uniform(0.1, 1.0)) if label == 1 else 0.0,
+                curvature=int(rng.choice(5, p=curvature_p)) + 1,
+                severity=float(rng.uniform(low, 1.0)) if draws else 0.0,
                 has_image=has_image,
                 width=width,
                 height=height,
                 inverted=bool(rng.random() < INVERTED_FRACTION),
                 quirk=quirk_of.get(case_id),
+                signs=signs,
+                unit_px=unit,
+                c2_y=c2_y,
             )
         )
     return cases
@@ -173,10 +222,13 @@ def write_case(root: Path, case: PhantomCase, seed: int) -> None:
         rng,
         width=case.width,
         height=case.height,
-        diseased=case.label == 1,
+        diseased=case.draws_signs,
         severity=case.severity,
         curvature=case.curvature,
         inverted=case.inverted,
+        lower_bold=case.signs is not None,
+        unit_px=case.unit_px,
+        c2_y=case.c2_y,
     )
     rgba = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGRA)
     # zlib level 1: 4x faster than level 6 for 30 % larger files; generation speed matters more.
@@ -228,14 +280,17 @@ def generate_phantom(
     seed: int = 0,
     healthy_fraction: float = CSXA_HEALTHY_FRACTION,
     workers: int | None = None,
+    effect: str = "natural",
 ) -> PhantomSummary:
-    """Write a synthetic CSXA folder with n usable images into out (must not exist or be empty)."""
+    """Write a synthetic CSXA folder with n usable images into out (must not exist or be empty).
+
+    effect: what the set's films show of their labels (anatomy.EFFECTS, plan_cases)."""
     root = Path(out)
     if root.exists() and any(root.iterdir()):
         raise FileExistsError(f"{root} is not empty; choose a new --out folder or delete it")
     (root / PNG_DIR).mkdir(parents=True, exist_ok=True)
     (root / JSON_DIR).mkdir(exist_ok=True)
-    cases = plan_cases(n, seed, healthy_fraction)
+    cases = plan_cases(n, seed, healthy_fraction, effect)
     with_image = [c for c in cases if c.has_image]
     workers = workers or os.cpu_count() or 1
     if workers == 1:

@@ -464,7 +464,9 @@ def _draw_osteophytes(bone: np.ndarray, vert: Vertebra, spurs: np.ndarray, look:
         outline(bone, beak, look.bone * look.cortex, max(1, int(0.03 * vert.height)))
 
 
-def _draw_sclerosis(bone: np.ndarray, vert: Vertebra, thickness: float, look: Look) -> None:
+def _draw_sclerosis(
+    bone: np.ndarray, vert: Vertebra, thickness: float, density: float, look: Look
+) -> None:
     """Sclerotic endplates: a thick dense band just inside the superior and inferior edges."""
     px = thickness * vert.height
     if px < 1.0:
@@ -472,7 +474,7 @@ def _draw_sclerosis(bone: np.ndarray, vert: Vertebra, thickness: float, look: Lo
     tl, tr, br, bl = vert.corners
     down = (bl - tl + br - tr) / np.linalg.norm(bl - tl + br - tr)
     inset = 0.5 * px + 0.04 * vert.height
-    value = look.bone * (look.cortex + 0.25)
+    value = look.bone * (look.cortex + density)
     pairs = [(tl, tr, down), (bl, br, -down)] if vert.level != "C2" else [(bl, br, -down)]
     for a, b, inward in pairs:
         seg = np.stack([a + inward * inset, b + inward * inset])
@@ -503,7 +505,7 @@ def _bone_layer(
     for i, vert in enumerate(verts):
         _draw_body(bone, vert, look)
         _draw_osteophytes(bone, vert, disease.osteophytes[i], look)
-        _draw_sclerosis(bone, vert, float(disease.sclerosis[i]), look)
+        _draw_sclerosis(bone, vert, float(disease.sclerosis[i]), disease.sclerosis_density, look)
     # Trabecular bone: fine mottle inside every bone, coarser density variation on top.
     cell = max(2.5, c2.height / 16)
     texture = smooth_noise(rng, shape, cell, cv2.INTER_LINEAR)
@@ -551,20 +553,30 @@ def render_radiograph(
     severity: float,
     curvature: int,
     inverted: bool,
+    lower_bold: bool = False,
+    unit_px: float | None = None,
+    c2_y: float | None = None,
 ) -> tuple[np.ndarray, dict[str, tuple[float, float]]]:
-    """Returns (gray uint8 array of shape (height, width), {label: (x, y)} for the 23 labels)."""
+    """Returns (gray uint8 array of shape (height, width), {label: (x, y)} for the 23 labels).
+
+    The planted effect's films (layout.plan_cases): lower_bold draws bold signs at C5-C7 only
+    (anatomy.sample_disease), unit_px fixes the typical body height in pixels and c2_y the row
+    of the C2 body's center; by default the spine's size follows the film's and the column
+    sits in the middle."""
     if curvature not in (LORDOTIC, STRAIGHT, SIGMOID, REVERSE_SIGMOID, KYPHOTIC):
         raise ValueError(f"curvature must be 1..5, got {curvature}")
     shape = (height, width)
     severity = float(np.clip(severity, 0.0, 1.0))
-    disease = sample_disease(rng, diseased, severity)
+    disease = sample_disease(rng, diseased, severity, lower_bold)
     heights, depths, discs = sample_sizes(rng, disease)
     span = 0.5 * heights[0] + heights[1:].sum() + discs.sum()  # C2 center to C7 bottom
     unit = min(height * rng.uniform(0.36, 0.52) / span, width / 9.5)
+    if unit_px is not None:
+        unit = unit_px
     length = float((heights.sum() - 0.5 * heights[0] + discs.sum()) * unit)
     curve = build_curve(rng, curvature, length, 3.0 * max(shape))
     verts = build_vertebrae(rng, curve, heights, depths, discs, unit)
-    offset = placement_offset(rng, verts, width, height)
+    offset = placement_offset(rng, verts, width, height, c2_y)
     curve, verts = curve.shifted(offset), [v.shifted(offset) for v in verts]
 
     look = _sample_look(rng)

@@ -18,8 +18,14 @@ PHANTOM_VERSION = 1
 COMPLETE_MARKER = ".complete"
 
 
-def phantom_dir(cache_dir: str | Path, n: int, seed: int, healthy_fraction: float) -> Path:
+def phantom_dir(
+    cache_dir: str | Path, n: int, seed: int, healthy_fraction: float, effect: str = "natural"
+) -> Path:
+    """The set's folder: every setting that changes the files is in its name (a planted and a
+    null set of the same size never share one)."""
     name = f"v{PHANTOM_VERSION}-n{n}-seed{seed}-healthy{healthy_fraction:.4f}"
+    if effect != "natural":  # the natural sets keep the names they had before effects existed
+        name += f"-{effect}"
     return Path(cache_dir).expanduser() / "phantom" / name
 
 
@@ -29,6 +35,7 @@ def ensure_phantom(
     seed: int = 0,
     healthy_fraction: float = CSXA_HEALTHY_FRACTION,
     workers: int | None = None,
+    effect: str = "natural",
 ) -> Path:
     """The folder of this phantom set, generating it first if no complete copy exists.
 
@@ -37,7 +44,7 @@ def ensure_phantom(
     wait (on a shared file system without working locks, both generate and the loser of the
     rename discards its copy).
     """
-    target = phantom_dir(cache_dir, n, seed, healthy_fraction)
+    target = phantom_dir(cache_dir, n, seed, healthy_fraction, effect)
     if (target / COMPLETE_MARKER).exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -46,18 +53,29 @@ def ensure_phantom(
     with FileLock(str(target) + ".lock"):
         if (target / COMPLETE_MARKER).exists():
             return target
-        _generate_into(target, n, seed, healthy_fraction, workers)
+        _generate_into(target, n, seed, healthy_fraction, workers, effect)
     return target
 
 
 def _generate_into(
-    target: Path, n: int, seed: int, healthy_fraction: float, workers: int | None
+    target: Path, n: int, seed: int, healthy_fraction: float, workers: int | None, effect: str
 ) -> None:
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        log.info("generating phantom CSXA set (%d images, seed %d) into %s", n, seed, target)
+        log.info(
+            "generating phantom CSXA set (%d images, seed %d, effect %s) into %s",
+            n,
+            seed,
+            effect,
+            target,
+        )
         generate_phantom(
-            staging, n=n, seed=seed, healthy_fraction=healthy_fraction, workers=workers
+            staging,
+            n=n,
+            seed=seed,
+            healthy_fraction=healthy_fraction,
+            workers=workers,
+            effect=effect,
         )
         (staging / COMPLETE_MARKER).touch()
         try:

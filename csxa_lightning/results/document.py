@@ -26,6 +26,7 @@ from csxa_lightning.results.tables import (
     decoded_paper_markdown,
     majority_row,
     not_compared_markdown,
+    phantom_markdown,
     protocol_markdown,
     run_table,
     seeds_markdown,
@@ -79,6 +80,7 @@ def markdown_report(
         f"{len(runs)} run(s) from `{sweep_dir}`. Test split: {n['n']} images "
         f"({n['n_healthy']} healthy, {n['n_diseased']} diseased). Positive class: diseased. "
         f"Baseline: {baseline_name} (the variant marked baseline in its yaml).",
+        *filter(None, [phantom_markdown(runs)]),
         protocol_markdown(runs),
         *unfinished_markdown(sweep_dir, unfinished or []),
         "## Table 1 (the paper's layout)",
@@ -100,7 +102,13 @@ def markdown_report(
         "and specificity (binomial proportions with fixed denominators) and for accuracy "
         "(report.csv), 95 % stratified bootstrap for the others, with the seed metrics.json "
         "used (the same intervals); Δ: paired bootstrap of the difference in balanced "
-        "accuracy to the baseline.",
+        "accuracy to the baseline. Detectable Δ: the smallest difference from the baseline "
+        "(percentage points) that this test set detects with 80 % power at α = 0.05, given the "
+        "share of images on which the two disagree: in accuracy by the exact McNemar test "
+        "(power computed exactly), in balanced accuracy by a normal approximation from the class "
+        "counts and each class's disagreement (statsmodels' normal_power_het); — where no "
+        "difference would reach that power (or there is no baseline). A difference smaller "
+        "than it, found or not, says little.",
         table2_markdown(table),
     ]
     undefined = undefined_markdown(table)

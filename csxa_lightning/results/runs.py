@@ -172,6 +172,7 @@ class Run:
     variant: str | None = None  # the +variant name (conf/variant/), None for a plain run
     is_baseline: bool | None = None  # variant.baseline; None when the run has no marker
     recorded: dict = field(default_factory=dict)  # what train.py wrote into metrics.json
+    phantom: dict | None = None  # data.phantom: the phantom set's settings; None on real data
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -221,6 +222,16 @@ def run_title(name: str, arch: str, crop: str, color: str) -> str:
 
 def run_repeat(run: Run) -> str:
     return f"seed {run.seed}" + (f", fold {run.fold}" if run.fold >= 0 else "")
+
+
+def phantom_settings(config) -> dict | None:
+    """The run's data.phantom (n, seed, healthy_fraction, effect) as a dict; None when it
+    trained on a real dataset (or wrote no such block)."""
+    phantom = OmegaConf.select(config, "data.phantom")
+    if phantom is None:
+        return None
+    settings = OmegaConf.to_container(phantom, resolve=False)
+    return {"effect": "natural", **settings} if isinstance(settings, dict) else None
 
 
 def load_run(folder: Path) -> Run:
@@ -273,6 +284,7 @@ def read_run(folder: Path) -> Run:
         variant=variant.get("name"),
         is_baseline=bool(variant["baseline"]) if "baseline" in variant else None,
         recorded=read_metrics(folder),
+        phantom=phantom_settings(config),
     )
     # The seed training used for metrics.json's intervals: the report's are the same numbers.
     seed = run.recorded.get("bootstrap_seed", bootstrap_seed(run.seed))

@@ -9,6 +9,8 @@ trustworthy. The paired alternatives offered here are the exact McNemar test (`m
 which uses only the images on which the two models disagree, and a paired stratified bootstrap
 of any metric's difference (`paired_bootstrap`). `holm` adjusts a family of such p-values for
 multiplicity. Across folds or seeds, `paired_ttest` and `mean_sd` summarise repeated runs.
+`mcnemar_detectable_difference` and `balanced_accuracy_detectable_difference` say how large a
+difference the test set could have detected (80 % power at alpha = 0.05).
 
 `decode_published_row` works the other way round: from a published accuracy, weighted
 precision and weighted F1 it finds every confusion matrix that prints as those figures, which
@@ -21,9 +23,11 @@ import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from scipy.stats import binomtest, ttest_rel
+from scipy.optimize import brentq
+from scipy.stats import binom, binomtest, ttest_rel
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import normal_power_het
 from statsmodels.stats.proportion import proportions_ztest
 
 from csxa_lightning.results.metrics import (
@@ -125,6 +129,117 @@ def mcnemar_exact(
         side = "greater" if alternative == "larger" else "less"
         p = binomtest(b, b + c, 0.5, alternative=side).pvalue
     return {"b": b, "c": c, "n": len(a), "p": float(min(1.0, p)), "alternative": alternative}
+
+
+# --------------------------------------------------------------------------- power
+
+
+def mcnemar_power(n: int, discordance: float, difference: float, alpha: float = 0.05) -> float:
+    """Power of the two-sided exact McNemar test (mcnemar_exact) at level alpha on n paired
+    images, when a share `discordance` of the images has the two models disagree and model a
+    is right on (discordance + difference) / 2 of all images where b is wrong (so a's
+    accuracy exceeds b's by `difference`).
+
+    statsmodels has no power class for McNemar's test, so it is computed exactly here: the
+    number of discordant images D is Binomial(n, discordance); given D the test rejects when
+    min(b, c) <= k_D, the largest k with 2 P(Binomial(D, 1/2) <= k) <= alpha, and b is
+    Binomial(D, (discordance + difference) / (2 discordance)). Summed over D, no
+    approximation. (Connor's 1987 normal approximation, statsmodels' normal_power_het with
+    std_null sqrt(discordance) and std_alternative sqrt(discordance - difference^2), is close
+    for large n but ignores the exact test's discreteness.)
+    """
+    _check_power_inputs(n, discordance, alpha)
+    if not 0 <= abs(difference) <= discordance:
+        raise ValueError(
+            f"|difference| must not exceed the discordance ({discordance}), got {difference}"
+        )
+    if discordance == 0:
+        return 0.0
+    d = np.arange(n + 1)
+    # k_D: the largest k with 2 P(X <= k) <= alpha under H0 (-1: no b rejects).
+    k = binom.ppf(alpha / 2, d, 0.5).astype(int)
+    k = np.where(2 * binom.cdf(k, d, 0.5) <= alpha, k, k - 1)
+    q = (discordance + difference) / (2 * discordance)
+    reject = np.where(k >= 0, binom.cdf(k, d, q) + binom.sf(d - k - 1, d, q), 0.0)
+    return float(np.sum(binom.pmf(d, n, discordance) * reject))
+
+
+def mcnemar_detectable_difference(
+    n: int, discordance: float, alpha: float = 0.05, power: float = 0.8
+) -> float:
+    """The smallest difference in accuracy (a fraction) that the two-sided exact McNemar test
+    on n paired images detects with the given power at level alpha, for an observed share of
+    discordant images (mcnemar_power). NaN when no difference up to the discordance itself
+    (one model right on every discordant image) reaches that power."""
+    _check_power_inputs(n, discordance, alpha)
+    if not 0 < power < 1:
+        raise ValueError(f"power must lie in (0, 1), got {power}")
+    if discordance == 0 or mcnemar_power(n, discordance, discordance, alpha) < power:
+        return float("nan")
+    # Power grows with the difference; bisect on it to a thousandth of a percentage point.
+    low, high = 0.0, discordance
+    while high - low > 1e-5:
+        mid = 0.5 * (low + high)
+        if mcnemar_power(n, discordance, mid, alpha) >= power:
+            high = mid
+        else:
+            low = mid
+    return high
+
+
+def balanced_accuracy_detectable_difference(
+    n_healthy: int,
+    n_diseased: int,
+    discordance_healthy: float,
+    discordance_diseased: float,
+    alpha: float = 0.05,
+    power: float = 0.8,
+) -> float:
+    """The smallest difference in balanced accuracy detectable with the given power at level
+    alpha (two-sided), for the class counts of the test set and the share of discordant images
+    within each class.
+
+    Balanced accuracy is the mean of the two class recalls, and each recall's paired
+    difference delta_c is McNemar-like within its class: its variance is
+    (psi_c - delta_c^2) / n_c (psi_c / n_c under H0). The alternative assumed: the variant
+    wins the same share of the discordant films in each class, so delta_c is proportional to
+    psi_c (delta_c = delta psi_c / mean psi, which keeps delta_c <= psi_c up to delta = mean
+    psi). The difference then has std_null sqrt(psi_h / n_h + psi_d / n_d) / 2 and
+    std_alternative sqrt(sum_c (psi_c - delta_c^2) / n_c) / 2, and the power is that of a
+    normal test: statsmodels' normal_power_het (a normal approximation, not a simulation).
+    With few films in a class (47 healthy in the paper) that class dominates the variance.
+    NaN when no delta up to the mean discordance reaches that power.
+    """
+    for n_c in (n_healthy, n_diseased):
+        _check_power_inputs(n_c, 0.0, alpha)
+    for psi in (discordance_healthy, discordance_diseased):
+        if not 0 <= psi <= 1:
+            raise ValueError(f"discordance must lie in [0, 1], got {psi}")
+    if not 0 < power < 1:
+        raise ValueError(f"power must lie in (0, 1), got {power}")
+    classes = ((n_healthy, discordance_healthy), (n_diseased, discordance_diseased))
+    mean_psi = (discordance_healthy + discordance_diseased) / 2
+    null = math.sqrt(sum(psi / n_c for n_c, psi in classes)) / 2
+
+    def power_at(delta: float) -> float:
+        alt = math.sqrt(
+            sum(max(psi - (delta * psi / mean_psi) ** 2, 0.0) / n_c for n_c, psi in classes)
+        )
+        alt = max(alt / 2, 1e-12)  # all discordant films won: no spread left
+        return float(normal_power_het(delta, 1, alpha, std_null=null, std_alternative=alt))
+
+    if mean_psi == 0 or power_at(mean_psi) < power:
+        return float("nan")
+    return float(brentq(lambda delta: power_at(delta) - power, 1e-12, mean_psi, xtol=1e-7))
+
+
+def _check_power_inputs(n: int, discordance: float, alpha: float) -> None:
+    if isinstance(n, bool) or int(n) != n or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if not 0 <= discordance <= 1:
+        raise ValueError(f"discordance must lie in [0, 1], got {discordance}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
 
 
 # --------------------------------------------------------------------------- multiplicity

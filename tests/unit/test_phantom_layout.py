@@ -102,3 +102,48 @@ def test_cli_writes_a_set_and_refuses_a_non_empty_folder(tmp_path, capsys):
         phantom_main(["--out", str(tmp_path / "p"), "--n", "5"])
     # One `error:` line, exit code 1, as every command (the interpreter prints the message).
     assert str(exit_info.value).startswith("error: ") and "not empty" in str(exit_info.value)
+
+
+def test_the_planted_films_hide_the_signs_from_the_centre_crop():
+    # What the planted effect promises: its signs (C5-C7) lie below the 500 x 500 centre
+    # window in most films, and only the diseased films carry them.
+    import numpy as np
+
+    from csxa_lightning.phantom.layout import plan_cases
+    from csxa_lightning.phantom.render import render_radiograph
+
+    cases = [c for c in plan_cases(40, 0, 0.5, "planted") if c.has_image]
+    below = []
+    for case in cases:
+        assert case.draws_signs == (case.label == 1)
+        _, points = render_radiograph(
+            np.random.default_rng([0, case.case_id]),
+            width=case.width,
+            height=case.height,
+            diseased=case.draws_signs,
+            severity=case.severity,
+            curvature=case.curvature,
+            inverted=case.inverted,
+            lower_bold=True,
+            unit_px=case.unit_px,
+            c2_y=case.c2_y,
+        )
+        window_bottom = (case.height - 500) // 2 + 500
+        below.append(points["C6 top left"][1] > window_bottom)
+    assert np.mean(below) > 0.9
+
+
+def test_the_null_control_draws_signs_regardless_of_the_label():
+    from csxa_lightning.phantom.layout import plan_cases
+    from csxa_lightning.phantom.store import phantom_dir
+
+    cases = [c for c in plan_cases(400, 0, 0.5, "none") if c.has_image and c.label is not None]
+    signs_healthy = sum(c.draws_signs for c in cases if c.label == 0)
+    signs_diseased = sum(c.draws_signs for c in cases if c.label == 1)
+    assert signs_healthy > 0 and signs_diseased > 0
+    n_healthy = sum(c.label == 0 for c in cases)
+    assert abs(signs_healthy / n_healthy - signs_diseased / (len(cases) - n_healthy)) < 0.15
+    names = {
+        phantom_dir("/c", 300, 0, 0.5, effect).name for effect in ("natural", "planted", "none")
+    }
+    assert len(names) == 3

@@ -188,8 +188,10 @@ def test_the_demo_lists_its_small_scale():
     found = by_setting(compose_train_config(["experiment=demo", *PAPER_AUGMENT]))
     assert found["image_size"]["ours"] == "64"
     assert found["model.pretrained"]["ours"] == "none"
-    assert found["trainer.max_epochs"]["ours"] == "3"
-    assert found["data"]["ours"] == "synthetic phantom films (n = 300, 50.0 % healthy)"
+    assert found["trainer.max_epochs"]["ours"] == "6"
+    assert found["data"]["ours"] == (
+        "synthetic phantom films (n = 300, 50.0 % healthy, effect planted)"
+    )
 
 
 def test_variant_specific_departures():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from csxa_lightning.results.tables import decoded_paper_markdown
+from csxa_lightning.results.tables import decoded_paper_markdown, paper_power_markdown
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -17,3 +17,9 @@ def test_the_readme_shows_the_decoded_paper_table_as_computed():
     for line in table:
         assert line in readme, line
     assert decoded.splitlines()[-1] in readme  # the computed conclusions
+
+
+def test_the_readme_shows_the_power_of_the_papers_test_set_as_computed():
+    readme = README.read_text()
+    for line in paper_power_markdown().splitlines():
+        assert line in readme, line
