@@ -36,6 +36,7 @@ def tiny(phantom, cache: Path) -> list[str]:
     ]
 
 
+@pytest.mark.slow  # a subprocess run of tens of seconds: make test-all
 def test_ddp_with_two_processes_scores_each_test_image_once(phantom, tmp_path):
     one_dir = tmp_path / "one"
     single = run_cli(tmp_path, *tiny(phantom, tmp_path / "cache1"), f"hydra.run.dir={one_dir}")
@@ -65,6 +66,7 @@ def test_ddp_with_two_processes_scores_each_test_image_once(phantom, tmp_path):
     assert metrics["processes"] == 2 and metrics["n"] == 11
 
 
+@pytest.mark.slow  # a subprocess run of tens of seconds: make test-all
 def test_ddp_inside_a_local_multirun_is_refused_with_the_way_out(phantom, tmp_path):
     result = run_cli(
         tmp_path,

@@ -45,6 +45,7 @@ def test_phantom_into_a_folder_that_is_not_empty(tmp_path):
     assert_one_error_line(result, f"error: {tmp_path / 'p'} is not empty", "is not empty")
 
 
+@pytest.mark.slow  # a subprocess run of tens of seconds: make test-all
 @pytest.mark.parametrize(("case", "shown"), [("9999999", "9999999"), ("IMG_1", "'IMG_1'")])
 def test_preview_of_a_case_the_dataset_does_not_hold(phantom, tmp_path, case, shown):
     result = run_module(

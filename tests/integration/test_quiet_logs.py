@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.helpers import TINY_TRAINING, run_module
 
 NOISE = (
@@ -11,6 +13,7 @@ NOISE = (
 )
 
 
+@pytest.mark.slow  # a subprocess run of tens of seconds: make test-all
 def test_a_training_run_prints_no_known_noise(phantom, tmp_path):
     result = run_module(
         "csxa_lightning.train",

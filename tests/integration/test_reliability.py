@@ -196,6 +196,7 @@ def run_sweep(phantom, tmp_path, *extra):
     return run_module("csxa_lightning.train", *command, cwd=tmp_path)
 
 
+@pytest.mark.slow  # a subprocess run of tens of seconds: make test-all
 def test_a_restarted_sweep_resumes_the_run_that_was_killed(phantom, tmp_path):
     sweep = tmp_path / "sweep"
     # Every job of the first start is killed when its second epoch begins.

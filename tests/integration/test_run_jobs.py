@@ -220,7 +220,10 @@ def test_a_loss_that_becomes_nan_stops_the_run_naming_epoch_and_step(phantom, tm
 # --- resume as documented --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("signal", ["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize(
+    "signal",
+    ["SIGINT", pytest.param("SIGTERM", marks=pytest.mark.slow)],  # SIGINT: make test
+)
 def test_an_interrupted_run_prints_a_resume_command_that_works_when_pasted(
     phantom, tmp_path, signal
 ):

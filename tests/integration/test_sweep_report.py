@@ -4,6 +4,7 @@ that skips what finished."""
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from tests.helpers import TINY_TRAINING, run_module
 
@@ -25,6 +26,7 @@ def run_sweep(phantom, tmp_path, *extra):
     return result
 
 
+@pytest.mark.slow  # a subprocess run of tens of seconds: make test-all
 def test_sweep_ends_with_a_report_and_a_restart_skips_finished_runs(phantom, tmp_path):
     first = run_sweep(phantom, tmp_path)
     sweep = tmp_path / "sweep"

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.helpers import run_module
 
 
+@pytest.mark.slow  # a subprocess run of tens of seconds: make test-all
 def test_bench_help_names_its_modes_with_what_they_measure_and_write(tmp_path):
     result = run_module("csxa_lightning.bench", "--help", cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -230,6 +230,7 @@ def test_command_line_sweep_of_identical_variants_stops_before_the_first_job(tmp
     assert not (tmp_path / "sweep").exists()  # no job started: not even the sweep folder
 
 
+@pytest.mark.slow  # a subprocess run of tens of seconds: make test-all
 def test_command_line_sweep_of_different_variants_passes_the_check(tmp_path):
     """The check runs and lets a sweep shrunk with model=resnet18 through: its first job starts
     (and stops at once, at an impossible value). Hydra would only warn about a callback that

@@ -75,6 +75,7 @@ def run_train(tmp_path: Path, *overrides: str, full_error: bool = False):
     )
 
 
+@pytest.mark.slow  # a subprocess run of tens of seconds: make test-all
 def test_a_bug_inside_train_shows_its_traceback_not_an_error_line(tmp_path):
     result = run_train(tmp_path, "+callbacks.bug._target_=tests.helpers.BugAtFitStart")
     output = result.stderr + result.stdout

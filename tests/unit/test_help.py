@@ -12,7 +12,10 @@ from csxa_lightning.errors import ConfigValueError
 from tests.helpers import REPO, run_module
 
 
-@pytest.mark.parametrize("command", ["train", "predict", "export"])
+@pytest.mark.parametrize(
+    "command",
+    ["train", *(pytest.param(c, marks=pytest.mark.slow) for c in ("predict", "export"))],
+)
 def test_help_is_the_commands_own(command, tmp_path):
     result = run_module(f"csxa_lightning.{command}", "--help", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
