@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from csxa_lightning.data.csxa import STEM_PATTERN, load_index
+from csxa_lightning.data.csxa import load_index
 from csxa_lightning.errors import UserError
 from csxa_lightning.predict_inputs import find_annotations
 from csxa_lightning.results.runs import SPLIT_FILE
+from csxa_lightning.scoring import case_id
 
 SUBSETS = ("all", "test")
 LABELS = (0, 1)
@@ -24,11 +25,6 @@ COLUMNS = ["case_id", "stem", "label", "png_path", "json_path"]
 
 class LabelledSetError(UserError):
     """A labelled set evaluate cannot score; the message names the file, the value, the fix."""
-
-
-def case_id(stem: str):
-    match = STEM_PATTERN.match(stem)
-    return int(match["case_id"]) if match else pd.NA
 
 
 def csxa_films(root: str | Path, subset: str, run_folder: Path | None) -> pd.DataFrame:

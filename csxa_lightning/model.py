@@ -11,14 +11,12 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, MulticlassAccuracy
 
 from csxa_lightning.backbones import build_backbone
+from csxa_lightning.results.calibration import PROB_EPS  # the clipping the fit used
 
 # Where a checkpoint keeps the decision rule fitted on the validation slice after training
 # (csxa_lightning/decision.py): the temperature and the threshold. Absent: 1 and 0.5.
 DECISION_KEY = "csxa_decision"
 DEFAULT_DECISION = {"temperature": 1.0, "threshold": 0.5, "threshold_rule": "0.5", "fitted_on": 0}
-# Probabilities are clipped this far from 0 and 1 before the temperature divides their logit
-# (as results/calibration.py does).
-PROB_EPS = 1e-7
 # Until setup() takes the training set's own statistics from the datamodule: ImageNet's.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -36,10 +36,16 @@ TINY_TRAINING = [
 ]
 
 
+def compose_config(config_name: str, overrides: list[str]) -> DictConfig:
+    """A command's real conf/<config_name>.yaml (train, predict, evaluate ...), composed as its
+    command line would, with test overrides."""
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose(config_name=config_name, overrides=overrides)
+
+
 def compose_train_config(overrides: list[str]) -> DictConfig:
     """The real conf/train.yaml, composed as the command line would, with test overrides."""
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(config_name="train", overrides=overrides)
+    return compose_config("train", overrides)
 
 
 class SimulatedKill(RuntimeError):

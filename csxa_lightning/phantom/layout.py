@@ -215,10 +215,10 @@ def _labelme_shapes(
     return shapes
 
 
-def write_case(root: Path, case: PhantomCase, seed: int) -> None:
-    """Render one film and write its PNG (RGBA, opaque) and LabelMe JSON."""
-    rng = np.random.default_rng([seed, case.case_id])
-    gray, keypoints = render_radiograph(
+def render_case(case: PhantomCase, rng: np.random.Generator):
+    """(gray film, keypoints) of one planned case, drawn from rng (write_case's is
+    default_rng([seed, case_id]))."""
+    return render_radiograph(
         rng,
         width=case.width,
         height=case.height,
@@ -230,6 +230,12 @@ def write_case(root: Path, case: PhantomCase, seed: int) -> None:
         unit_px=case.unit_px,
         c2_y=case.c2_y,
     )
+
+
+def write_case(root: Path, case: PhantomCase, seed: int) -> None:
+    """Render one film and write its PNG (RGBA, opaque) and LabelMe JSON."""
+    rng = np.random.default_rng([seed, case.case_id])
+    gray, keypoints = render_case(case, rng)
     rgba = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGRA)
     # zlib level 1: 4x faster than level 6 for 30 % larger files; generation speed matters more.
     ok, png = cv2.imencode(".png", rgba, [cv2.IMWRITE_PNG_COMPRESSION, 1])

@@ -14,7 +14,7 @@ import pandas as pd
 
 from csxa_lightning.results.cam_section import cam_section
 from csxa_lightning.results.figures import figures
-from csxa_lightning.results.judgement import judgement_sections, reliability_figure
+from csxa_lightning.results.judgement import judgement_sections, runs_reliability_figure
 from csxa_lightning.results.runs import (
     Run,
     UnfinishedRun,
@@ -191,7 +191,7 @@ def build_report(sweep_dir: str | Path, cam_examples: int = 3) -> dict[str, Path
     table = run_table(runs)
     pictures = figures(runs, table)
     figure_names = list(pictures)
-    pictures["reliability.png"] = reliability_figure(runs)  # shown in its own section
+    pictures["reliability.png"] = runs_reliability_figure(runs)  # shown in its own section
     cam_markdown = None
     if cam_examples > 0:
         cams = cam_section(runs, cam_examples)

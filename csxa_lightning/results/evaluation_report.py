@@ -10,9 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from csxa_lightning.results.calibration import reliability_table
 from csxa_lightning.results.document import html_report
-from csxa_lightning.results.figures import png_bytes
+from csxa_lightning.results.figures import png_bytes, reliability_figure
 from csxa_lightning.results.subgroups import DEFAULT_MIN_COUNT, subgroup_table
 from csxa_lightning.results.summary import AT_DEFAULT, DEFAULT_THRESHOLD
 from csxa_lightning.results.tables import (
@@ -70,28 +69,6 @@ def curves_figure(predictions: pd.DataFrame) -> bytes:
     pr.set(xlabel="recall (sensitivity)", ylabel="precision", title="Precision-recall")
     for ax in (roc, pr):
         ax.legend(fontsize=7, loc="lower right" if ax is roc else "lower left")
-    fig.tight_layout()
-    return png_bytes(fig)
-
-
-def reliability_figure(predictions: pd.DataFrame, bins: int) -> bytes:
-    """Observed diseased share against mean prob_diseased per bin, with the films per bin."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    table = reliability_table(predictions["label"], predictions["prob_diseased"], bins)
-    filled = table["count"] > 0
-    fig, (top, bottom) = plt.subplots(
-        2, 1, figsize=(5, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
-    )
-    top.plot([0, 1], [0, 1], "k:", lw=1, label="perfectly calibrated")
-    top.plot(table["mean_prob"][filled], table["observed"][filled], "o-", label="this model")
-    top.set(ylabel="observed diseased share", title=f"Reliability ({bins} equal-width bins)")
-    top.legend(fontsize=7)
-    bottom.bar(table["low"], table["count"], width=1 / bins, align="edge", color="#4c72b0")
-    bottom.set(xlabel="predicted probability of diseased", ylabel="films", xlim=(0, 1))
     fig.tight_layout()
     return png_bytes(fig)
 
@@ -166,7 +143,11 @@ def write_evaluation_report(
 ) -> dict[str, Path]:
     """report.md, report.html and figures/ in folder; returns the report paths."""
     pictures = {
-        "reliability.png": reliability_figure(predictions, int(metrics["calibration_bins"])),
+        "reliability.png": reliability_figure(
+            {"this model": (predictions["label"], predictions["prob_diseased"])},
+            int(metrics["calibration_bins"]),
+            "Reliability",
+        ),
         "curves.png": curves_figure(predictions),
     }
     figure_dir = folder / "figures"

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from csxa_lightning.labels import CLASS_NAMES
+from csxa_lightning.results.calibration import reliability_table
 from csxa_lightning.results.runs import Run, run_repeat
 from csxa_lightning.results.tables import seed_tag
 
@@ -79,6 +80,38 @@ def figures(runs: list[Run], table: pd.DataFrame) -> dict[str, bytes]:
     fig.tight_layout()
     out["balanced_accuracy.png"] = png_bytes(fig)
     return out
+
+
+def reliability_figure(curves: dict[str, tuple], bins: int, title: str) -> bytes:
+    """Observed diseased share against mean prob_diseased per equal-width bin, one line per
+    curve ({label: (labels, prob_diseased)}); with a single curve, its films per bin below."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    single = len(curves) == 1
+    if single:
+        fig, (top, bottom) = plt.subplots(
+            2, 1, figsize=(5, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+        )
+    else:
+        fig, top = plt.subplots(figsize=(6, 5))
+    top.plot([0, 1], [0, 1], "k:", lw=1, label="perfectly calibrated")
+    for name, (y, prob) in curves.items():
+        table = reliability_table(y, prob, bins)
+        filled = table["count"] > 0
+        top.plot(table["mean_prob"][filled], table["observed"][filled], "o-",
+                 ms=6 if single else 3, label=name)  # fmt: skip
+    top.set(ylabel="observed diseased share", title=f"{title} ({bins} equal-width bins)")
+    top.legend(fontsize=7)
+    if single:
+        bottom.bar(table["low"], table["count"], width=1 / bins, align="edge", color="#4c72b0")
+        bottom.set(xlabel="predicted probability of diseased", ylabel="films", xlim=(0, 1))
+    else:
+        top.set(xlabel="predicted probability of diseased", xlim=(0, 1), ylim=(0, 1))
+    fig.tight_layout()
+    return png_bytes(fig)
 
 
 def png_bytes(fig) -> bytes:

@@ -14,9 +14,8 @@ from csxa_lightning.results.calibration import (
     DEFAULT_BINS,
     brier_score,
     expected_calibration_error,
-    reliability_table,
 )
-from csxa_lightning.results.figures import png_bytes
+from csxa_lightning.results.figures import reliability_figure
 from csxa_lightning.results.runs import SKIPPED_FILE, SPLIT_FILE, Run, run_repeat
 from csxa_lightning.results.subgroups import DEFAULT_MIN_COUNT, subgroup_table
 from csxa_lightning.results.tables import Column, field_of, markdown_table, pct, ratio
@@ -64,31 +63,13 @@ def calibration_rows(runs: list[Run]) -> list[dict]:
     return rows
 
 
-def reliability_figure(runs: list[Run]) -> bytes:
-    """Observed diseased share against mean prob_diseased, one line per run."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 5))
-    ax.plot([0, 1], [0, 1], "k:", lw=1, label="perfectly calibrated")
-    for run in runs:
-        table = reliability_table(
-            run.predictions["label"], run.predictions["prob_diseased"], DEFAULT_BINS
-        )
-        filled = table["count"] > 0
-        ax.plot(table["mean_prob"][filled], table["observed"][filled], "o-", ms=3,
-                label=label(run, runs))  # fmt: skip
-    ax.set(
-        xlabel="predicted probability of diseased",
-        ylabel="observed diseased share",
-        title=f"Reliability, test split ({DEFAULT_BINS} equal-width bins)",
-        xlim=(0, 1),
-        ylim=(0, 1),
-    )
-    ax.legend(fontsize=7)
-    return png_bytes(fig)
+def runs_reliability_figure(runs: list[Run]) -> bytes:
+    """The reliability diagram of every run's test predictions, one line per run."""
+    curves = {
+        label(run, runs): (run.predictions["label"], run.predictions["prob_diseased"])
+        for run in runs
+    }
+    return reliability_figure(curves, DEFAULT_BINS, "Reliability, test split")
 
 
 def subgroups_markdown(runs: list[Run], min_count: int = DEFAULT_MIN_COUNT) -> str:
@@ -205,7 +186,7 @@ def checklist_markdown(runs: list[Run]) -> str:
 
 def judgement_sections(runs: list[Run], figure_path: str) -> list[str]:
     """The markdown parts: calibration, subgroups, checklist. figure_path: where the
-    reliability figure (reliability_figure) is written, relative to the report."""
+    reliability figure (runs_reliability_figure) is written, relative to the report."""
     return [
         "## Calibration and decision rule",
         "Brier score: mean squared difference between prob_diseased and the label (0 is "

@@ -11,10 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 
 from csxa_lightning.checkpoint import load_trained_model
-from csxa_lightning.config import CONFIG_DIR
 from csxa_lightning.config_checks import check_config
 from csxa_lightning.errors import ConfigValueError
 from csxa_lightning.evaluate import evaluate
@@ -24,7 +22,7 @@ from csxa_lightning.results.calibration import negative_log_likelihood, with_tem
 from csxa_lightning.results.thresholds import choose_threshold, parse_rule
 from csxa_lightning.scoring import score
 from csxa_lightning.train import train
-from tests.helpers import TINY_TRAINING, compose_train_config
+from tests.helpers import TINY_TRAINING, compose_config, compose_train_config
 
 
 def test_a_fitted_decision_rule_is_stored_and_applied_everywhere(phantom, tmp_path):
@@ -68,15 +66,14 @@ def test_a_fitted_decision_rule_is_stored_and_applied_everywhere(phantom, tmp_pa
     # and predict, told nothing, gives the same calibrated probabilities and calls.
     predictions = pd.read_csv(out / "predictions.csv", dtype={"stem": str}).set_index("stem")
     assert (predictions["pred"] == (predictions["prob_diseased"] >= metrics["threshold"])).all()
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        predict_cfg = compose(
-            config_name="predict",
-            overrides=[
-                f"ckpt={metrics['checkpoint']}",
-                f"input={phantom.root / 'datasets-PNG'}",
-                f"out={tmp_path / 'predicted.csv'}",
-            ],
-        )
+    predict_cfg = compose_config(
+        "predict",
+        [
+            f"ckpt={metrics['checkpoint']}",
+            f"input={phantom.root / 'datasets-PNG'}",
+            f"out={tmp_path / 'predicted.csv'}",
+        ],
+    )
     rows = predict(predict_cfg).set_index("stem").loc[predictions.index]
     assert rows["prob_diseased"].to_numpy() == pytest.approx(
         predictions["prob_diseased"].to_numpy(), abs=1e-5
@@ -88,16 +85,15 @@ def test_a_fitted_decision_rule_is_stored_and_applied_everywhere(phantom, tmp_pa
     assert Path(saved["checkpoint"]).is_file()
 
     # evaluate on the run's own test split: the stored rule, the run's numbers
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        evaluate_cfg = compose(
-            config_name="evaluate",
-            overrides=[
-                f"ckpt={metrics['checkpoint']}",
-                f"data.root={phantom.root}",
-                "subset=test",
-                f"out={tmp_path / 'evaluated'}",
-            ],
-        )
+    evaluate_cfg = compose_config(
+        "evaluate",
+        [
+            f"ckpt={metrics['checkpoint']}",
+            f"data.root={phantom.root}",
+            "subset=test",
+            f"out={tmp_path / 'evaluated'}",
+        ],
+    )
     evaluated = evaluate(evaluate_cfg)
     assert evaluated["threshold"] == pytest.approx(metrics["threshold"])
     assert evaluated["temperature"] == pytest.approx(metrics["temperature"])

@@ -9,23 +9,20 @@ import shutil
 
 import pandas as pd
 import pytest
-from hydra import compose, initialize_config_dir
 
-from csxa_lightning.config import CONFIG_DIR
 from csxa_lightning.errors import ConfigValueError
 from csxa_lightning.evaluate import evaluate
 from csxa_lightning.labelled_films import LabelledSetError
 from csxa_lightning.phantom import generate_phantom
 from csxa_lightning.predict_inputs import MissingAnnotationError
-from tests.helpers import run_module
+from tests.helpers import compose_config, run_module
 
 # Counts must agree exactly; probabilities are float32 sums over batches of another size.
 COUNTS = ("n", "n_diseased", "n_healthy", "tp", "tn", "fp", "fn")
 
 
 def evaluate_config(*overrides: str):
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(config_name="evaluate", overrides=list(overrides))
+    return compose_config("evaluate", list(overrides))
 
 
 def test_evaluate_on_the_runs_own_test_split_gives_its_metrics_json(tiny_run, tmp_path):

@@ -10,20 +10,17 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from hydra import compose, initialize_config_dir
 
 from csxa_lightning.checkpoint import CheckpointError
-from csxa_lightning.config import CONFIG_DIR
 from csxa_lightning.errors import exit_on_user_error
 from csxa_lightning.predict import predict
 from csxa_lightning.predict_inputs import MissingAnnotationError
 from csxa_lightning.scoring import ScoringInputError
-from tests.helpers import run_module
+from tests.helpers import compose_config, run_module
 
 
 def predict_config(*overrides: str):
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(config_name="predict", overrides=list(overrides))
+    return compose_config("predict", list(overrides))
 
 
 def test_predict_equals_the_runs_own_predictions_csv(tiny_run, tmp_path):

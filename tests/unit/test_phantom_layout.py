@@ -109,25 +109,14 @@ def test_the_planted_films_hide_the_signs_from_the_centre_crop():
     # window in most films, and only the diseased films carry them.
     import numpy as np
 
-    from csxa_lightning.phantom.layout import plan_cases
-    from csxa_lightning.phantom.render import render_radiograph
+    from csxa_lightning.phantom.layout import plan_cases, render_case
 
     cases = [c for c in plan_cases(40, 0, 0.5, "planted") if c.has_image]
     below = []
     for case in cases:
         assert case.draws_signs == (case.label == 1)
-        _, points = render_radiograph(
-            np.random.default_rng([0, case.case_id]),
-            width=case.width,
-            height=case.height,
-            diseased=case.draws_signs,
-            severity=case.severity,
-            curvature=case.curvature,
-            inverted=case.inverted,
-            lower_bold=True,
-            unit_px=case.unit_px,
-            c2_y=case.c2_y,
-        )
+        # drawn as write_case draws it (seed 0)
+        _, points = render_case(case, np.random.default_rng([0, case.case_id]))
         window_bottom = (case.height - 500) // 2 + 500
         below.append(points["C6 top left"][1] > window_bottom)
     assert np.mean(below) > 0.9
