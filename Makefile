@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-all test-gpu lint format demo demo-null report bench bench-data bench-device wheels clean
+.PHONY: help venv test test-all test-slow test-gpu lint format demo demo-null report bench bench-data bench-device wheels clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -24,6 +24,9 @@ test: $(STAMP)  ## fast tests (< 10 min on 2 CPU cores); slow and gpu tests excl
 
 test-all: $(STAMP)  ## every test but the CUDA ones (make test-gpu), slow ones included
 	$(BIN)/python -m pytest -m "not gpu"
+
+test-slow: $(STAMP)  ## only the slow tests (soak, launcher sweeps, wheel, demo effects, bench); CI runs them after make test
+	$(BIN)/python -m pytest -m "slow and not gpu"
 
 test-gpu: $(STAMP)  ## the CUDA tests (pytest -m gpu; skipped where there is no GPU)
 	$(BIN)/python -m pytest -m gpu

@@ -5,13 +5,13 @@
   the report's Grad-CAM pictures read checkpoints through this one function.
 - readable_checkpoint: the last.ckpt an interrupted training resumes from, if torch can read it.
 - build_callbacks: cfg.callbacks instantiated, the checkpoint callback first, with the overrides
-  a run without validation needs, then LogIntervalWithinEpoch (log_interval.py).
+  a run without validation needs, then LogIntervalWithinEpoch (log_interval.py) and
+  SeedEachEpoch (epoch_seed.py).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +24,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from csxa_lightning.data.datamodule import CSXADataModule
 from csxa_lightning.data.preprocess import Preprocessor
+from csxa_lightning.epoch_seed import SeedEachEpoch
 from csxa_lightning.errors import UserError
 from csxa_lightning.log_interval import LogIntervalWithinEpoch
 from csxa_lightning.model import CSXAClassifier
 from csxa_lightning.results.runs import LAST_CHECKPOINT
+from csxa_lightning.whole_files import written_whole
 
 log = logging.getLogger(__name__)
 
@@ -196,41 +198,53 @@ TRAINING_STATE = ("optimizer_states", "lr_schedulers")
 def build_callbacks(cfg: DictConfig, has_validation: bool) -> list:
     """cfg.callbacks instantiated: the ModelCheckpoint (callbacks.model_checkpoint, with
     checkpoint_overrides applied) first, then the others in config order, then
-    LogIntervalWithinEpoch (not a preset: every run needs it)."""
+    LogIntervalWithinEpoch and SeedEachEpoch (not presets: every run needs them)."""
     settings = OmegaConf.to_container(cfg.callbacks.model_checkpoint, resolve=True)
     settings.pop(KEEP_LAST, None)
     checkpoint = instantiate(settings, **checkpoint_overrides(cfg, has_validation))
     others = [instantiate(c) for k, c in cfg.callbacks.items() if k != "model_checkpoint"]
-    return [checkpoint, *others, LogIntervalWithinEpoch()]
+    return [checkpoint, *others, LogIntervalWithinEpoch(), SeedEachEpoch(cfg.seed)]
 
 
 def without_training_state(path: Path) -> None:
     """Rewrite a checkpoint without its optimizer and scheduler state (the weights, the
     preprocessing, the normalization and the decision rule stay: all predict, export, evaluate
     and the report read). Adam keeps two running moments per weight, so its state is twice the
-    weights' size. Written to a temporary file and renamed: a kill leaves either file whole."""
+    weights' size. Written whole (whole_files): a kill leaves the old file or the new one."""
     stored = torch.load(path, map_location="cpu", weights_only=True)
     if not any(key in stored for key in TRAINING_STATE):
         return
     for key in TRAINING_STATE:
         stored.pop(key, None)
-    partial = path.with_name(path.name + ".partial")
-    torch.save(stored, partial)
-    os.replace(partial, path)
+    with written_whole(path) as partial:
+        torch.save(stored, partial)
 
 
 def finish_checkpoints(dirpath: str | Path, tested: str | None, keep_last: bool) -> None:
     """A finished run keeps its tested checkpoint, without the training state, and drops
     last.ckpt, which exists only to resume (callbacks.model_checkpoint.keep_last=true keeps
-    it, whole). A run tested without a checkpoint keeps last.ckpt: it is the model."""
+    it, whole). A run tested without a checkpoint keeps last.ckpt: it is the model.
+
+    Doing it again does no harm, and a restarted sweep does it for every run it skips as
+    finished: a job killed after writing metrics.json, before or during this, is tidied up by
+    the next start. `tested` is looked up by its name in dirpath (the run folder may have moved
+    since metrics.json recorded it)."""
     if tested is None:
         return
-    last = Path(dirpath) / LAST_CHECKPOINT
+    dirpath = Path(dirpath)
+    last = dirpath / LAST_CHECKPOINT
     if keep_last:
-        if last.is_symlink():  # last.ckpt must stay whole: a copy instead of the link
-            target = last.resolve()
-            last.unlink()
-            shutil.copyfile(target, last)
+        if last.is_symlink():  # last.ckpt must stay whole: a copy replaces the link
+            with written_whole(last) as partial:
+                shutil.copyfile(last.resolve(), partial)
     elif last.is_symlink() or last.exists():
         last.unlink()
-    without_training_state(Path(tested))
+    kept = dirpath / Path(tested).name
+    if kept.exists():
+        without_training_state(kept)
+
+
+def finish_run_checkpoints(cfg: DictConfig, tested: str | None) -> None:
+    """finish_checkpoints with the run's checkpoint folder and keep_last from its config."""
+    keep_last = OmegaConf.select(cfg, f"callbacks.model_checkpoint.{KEEP_LAST}", default=False)
+    finish_checkpoints(cfg.callbacks.model_checkpoint.dirpath, tested, bool(keep_last))

@@ -3,8 +3,8 @@
 Lightning's CSVLogger deletes an existing metrics.csv when its writer starts (it warns
 "Previous log files in this directory will be deleted"), so a resumed run lost the curves of
 the epochs before the interruption. ResumableCSVLogger (conf/logger/csv.yaml) keeps the rows
-of the epochs the run does not train again: when the resumed run first writes, the earlier rows
-of every epoch before the first one it logs are written back with the new ones (an epoch logged
+of the steps the run does not train again: when the resumed run first writes, the earlier rows
+of every step before the first one it logs are written back with the new ones (an epoch logged
 before the interruption but not checkpointed is trained again and replaces its rows).
 """
 
@@ -55,13 +55,20 @@ class ResumableCSVLogger(CSVLogger):
 
 
 def rows_before(earlier: list[dict[str, str]], new: list[dict]) -> list[dict]:
-    """The earlier rows of the epochs before the first epoch the new rows log (all of them
-    when the new rows name no epoch); empty cells left out, so that each row keeps its keys."""
+    """The earlier rows logged before the first step the new rows log: what the resumed run
+    will not log again. Rows without an epoch (the learning rate, logged at a step) are
+    judged by their step like the others, or a resumed run would hold them twice. Where rows
+    carry no step, the epoch decides: the earlier rows of the epochs before the first epoch
+    the new rows log. Empty cells are left out, so that each row keeps its keys."""
+    steps = [float(row["step"]) for row in new if row.get("step") not in (None, "")]
     epochs = [float(row["epoch"]) for row in new if row.get("epoch") not in (None, "")]
-    first = min(epochs) if epochs else float("inf")
+    key, first = ("step", min(steps)) if steps else ("epoch", min(epochs, default=float("inf")))
     kept = []
     for row in earlier:
-        epoch = row.get("epoch")
-        if epoch in (None, "") or float(epoch) < first:
+        value = row.get(key)
+        # A row that cannot be placed is kept when epochs decide (no step anywhere: no
+        # duplicate to fear), dropped when steps do.
+        placed_before = key == "epoch" if value in (None, "") else float(value) < first
+        if placed_before:
             kept.append({k: v for k, v in row.items() if v not in (None, "")})
     return kept

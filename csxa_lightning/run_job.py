@@ -3,7 +3,8 @@ and the way back into an interrupted one.
 
 RunJob (a context manager train() runs in):
 - takes the folder's lock (results/lock.py; rank 0 only: the other processes of a DDP run
-  follow it). A folder another live job holds is not trained: inside a --multirun the job
+  follow it), then removes the half-written files a killed job left in the folder
+  (whole_files.py). A folder another live job holds is not trained: inside a --multirun the job
   logs one line and the sweep goes on with its next run; alone it ends with that line
   (RunLockedError);
 - a run that fails with a problem the user can fix (a UserError) keeps its log (and the
@@ -36,7 +37,13 @@ from csxa_lightning.results.lock import (
     RunLockedError,
     locked_message,
 )
-from csxa_lightning.results.runs import discard_run_outputs, has_checkpoints, is_finished
+from csxa_lightning.results.runs import (
+    CHECKPOINT_DIR,
+    discard_run_outputs,
+    has_checkpoints,
+    is_finished,
+)
+from csxa_lightning.whole_files import remove_leftovers
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +67,9 @@ class RunJob:
             return self
         holder = self.lock.acquire()
         if holder is None:
+            # Under the lock no other job writes here: half-written files of a killed job go.
+            for path in remove_leftovers(self.folder, self.folder / CHECKPOINT_DIR):
+                log.info("removed %s, left half-written by a job that was killed", path)
             return self
         message = locked_message(self.folder, holder, self.lock.stale_after_hours)
         if not in_multirun():

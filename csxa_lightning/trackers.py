@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from numbers import Real
 
+from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig, OmegaConf
 
 # The final test metrics under their metrics.json names, apart from Lightning's test/ curves.
@@ -35,7 +36,8 @@ def log_final_metrics(loggers: list, cfg: DictConfig, metrics: dict, step: int) 
 
 
 def trackers(loggers: list) -> list:
-    return [lg for lg in loggers if type(lg).__name__ != "CSVLogger"]
+    """The loggers that are trackers: every one but the CSV logger (ResumableCSVLogger too)."""
+    return [lg for lg in loggers if not isinstance(lg, CSVLogger)]
 
 
 def final_metrics(metrics: dict) -> dict[str, float]:

@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from csxa_lightning import config as _config  # noqa: F401  (registers the resolvers)
 from csxa_lightning.checkpoint import (
     build_callbacks,
-    finish_checkpoints,
+    finish_run_checkpoints,
     is_global_zero,
     resume_checkpoint,
 )
@@ -36,6 +36,7 @@ from csxa_lightning.results.runs import (
     is_finished,
     predictions_frame,
     read_metrics,
+    recorded_checkpoint,
     write_run,
     write_split,
 )
@@ -57,7 +58,10 @@ def train(cfg: DictConfig) -> dict:
         if is_finished(out) and not cfg.get("force", False):
             # A restarted sweep skips what is done; force=true retrains in the same folder.
             print(f"metrics: {out / METRICS_FILE} (finished earlier; skipped)")
-            return read_metrics(out)
+            metrics = read_metrics(out)
+            if is_global_zero():  # what a job killed after metrics.json left undone
+                finish_run_checkpoints(cfg, recorded_checkpoint(metrics))
+            return metrics
         return fit_and_test(cfg, out)
 
 
@@ -104,8 +108,7 @@ def fit_and_test(cfg: DictConfig, out: Path) -> dict:
         )
         print(f"metrics: {write_run(out, predictions, metrics)}")
         log_final_metrics(loggers, cfg, metrics, trainer.global_step)
-        keep_last = OmegaConf.select(cfg, "callbacks.model_checkpoint.keep_last", default=False)
-        finish_checkpoints(trainer.checkpoint_callback.dirpath, tested, bool(keep_last))
+        finish_run_checkpoints(cfg, tested)
     return metrics
 
 

@@ -152,23 +152,33 @@ class RecordBatchIndices(L.Callback):
 REPO = Path(__file__).resolve().parents[1]
 
 
+def module_command(module: str, *arguments: str) -> list[str]:
+    """`python -m module arguments...` with this interpreter."""
+    return [sys.executable, "-m", module, *arguments]
+
+
+def module_env(full_error: bool = False) -> dict[str, str]:
+    """The environment a command runs in under test: the repository root on the path (test-only
+    callbacks in tests/ can be named in overrides), output unbuffered (read as it comes), and
+    Hydra's short errors whatever the caller's HYDRA_FULL_ERROR (full_error=True:
+    HYDRA_FULL_ERROR=1, every traceback shown)."""
+    return dict(
+        os.environ,
+        PYTHONUNBUFFERED="1",
+        PYTHONPATH=str(REPO),
+        HYDRA_FULL_ERROR="1" if full_error else "0",
+    )
+
+
 def run_module(
     module: str, *arguments: str, cwd: Path, timeout: int = 600, full_error: bool = False
 ):
-    """`python -m module arguments...` as a user runs it, output captured. The repository root
-    is on the path (test-only callbacks in tests/ can be named in overrides), output is
-    unbuffered, and Hydra prints its short errors whatever the caller's HYDRA_FULL_ERROR
-    (full_error=True: HYDRA_FULL_ERROR=1, every traceback shown)."""
+    """`python -m module arguments...` as a user runs it, output captured (see module_env)."""
     return subprocess.run(
-        [sys.executable, "-m", module, *arguments],
+        module_command(module, *arguments),
         capture_output=True,
         text=True,
         cwd=cwd,
         timeout=timeout,
-        env=dict(
-            os.environ,
-            PYTHONUNBUFFERED="1",
-            PYTHONPATH=str(REPO),
-            HYDRA_FULL_ERROR="1" if full_error else "0",
-        ),
+        env=module_env(full_error),
     )

@@ -47,6 +47,7 @@ from csxa_lightning.data.csxa import MIN_SIZE, read_case, read_keypoints
 from csxa_lightning.data.images import read_film
 from csxa_lightning.data.preprocess import Preprocessor
 from csxa_lightning.errors import ConfigValueError, UserError
+from csxa_lightning.whole_files import partial_path, write_text_whole
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +241,7 @@ def _build(
     file, computed once it is written and before it is renamed in."""
     n = len(index)
     shape = entry_shape(n, preprocessor)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    partial = partial_path(target)
     # Written straight into a memory-mapped file: the set is never held twice in memory.
     out = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=shape)
     pngs, jsons = index["png_path"].tolist(), index["json_path"].tolist()
@@ -416,9 +417,7 @@ def cached_inputs(
                 "config": preprocessor.config(),
                 "stems": index["stem"].tolist(),
             }
-            tmp = manifest.with_name(f".{manifest.name}.{os.getpid()}")
-            tmp.write_text(json.dumps(doc, indent=1))
-            os.replace(tmp, manifest)  # last: the commit record of the entry
+            write_text_whole(manifest, json.dumps(doc, indent=1))  # last: the commit record
         arrays = CachedArray(target)
     arrays.unusable = doc.get("unusable", {})
     arrays.depths = {int(depth): n for depth, n in doc.get("depths", {}).items()}

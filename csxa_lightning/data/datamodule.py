@@ -28,6 +28,7 @@ from csxa_lightning.data.preprocess import Preprocessor
 from csxa_lightning.data.sampler import EpochSampler, FoldedBatchSampler, ShardSampler
 from csxa_lightning.data.split import SPLITS, make_split
 from csxa_lightning.errors import ConfigValueError, UserError
+from csxa_lightning.whole_files import write_text_whole
 
 log = logging.getLogger(__name__)
 
@@ -272,7 +273,8 @@ class CSXADataModule(L.LightningDataModule):
 
     def save_normalization(self, path: str | Path) -> None:
         mean, std = self.normalization
-        Path(path).write_text(
+        write_text_whole(
+            path,
             json.dumps(
                 {
                     "mean": list(mean),
@@ -282,7 +284,7 @@ class CSXADataModule(L.LightningDataModule):
                 },
                 indent=2,
             )
-            + "\n"
+            + "\n",
         )
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:

@@ -35,6 +35,7 @@ from csxa_lightning.results.tables import (
     training_markdown,
     undefined_markdown,
 )
+from csxa_lightning.whole_files import remove_leftovers, write_bytes_whole, write_text_whole
 
 PACKAGES = (
     "torch",
@@ -199,8 +200,9 @@ def build_report(sweep_dir: str | Path, cam_examples: int = 3) -> dict[str, Path
         pictures.update(cams.pictures)
     figure_dir = sweep_dir / "figures"
     figure_dir.mkdir(exist_ok=True)
+    remove_leftovers(sweep_dir, figure_dir)  # of an earlier report build that was killed
     for name, data in pictures.items():
-        (figure_dir / name).write_bytes(data)
+        write_bytes_whole(figure_dir / name, data)
     markdown_text = markdown_report(
         sweep_dir,
         runs,
@@ -214,7 +216,7 @@ def build_report(sweep_dir: str | Path, cam_examples: int = 3) -> dict[str, Path
         "csv": sweep_dir / "report.csv",
         "html": sweep_dir / "report.html",
     }
-    paths["md"].write_text(markdown_text)
-    table.to_csv(paths["csv"], index=False)
-    paths["html"].write_text(html_report(markdown_text, pictures))
+    write_text_whole(paths["md"], markdown_text)
+    write_text_whole(paths["csv"], table.to_csv(index=False))
+    write_text_whole(paths["html"], html_report(markdown_text, pictures))
     return paths

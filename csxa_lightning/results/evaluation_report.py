@@ -24,6 +24,7 @@ from csxa_lightning.results.tables import (
     ratio,
     with_interval,
 )
+from csxa_lightning.whole_files import write_bytes_whole, write_text_whole
 
 METRIC_COLUMNS = (
     Column("accuracy % [95 % CI]", with_interval("accuracy"), pct_ci),
@@ -153,11 +154,11 @@ def write_evaluation_report(
     figure_dir = folder / "figures"
     figure_dir.mkdir(parents=True, exist_ok=True)
     for name, data in pictures.items():
-        (figure_dir / name).write_bytes(data)
+        write_bytes_whole(figure_dir / name, data)
     text = evaluation_markdown(
         predictions, metrics, {n: f"figures/{n}" for n in pictures}, min_count
     )
     paths = {"md": folder / "report.md", "html": folder / "report.html"}
-    paths["md"].write_text(text)
-    paths["html"].write_text(html_report(text, pictures))
+    write_text_whole(paths["md"], text)
+    write_text_whole(paths["html"], html_report(text, pictures))
     return paths

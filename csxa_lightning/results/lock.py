@@ -27,6 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from csxa_lightning.errors import UserError
+from csxa_lightning.processes import pid_alive
 
 LOCK_FILE = "run.lock"
 # A lock held from another host counts as stale after this long (run_lock.stale_after_hours).
@@ -59,19 +60,6 @@ class LockHolder:
         if started.tzinfo is None:
             started = started.replace(tzinfo=timezone.utc)
         return (now - started).total_seconds() / 3600
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this id runs on this host (signal 0 checks without sending)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process: alive
-    return True
 
 
 def read_holder(path: Path) -> LockHolder | None:

@@ -36,6 +36,7 @@ from csxa_lightning.results.metrics import (
     bootstrap_seed,
     metrics_with_intervals,
 )
+from csxa_lightning.whole_files import write_text_whole
 
 if TYPE_CHECKING:
     import torch
@@ -96,18 +97,17 @@ def predictions_frame(
 
 def write_split(folder: Path, split: pd.DataFrame, skipped: pd.DataFrame) -> None:
     """split.csv, and skipped_files.csv when images were left out."""
-    split.to_csv(folder / SPLIT_FILE, index=False)
+    write_text_whole(folder / SPLIT_FILE, split.to_csv(index=False))
     if len(skipped):
-        skipped.to_csv(folder / SKIPPED_FILE, index=False)
+        write_text_whole(folder / SKIPPED_FILE, skipped.to_csv(index=False))
 
 
 def write_run(folder: Path, predictions: pd.DataFrame, metrics: dict) -> Path:
     """predictions.csv, then metrics.json (last: its presence means the run finished); returns
-    the path of metrics.json."""
-    predictions.to_csv(folder / PREDICTIONS_FILE, index=False)
-    path = folder / METRICS_FILE
-    path.write_text(json.dumps(metrics, indent=2) + "\n")
-    return path
+    the path of metrics.json. Each is written whole (whole_files): a job killed meanwhile
+    leaves no half metrics.json that would read as a finished run."""
+    write_text_whole(folder / PREDICTIONS_FILE, predictions.to_csv(index=False))
+    return write_text_whole(folder / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
 
 
 def is_finished(folder: Path) -> bool:

@@ -139,7 +139,10 @@ def test_the_slurm_launcher_config_becomes_this_sbatch_script(tmp_path, monkeypa
         )
     launcher = cfg.hydra.launcher
     assert launcher._target_.endswith("submitit_launcher.SlurmLauncher")
-    assert cfg.trainer.plugins[0].auto_requeue is False  # submitit is the one that requeues
+    # submitit is the one that requeues; checkpoints are still written whole
+    plugins = {p._target_.rsplit(".", 1)[1]: p for p in cfg.trainer.plugins}
+    assert set(plugins) == {"SLURMEnvironment", "WholeFileCheckpointIO"}
+    assert plugins["SLURMEnvironment"].auto_requeue is False
     # The launcher's own translation of its config into executor parameters.
     params = OmegaConf.to_container(launcher, resolve=True)
     del params["_target_"], params["submitit_folder"]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 
 from csxa_lightning.config import CONFIG_DIR
@@ -166,6 +167,37 @@ def test_a_truncated_last_checkpoint_restarts_the_run_with_a_warning(phantom, tm
     assert f"Starting the run over; the file is kept as {last}.damaged" in warning
     assert (out / "checkpoints" / "last.ckpt.damaged").stat().st_size == len(data) // 2
     assert metrics["epochs"] == 2 and (out / "metrics.json").exists()
+
+
+# --- a job killed after metrics.json: the next start finishes its checkpoints ------------------
+
+
+def test_a_run_killed_after_its_metrics_is_tidied_up_when_started_again(
+    phantom, tmp_path, monkeypatch
+):
+    out = tmp_path / "run"
+    overrides = TINY_TRAINING + [
+        "data=csxa",
+        f"data.root={phantom.root}",
+        f"paths.output_dir={out}",
+        f"paths.cache_dir={tmp_path / 'cache'}",
+        "trainer.max_epochs=2",
+        "data.val_fraction=0",
+    ]
+    # The kill lands after metrics.json, before the checkpoints were finished: last.ckpt and the
+    # optimizer state are still there, and so is a half-written file of the dead job.
+    with monkeypatch.context() as m:
+        m.setattr("csxa_lightning.train.finish_run_checkpoints", lambda cfg, tested: None)
+        first = train(compose_train_config(overrides))
+    folder = out / "checkpoints"
+    assert sorted(p.name for p in folder.iterdir()) == ["epoch001.ckpt", "last.ckpt"]
+    (folder / ".epoch001.ckpt.999999999.partial").write_bytes(b"PK\x03\x04 half")
+
+    again = train(compose_train_config(overrides))  # what the restarted sweep does
+    assert again == first  # skipped as finished, not trained again
+    assert sorted(p.name for p in folder.iterdir()) == ["epoch001.ckpt"]
+    kept = torch.load(folder / "epoch001.ckpt", map_location="cpu", weights_only=True)
+    assert "optimizer_states" not in kept and "state_dict" in kept
 
 
 # --- a sweep started again resumes the run that was cut short ----------------------------------

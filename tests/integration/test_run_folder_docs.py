@@ -63,3 +63,10 @@ def test_the_file_table_names_what_a_run_folder_holds(tiny_run):
             assert (tiny_run.folder / name).exists(), f"README names {name}; the run has none"
         held.discard(top)
     assert not held, f"the run folder holds files the README does not name: {sorted(held)}"
+
+
+def test_the_curves_file_holds_curves_not_the_final_metrics(tiny_run):
+    # metrics.json holds the final metrics; trackers get them as final/NAME, the CSV does not.
+    header = (tiny_run.folder / "logs" / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"epoch", "step", "train/loss", "val/loss", "test/acc"} <= set(header)
+    assert not [c for c in header if c.startswith("final/")]

@@ -21,6 +21,7 @@ def test_default_callbacks_compose_each_file_and_none_keeps_the_checkpoint(tmp_p
         "ModelCheckpoint", "StopOnNonFiniteLoss", "LearningRateMonitor", "EarlyStopping",
         "ModelSummary",
         "LogIntervalWithinEpoch",  # not a preset: every run fits its logging interval
+        "SeedEachEpoch",  # not a preset: every run reseeds dropout per epoch (exact resume)
     ]  # fmt: skip
 
 
