@@ -33,6 +33,16 @@ example:
 """
 
 
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse's "(default: X)" after each option's help, except where the default is None:
+    those sizes are chosen by the device, and their help says how."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Problems the user can fix (a bad folder or option) end as one `error:` line."""
     with exit_on_user_error():
@@ -49,7 +59,7 @@ def run(argv: list[str]) -> None:
             description="Data pipeline speed and SMOTE memory on a CSXA-sized phantom: cache "
             "build images/s, a training epoch's loader from the cache against a naive loader "
             "(PNG decoded every item), peak RSS of SMOTE. Writes OUT/data-<time>.json.",
-            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+            formatter_class=DefaultsHelpFormatter,
         )
         parser.add_argument("--n", type=int, default=4963, help="phantom images (CSXA: 4963)")
         parser.add_argument("--image-size", type=int, default=224, help="model input side, px")
@@ -75,7 +85,7 @@ def run(argv: list[str]) -> None:
             description="The GPU check: the GPU tests (gpu-tests.txt), the training benchmark "
             "(bench.json), then the paper's 30-epoch ResNet50 run on a 4963-image phantom with "
             "Lightning's profiler (run.log); all parts in device.json and device.txt, in --out.",
-            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+            formatter_class=DefaultsHelpFormatter,
         )
         training.add_arguments(parser)
         parser.add_argument(

@@ -75,3 +75,36 @@ def test_the_installed_wheel_runs_from_anywhere(installed, tmp_path):
     # The configs and the code it ran came from the scratch install.
     saved = (tmp_path / "run" / ".hydra" / "hydra.yaml").read_text()
     assert str(installed / "csxa_lightning" / "conf") in saved
+
+
+@pytest.mark.slow
+def test_an_editable_install_finds_the_checkouts_conf_from_anywhere(tmp_path):
+    # A scratch venv whose only package of its own is the editable install; the dependencies
+    # are this environment's, seen through a .pth file.
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    here = subprocess.run(
+        [sys.executable, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    (Path(site) / "dependencies.pth").write_text(here + "\n")
+    install = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "-e",
+         str(REPO)],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+    )  # fmt: skip
+    assert install.returncode == 0, install.stderr
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "HYDRA_FULL_ERROR")}
+    shown = subprocess.run(
+        [str(venv / "bin" / "csxa-train"), "--info", "searchpath", "model=densenet121"],
+        capture_output=True, text=True, cwd=elsewhere, env=env, timeout=300,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert str(REPO / "conf") in shown.stdout  # the checkout's conf/, edited in place

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 
 import pytest
 
+from csxa_lightning.bench import training
+from csxa_lightning.bench.__main__ import DefaultsHelpFormatter
 from tests.helpers import run_module
 
 
@@ -39,3 +42,21 @@ def test_phantom_help_gives_every_flag_a_meaning_and_a_default(tmp_path):
         text = " ".join(entry.split())
         assert "default" in text or "required" in text, text
     assert "datasets-PNG/" in result.stdout and "datasets.xlsx" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "formatter", [argparse.RawDescriptionHelpFormatter, DefaultsHelpFormatter]
+)  # bench (no mode) and bench device
+def test_every_training_benchmark_option_says_what_it_does_and_its_default(formatter):
+    parser = argparse.ArgumentParser(formatter_class=formatter)
+    training.add_arguments(parser)
+    options = " ".join(parser.format_help().split("options:", 1)[1].split())
+    entries = dict(re.findall(r"(--[\w-]+)(?: [A-Z_]+)? (.*?)(?= --[\w-]+ |$)", options))
+    assert set(entries) >= {"--quick", "--model", "--batch-size", "--n", "--cache-dir", "--out"}
+    for flag in entries:
+        text = entries[flag]
+        assert len(text) > 10, flag
+        assert text.count("(default:") <= 1, text  # not twice in device mode
+    assert "(default: resnet50)" in entries["--model"]
+    assert "(default: outputs/bench)" in entries["--out"]
+    assert "GPU 256, CPU 16" in entries["--batch-size"]  # None: chosen by device
