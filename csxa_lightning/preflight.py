@@ -32,6 +32,9 @@ LOGGER_PACKAGES = {
     "CometLogger": ("comet_ml",),
     "NeptuneLogger": ("neptune",),
 }
+# What MLflow's SQLite store (conf/logger/mlflow.yaml) imports beside mlflow itself: the full
+# mlflow package brings them, mlflow-skinny does not.
+SQL_STORE_PACKAGES = ("sqlalchemy", "alembic")
 WRITTEN_FOLDERS = ("paths.output_dir", "paths.cache_dir")
 
 
@@ -85,6 +88,14 @@ def logger_problems(cfg: DictConfig) -> list[str]:
                 f"logger.{key} ({name}) needs the package {' or '.join(needed)}, which is not "
                 f"installed: pip install 'csxa-lightning[tracking]' (or pip install "
                 f"{needed[0]}), or leave the logger out (~logger.{key})"
+            )
+        uri = str(logger.get("tracking_uri") or "")
+        missing = [p for p in SQL_STORE_PACKAGES if not importlib.util.find_spec(p)]
+        if name == "MLFlowLogger" and uri.startswith("sqlite:") and missing:
+            problems.append(
+                f"logger.{key}.tracking_uri={uri} needs {' and '.join(missing)}, which "
+                "mlflow-skinny leaves out: pip install 'csxa-lightning[tracking]' (the full "
+                f"mlflow brings them; or pip install {' '.join(missing)})"
             )
     return problems
 

@@ -33,6 +33,7 @@ from csxa_lightning.protocol import departures
 from csxa_lightning.results.runs import (
     METRICS_FILE,
     NORMALIZATION_FILE,
+    PREDICTIONS_FILE,
     is_finished,
     predictions_frame,
     read_metrics,
@@ -106,8 +107,10 @@ def fit_and_test(cfg: DictConfig, out: Path) -> dict:
             "test balanced accuracy %.4f, AUROC %.4f",
             *map(metrics.get, ("balanced_accuracy", "auroc")),
         )
-        print(f"metrics: {write_run(out, predictions, metrics)}")
-        log_final_metrics(loggers, cfg, metrics, trainer.global_step)
+        metrics_file = write_run(out, predictions, metrics)
+        print(f"metrics: {metrics_file}")
+        files = [out / PREDICTIONS_FILE, metrics_file]
+        log_final_metrics(loggers, cfg, metrics, trainer.global_step, files)
         finish_run_checkpoints(cfg, tested)
     return metrics
 

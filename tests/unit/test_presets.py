@@ -36,3 +36,18 @@ def test_a_missing_tracker_package_names_the_extra(monkeypatch, tmp_path):
     with pytest.raises(MachineSetupError, match=r"logger.mlflow .*csxa-lightning\[tracking\]"):
         preflight(cfg)
     preflight(compose_train_config([*TINY_TRAINING, *paths]))  # csv: nothing needed
+
+
+def test_mlflow_skinny_without_the_sqlite_store_names_what_is_missing(monkeypatch, tmp_path):
+    import importlib.util
+
+    from csxa_lightning.preflight import MachineSetupError, preflight
+
+    paths = [f"paths.output_dir={tmp_path / 'run'}", f"paths.cache_dir={tmp_path / 'cache'}"]
+    found = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: None if name == "alembic" else found(name)
+    )
+    cfg = compose_train_config([*TINY_TRAINING, *paths, "logger=mlflow"])
+    with pytest.raises(MachineSetupError, match=r"tracking_uri=sqlite:///.*needs alembic, which"):
+        preflight(cfg)
