@@ -32,10 +32,13 @@ class SeedEachEpoch(L.Callback):
     """Reseeds the global generators from epoch_seed(seed, epoch, rank) at each training
     epoch's start (see the module docstring)."""
 
-    def __init__(self, seed: int) -> None:
-        self.seed = int(seed)
+    def __init__(self, seed: int | None) -> None:
+        # seed=null: seed_everything drew a random seed, and a resume cannot repeat it anyway
+        self.seed = None if seed is None else int(seed)
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.seed is None:
+            return
         seed = epoch_seed(self.seed, trainer.current_epoch, trainer.global_rank)
         torch.manual_seed(seed)  # also every CUDA device's generator
         np.random.seed(seed)

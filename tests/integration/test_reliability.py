@@ -144,15 +144,20 @@ def test_training_and_preview_never_write_under_the_dataset_folder(read_only_dat
 # --- a checkpoint cut off while being written --------------------------------------------------
 
 
-def test_a_truncated_last_checkpoint_restarts_the_run_with_a_warning(phantom, tmp_path, caplog):
-    out = tmp_path / "run"
-    overrides = TINY_TRAINING + [
+def two_epochs_in(out: Path, phantom, tmp_path: Path) -> list[str]:
+    """A tiny two-epoch run on the session's phantom, written to out."""
+    return TINY_TRAINING + [
         "data=csxa",
         f"data.root={phantom.root}",
         f"paths.output_dir={out}",
         f"paths.cache_dir={tmp_path / 'cache'}",
         "trainer.max_epochs=2",
     ]
+
+
+def test_a_truncated_last_checkpoint_restarts_the_run_with_a_warning(phantom, tmp_path, caplog):
+    out = tmp_path / "run"
+    overrides = two_epochs_in(out, phantom, tmp_path)
     kill = ["+callbacks.kill._target_=tests.helpers.KillAtEpochStart", "+callbacks.kill.epoch=1"]
     with pytest.raises(SimulatedKill):
         train(compose_train_config(overrides + kill))
@@ -176,14 +181,7 @@ def test_a_run_killed_after_its_metrics_is_tidied_up_when_started_again(
     phantom, tmp_path, monkeypatch
 ):
     out = tmp_path / "run"
-    overrides = TINY_TRAINING + [
-        "data=csxa",
-        f"data.root={phantom.root}",
-        f"paths.output_dir={out}",
-        f"paths.cache_dir={tmp_path / 'cache'}",
-        "trainer.max_epochs=2",
-        "data.val_fraction=0",
-    ]
+    overrides = [*two_epochs_in(out, phantom, tmp_path), "data.val_fraction=0"]
     # The kill lands after metrics.json, before the checkpoints were finished: last.ckpt and the
     # optimizer state are still there, and so is a half-written file of the dead job.
     with monkeypatch.context() as m:
