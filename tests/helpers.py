@@ -173,7 +173,10 @@ def module_env(full_error: bool = False) -> dict[str, str]:
 def run_module(
     module: str, *arguments: str, cwd: Path, timeout: int = 600, full_error: bool = False
 ):
-    """`python -m module arguments...` as a user runs it, output captured (see module_env)."""
+    """`python -m module arguments...` as a user runs it, output captured (see module_env).
+    Ctrl-C works in it as in a terminal, even when the tests themselves were started in the
+    background (`make test &`, nohup), where the shell hands every child SIGINT ignored and
+    Python then installs no KeyboardInterrupt handler."""
     return subprocess.run(
         module_command(module, *arguments),
         capture_output=True,
@@ -181,4 +184,9 @@ def run_module(
         cwd=cwd,
         timeout=timeout,
         env=module_env(full_error),
+        preexec_fn=default_sigint,
     )
+
+
+def default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
