@@ -1,4 +1,4 @@
-"""logs/metrics.csv, the per-epoch curves, kept whole across a resume.
+"""logs/metrics.csv, the per-epoch curves, kept whole across a resume and written whole.
 
 Lightning's CSVLogger deletes an existing metrics.csv when its writer starts (it warns
 "Previous log files in this directory will be deleted"), so a resumed run lost the curves of
@@ -17,12 +17,18 @@ from lightning.fabric.loggers.logger import rank_zero_experiment
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
+from csxa_lightning.whole_files import written_whole
+
 
 class KeepingExperimentWriter(ExperimentWriter):
-    """Lightning's writer, without deleting what an interrupted run wrote."""
+    """Lightning's writer, without deleting what an interrupted run wrote, and writing the
+    file whole: Lightning appends, and rewrites the file in place whenever a new column
+    appears, so a job killed meanwhile lost its curves. Here every save writes all rows so far
+    (a run logs hundreds, not millions) through whole_files: a kill leaves the previous file."""
 
     def __init__(self, log_dir: str) -> None:
         self.earlier: list[dict[str, str]] | None = None
+        self.rows: list[dict] = []
         super().__init__(log_dir)
 
     def _check_log_dir_exists(self) -> None:  # Lightning's hook: it deleted the file here
@@ -31,12 +37,18 @@ class KeepingExperimentWriter(ExperimentWriter):
                 self.earlier = list(csv.DictReader(file))
 
     def save(self) -> None:
-        if self.earlier is not None and self.metrics:
-            # The first rows of this run: the file is written anew, the kept rows first.
-            self.metrics = [*rows_before(self.earlier, self.metrics), *self.metrics]
+        if not self.metrics:
+            return
+        if self.earlier is not None:  # the first rows of a resumed run: the kept rows first
+            self.rows = rows_before(self.earlier, self.metrics)
             self.earlier = None
-            os.remove(self.metrics_file_path)
-        super().save()
+        self.rows.extend(self.metrics)
+        self.metrics = []
+        self.metrics_keys = sorted(set().union(*self.rows))  # Lightning's header: sorted keys
+        with written_whole(self.metrics_file_path) as partial, open(partial, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=self.metrics_keys)
+            writer.writeheader()
+            writer.writerows(self.rows)
 
 
 class ResumableCSVLogger(CSVLogger):
