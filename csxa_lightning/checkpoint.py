@@ -137,10 +137,12 @@ def is_global_zero() -> bool:
 
 
 def readable_checkpoint(path: Path) -> str | None:
-    """path if it holds a checkpoint torch can read, else None. Lightning writes checkpoints
-    through a temporary file, but where that file lies on another file system the final move is
-    a copy, and a job killed during it leaves a truncated file: the run then starts over, with
-    a warning, instead of failing inside Lightning. The damaged file is kept for inspection."""
+    """path if it holds a checkpoint torch can read, else None. Local checkpoints are written
+    whole (checkpoint_io.py), but a file can still be cut short: copied by hand, written by
+    Lightning's own writer (remote paths, an older version of this package, where a move
+    across file systems is a copy a kill interrupts), or damaged on disk. The run then starts
+    over, with a warning, instead of failing inside Lightning. The damaged file is kept for
+    inspection."""
     if not path.exists():
         return None
     try:

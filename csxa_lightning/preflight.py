@@ -90,8 +90,10 @@ def logger_problems(cfg: DictConfig) -> list[str]:
                 f"{needed[0]}), or leave the logger out (~logger.{key})"
             )
         uri = str(logger.get("tracking_uri") or "")
+        if name != "MLFlowLogger" or not uri.startswith("sqlite:"):
+            continue
         missing = [p for p in SQL_STORE_PACKAGES if not importlib.util.find_spec(p)]
-        if name == "MLFlowLogger" and uri.startswith("sqlite:") and missing:
+        if missing:
             problems.append(
                 f"logger.{key}.tracking_uri={uri} needs {' and '.join(missing)}, which "
                 "mlflow-skinny leaves out: pip install 'csxa-lightning[tracking]' (the full "

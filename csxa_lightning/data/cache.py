@@ -47,7 +47,7 @@ from csxa_lightning.data.csxa import MIN_SIZE, read_case, read_keypoints
 from csxa_lightning.data.images import read_film
 from csxa_lightning.data.preprocess import Preprocessor
 from csxa_lightning.errors import ConfigValueError, UserError
-from csxa_lightning.whole_files import partial_path, write_text_whole
+from csxa_lightning.whole_files import write_text_whole, written_whole
 
 log = logging.getLogger(__name__)
 
@@ -241,44 +241,41 @@ def _build(
     file, computed once it is written and before it is renamed in."""
     n = len(index)
     shape = entry_shape(n, preprocessor)
-    partial = partial_path(target)
-    # Written straight into a memory-mapped file: the set is never held twice in memory.
-    out = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=shape)
     pngs, jsons = index["png_path"].tolist(), index["json_path"].tolist()
     progress = tqdm(total=n, desc=f"preprocessing {preprocessor.label}", unit="img", disable=None)
     try:
-        with ExitStack() as stack:
-            if workers <= 1:
-                results = map(
-                    _preprocess_or_problem, repeat(preprocessor), pngs, jsons, repeat(min_size)
-                )
-            else:
-                pool = stack.enter_context(ProcessPoolExecutor(workers))
-                chunk = max(1, min(32, n // (4 * workers)))
-                results = pool.map(
-                    _preprocess_or_problem,
-                    repeat(preprocessor),
-                    pngs,
-                    jsons,
-                    repeat(min_size),
-                    chunksize=chunk,
-                )
-            problems, depths = {}, Counter()
-            for i, result in enumerate(results):
-                if isinstance(result, str):
-                    problems[index["stem"].iloc[i]] = result
+        # Renamed in only once complete (whole_files); a failure or a kill leaves no entry.
+        with written_whole(target) as partial:
+            # Written straight into a memory-mapped file: the set is never held twice in memory.
+            out = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=shape)
+            with ExitStack() as stack:
+                if workers <= 1:
+                    results = map(
+                        _preprocess_or_problem, repeat(preprocessor), pngs, jsons, repeat(min_size)
+                    )
                 else:
-                    out[i], depth = result
-                    depths[str(depth)] += 1
-                progress.update()
-        out.flush()
-        del out
-        checksum, size = file_checksum(partial), partial.stat().st_size
-        os.replace(partial, target)  # atomic on one file system
+                    pool = stack.enter_context(ProcessPoolExecutor(workers))
+                    chunk = max(1, min(32, n // (4 * workers)))
+                    results = pool.map(
+                        _preprocess_or_problem,
+                        repeat(preprocessor),
+                        pngs,
+                        jsons,
+                        repeat(min_size),
+                        chunksize=chunk,
+                    )
+                problems, depths = {}, Counter()
+                for i, result in enumerate(results):
+                    if isinstance(result, str):
+                        problems[index["stem"].iloc[i]] = result
+                    else:
+                        out[i], depth = result
+                        depths[str(depth)] += 1
+                    progress.update()
+            out.flush()
+            del out
+            checksum, size = file_checksum(partial), partial.stat().st_size
         return problems, dict(sorted(depths.items(), key=lambda kv: int(kv[0]))), checksum, size
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
     finally:
         progress.close()
 
