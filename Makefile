@@ -2,22 +2,57 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# The stamp is newer than pyproject.toml once the environment matches it.
+# The stamp is newer than the lock and pyproject.toml once the environment matches them.
 STAMP := $(VENV)/.installed
 
+# The exact environment CI tested: every package and its hashes, for CPython 3.11 on Linux
+# x86-64 (pip-compile, from pyproject.toml's ranges and the dev extra). `make lock` rewrites it.
+LOCK := requirements.lock
+# Pins the lock keeps on purpose (constraints for pip-compile, on top of pyproject's ranges):
+# - torch/torchvision: the pair this machine's disk serves (other pairs fail here);
+# - OpenCV before 5.1: 5.1 moved warpAffine's pixels with constant and replicate borders, so
+#   the GPU augmentation equals the CPU one exactly only up to 5.0 (README, "OpenCV versions").
+LOCK_PINS := torch==2.14.1 torchvision==0.29.1 'opencv-python-headless<5.1'
+PIP_TOOLS := pip-tools==7.7.0
+SCRATCH ?= $(or $(TMPDIR),/tmp)
+LOCK_TOOLS := $(SCRATCH)/csxa-lock-tools
+LATEST_VENV := $(SCRATCH)/csxa-latest-venv
+
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-all test-slow test-gpu lint format demo demo-null report bench bench-data bench-device wheels clean
+.PHONY: help venv lock test test-all test-slow test-gpu test-latest lint format demo demo-null \
+	report bench bench-data bench-device wheels clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# Hash-checked and without dependencies of its own: nothing enters that the lock does not name.
+# The package itself goes in editable, built with the lock's setuptools (no build isolation, so
+# no newer setuptools is fetched for it); pip check then proves the set is consistent.
+$(STAMP): $(LOCK) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
 	touch $(STAMP)
 
-venv: $(STAMP)  ## create .venv (python3 -m venv, editable install with dev extras)
+venv: $(STAMP)  ## create .venv from requirements.lock (exactly what CI tested), package editable
+
+lock:  ## rewrite requirements.lock: the newest versions pyproject's ranges and LOCK_PINS allow
+	test -x $(LOCK_TOOLS)/bin/pip-compile || ($(PYTHON) -m venv $(LOCK_TOOLS) && \
+		$(LOCK_TOOLS)/bin/python -m pip install --quiet $(PIP_TOOLS))
+	printf '%s\n' $(LOCK_PINS) > $(LOCK_TOOLS)/pins.txt
+	CUSTOM_COMPILE_COMMAND='make lock' $(LOCK_TOOLS)/bin/pip-compile --quiet --upgrade --extra dev \
+		--generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
+		--constraint $(LOCK_TOOLS)/pins.txt --output-file $(LOCK) pyproject.toml
+
+# Not CI: a scratch venv with whatever is newest today, to see a release break us before a
+# user does (README, "When make test-latest goes red").
+test-latest:  ## fast tests in a scratch venv of the newest versions pyproject's ranges allow
+	rm -rf $(LATEST_VENV) && $(PYTHON) -m venv $(LATEST_VENV)
+	$(LATEST_VENV)/bin/python -m pip install --quiet --upgrade --upgrade-strategy eager -e '.[dev]'
+	$(LATEST_VENV)/bin/python -m pip freeze --exclude-editable > $(LATEST_VENV)/freeze.txt
+	@echo "test-latest: the versions tested are in $(LATEST_VENV)/freeze.txt"
+	$(LATEST_VENV)/bin/python -m pytest -p no:cacheprovider
 
 test: $(STAMP)  ## fast tests (< 10 min on 2 CPU cores); slow and gpu tests excluded
 	$(BIN)/python -m pytest
@@ -56,21 +91,23 @@ bench-data: $(STAMP)  ## data pipeline speed and SMOTE memory on a CSXA-sized ph
 	$(BIN)/python -m csxa_lightning.bench data
 
 # What the lent GPU machine lacks (it has torch, lightning, torchmetrics, OpenCV, pandas,
-# scikit-learn, scipy, statsmodels, matplotlib, markdown, PyYAML, tqdm), pinned to the
-# versions tested here. antlr4 and grad-cam exist only as source archives: built into wheels
-# (pure Python).
-DEVICE_WHEELS := hydra-core==1.3.8 omegaconf==2.3.1 albumentations==2.0.8 albucore==0.0.24 \
-	pydantic==2.14.4 pydantic-core==2.50.5 annotated-types==0.8.0 typing-inspection==0.4.5 \
-	typing-extensions==4.16.0 stringzilla==5.3.2 simsimd==6.5.16 imbalanced-learn==0.14.2 \
-	sklearn-compat==0.1.6 openpyxl==3.1.5 et-xmlfile==2.0.0 filelock==4.3.1 ttach==0.0.3
+# scikit-learn, scipy, statsmodels, matplotlib, markdown, PyYAML, tqdm), at the lock's versions.
+# antlr4 and grad-cam exist only as source archives: built into wheels (pure Python).
+DEVICE_PACKAGES := hydra-core omegaconf albumentations albucore pydantic pydantic-core \
+	annotated-types typing-inspection typing-extensions stringzilla simsimd imbalanced-learn \
+	sklearn-compat openpyxl et-xmlfile filelock ttach
+empty :=
+space := $(empty) $(empty)
+locked = $(shell grep -E '^($(subst $(space),|,$(strip $(1))))==' $(LOCK) | cut -d' ' -f1)
+DEVICE_WHEELS = $(call locked,$(DEVICE_PACKAGES))
+SOURCE_WHEELS = $(call locked,antlr4-python3-runtime grad-cam)
 DEVICE_PLATFORMS := $(foreach n,17 27 28 31 34,--platform manylinux_2_$(n)_x86_64) \
 	--platform manylinux2014_x86_64
 wheels: $(STAMP)  ## download the wheels the GPU machine lacks into .whl/ (Python 3.12, x86-64)
 	mkdir -p $(WHEELS_DIR)
 	$(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 \
 		--implementation cp $(DEVICE_PLATFORMS) -d $(WHEELS_DIR) $(DEVICE_WHEELS)
-	$(BIN)/python -m pip wheel --quiet --no-deps -w $(WHEELS_DIR) antlr4-python3-runtime==4.9.3 \
-		grad-cam==1.5.7
+	$(BIN)/python -m pip wheel --quiet --no-deps -w $(WHEELS_DIR) $(SOURCE_WHEELS)
 
 # On the GPU machine (no .venv, no network): the carried wheels into /tmp/site, then the
 # benchmark and the 30-epoch CSXA-scale run, results under $$OUT. DEVICE_ARGS=--quick for a

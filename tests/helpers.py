@@ -36,6 +36,19 @@ TINY_TRAINING = [
 ]
 
 
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+
+def git_head() -> str:
+    """The commit this checkout is at; "" when the tests run outside a git checkout."""
+    if not (REPOSITORY / ".git").exists():
+        return ""
+    done = subprocess.run(
+        ["git", "-C", str(REPOSITORY), "rev-parse", "HEAD"], capture_output=True, text=True
+    )
+    return done.stdout.strip()
+
+
 def compose_config(config_name: str, overrides: list[str]) -> DictConfig:
     """A command's real conf/<config_name>.yaml (train, predict, evaluate ...), composed as its
     command line would, with test overrides."""
