@@ -13,7 +13,7 @@ float32 round trip moves a source coordinate by ~1e-5 pixel, which near a half-p
 the other nearest neighbour (~1e-5 of the pixels, measured), and they weight the bilinear taps
 in another order (+-1 on ~1e-3 of the pixels). Instead the source coordinates are computed in
 OpenCV's own convention and precision, and the pixels gathered. OpenCV >= 4.11 (the float SIMD
-kernels of ``modules/imgproc/src/warp_kernels.simd.hpp``; 5.0 is installed here) inverts the
+kernels of ``modules/imgproc/src/warp_kernels.simd.hpp``; the lock's 5.0.0.93) inverts the
 2x3 matrix in float64, rounds it to float32, and for output pixel (x, y) computes in float32
 ``sx = fma(M0, x, y * M1 + M2)`` (likewise sy). Nearest takes ``cvRound(sx)``, round half to
 even; bilinear takes ``floor(sx)`` and the fraction ``ax``, blends ``fma(ax, p01 - p00, p00)``
@@ -24,9 +24,21 @@ Measured against albumentations for the same draws, on x86 with AVX2 / AVX-512 (
 a CPU without it rounds OpenCV's products separately): no pixel differs for widths that are a
 multiple of 32 (224 included), all interpolations, borders and zooms. The last ``W mod 16``
 (AVX2) or ``W mod 32`` (AVX-512) columns of a row go through OpenCV's scalar loop, whose fma
-contraction the compiler chooses: there ~1e-5 of the pixels differ, by 1 (bilinear) or by a
+contraction the compiler chose: there ~1e-5 of the pixels differ, by 1 (bilinear) or by a
 neighbour (nearest). OpenCV 4.9/4.10's fixed-point kernels (1/1024-pixel coordinates, rounded
 half up) would disagree on ~0.1% of nearest pixels.
+
+OpenCV 5.1 changed these warps for the constant and replicate borders (reflect kept the kernel
+above; measured 5.0.0.93 against 5.1.0.95 on the same inputs). Its source coordinates are
+computed in more than float32 precision (offsets of 1e-9 pixel move a pixel), nearest rounds an
+exact half-pixel tie up instead of to even, and a tie on the far edge (x = W - 0.5) is inside
+the image. On random rotations and zooms (no exact ties) 1e-5 to 3e-5 of the nearest pixels and
+1e-4 to 4e-4 of the bilinear ones change (bilinear by 1); where ties are exact (zoom 0.5,
+half-pixel shifts) nearest changes 5 % (constant) to 14 % (replicate) of the pixels. No model
+of its arithmetic tried here matched it exactly (double coordinates with a float32 fraction and
+fma blends came closest: 11 bilinear values of 245,760 off), so ``exact_for_opencv`` says where
+the equality holds, the lock pins OpenCV below 5.1, and ``DeviceAugmentation.like`` warns, once
+per run, where it does not hold.
 
 The work is a few elementwise passes and gathers over the batch (float64 only for the fma
 products); per-image OpenCV warps in loader processes would need a core per ~300 images/s.
@@ -34,12 +46,20 @@ products); per-image OpenCV warps in loader processes would need a core per ~300
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, fields
 
 import cv2
 import numpy as np
 import torch
+
+log = logging.getLogger(__name__)
+
+# The OpenCV releases whose warpAffine this reproduces bit for bit: [first, end) as (major,
+# minor), every border; from END_OF_EXACT on, only the reflect border (see the docstring).
+FIRST_EXACT_OPENCV = (4, 11)
+END_OF_EXACT_OPENCV = (5, 1)
 
 # Columns of a per-sample parameter row, as ``PaperAugmentation.sample_params`` reads them back
 # and ``DeviceAugmentation.draw`` draws them: flips 0/1, angles in degrees (positive:
@@ -96,8 +116,19 @@ class DeviceAugmentation(AugmentSettings):
 
     @classmethod
     def like(cls, paper: AugmentSettings) -> DeviceAugmentation:
-        """The device twin of a configured PaperAugmentation (its settings)."""
-        return cls(**paper.settings())
+        """The device twin of a configured PaperAugmentation (its settings); warns when the
+        installed OpenCV warps otherwise, so that the two paths' images differ slightly."""
+        twin = cls(**paper.settings())
+        if not exact_for_opencv(twin.border_mode):
+            log.warning(
+                "OpenCV %s warps the %s border differently from OpenCV 4.11-5.0, whose pixels "
+                "the device augmentation reproduces: the images of trainer=gpu's device path "
+                "differ from the loader path's on a few pixels in 1e4 (README, \"OpenCV "
+                'versions"). Install the lock (make venv) for equal images.',
+                cv2.__version__,
+                twin.border_mode,
+            )
+        return twin
 
     def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """(n, 5) float32 rows [hflip 0/1, vflip 0/1, first angle, second angle (degrees),
@@ -142,6 +173,21 @@ class DeviceAugmentation(AugmentSettings):
         if self.interpolation == "nearest":
             return _sample_nearest(images, sx, sy, self.border_mode)
         return _sample_bilinear(images, sx, sy, self.border_mode)
+
+
+def opencv_version(text: str | None = None) -> tuple[int, int]:
+    """(major, minor) of an OpenCV version string (the installed cv2's by default)."""
+    major, minor = (text or cv2.__version__).split(".")[:2]
+    return int(major), int(minor)
+
+
+def exact_for_opencv(border_mode: str, version: str | None = None) -> bool:
+    """Whether DeviceAugmentation gives the installed (or the named) OpenCV's pixels exactly
+    for this border; see the module docstring for what differs elsewhere and by how much."""
+    release = opencv_version(version)
+    if release < FIRST_EXACT_OPENCV:
+        return False
+    return release < END_OF_EXACT_OPENCV or border_mode == "reflect"
 
 
 def _rotation_matrix(
