@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from csxa_lightning import config as _config  # noqa: F401  (registers the resolvers)
 from csxa_lightning.checkpoint import load_trained_model
 from csxa_lightning.config import CONFIG_DIR
+from csxa_lightning.environment import ENVIRONMENT_KEY, run_environment
 from csxa_lightning.errors import ConfigValueError, exit_on_user_error
 from csxa_lightning.labelled_films import csv_films, csxa_films
 from csxa_lightning.results.evaluation_report import write_evaluation_report
@@ -38,7 +39,8 @@ log = logging.getLogger(__name__)
 def evaluate(cfg: DictConfig) -> dict:
     """Score the labelled films with cfg.ckpt; write cfg.out; return its metrics.json."""
     ckpt = Path(str(required(cfg, "ckpt", "outputs/train/runs/.../checkpoints/epoch009.ckpt")))
-    model = load_trained_model(ckpt, pick_device(str(cfg.device)))
+    device = pick_device(str(cfg.device))
+    model = load_trained_model(ckpt, device)
     threshold, rule = decision_threshold(cfg.threshold, model.classifier.decision)
     run_folder = ckpt.expanduser().resolve().parent.parent  # <run>/checkpoints/x.ckpt
     run = read_metrics(run_folder) if is_finished(run_folder) else {}
@@ -76,6 +78,7 @@ def evaluate(cfg: DictConfig) -> dict:
         films_from=films_from,
         subset=subset,
     )
+    metrics[ENVIRONMENT_KEY] = run_environment(device)
     # How the threshold was set, the checkpoint's temperature (already applied to
     # prob_diseased; 1: none) and the headline metrics at 0.5 beside those at the threshold.
     stored = model.classifier.decision

@@ -5,8 +5,6 @@ figures/ from the run folders' files alone."""
 from __future__ import annotations
 
 import base64
-import platform
-from importlib import metadata
 from pathlib import Path
 
 import markdown
@@ -22,6 +20,7 @@ from csxa_lightning.results.runs import (
     run_repeat,
     unfinished_runs,
 )
+from csxa_lightning.results.software import environment_warning, software_markdown
 from csxa_lightning.results.tables import (
     decoded_paper_markdown,
     majority_row,
@@ -36,31 +35,6 @@ from csxa_lightning.results.tables import (
     undefined_markdown,
 )
 from csxa_lightning.whole_files import remove_leftovers, write_bytes_whole, write_text_whole
-
-PACKAGES = (
-    "torch",
-    "torchvision",
-    "lightning",
-    "hydra-core",
-    "torchmetrics",
-    "albumentations",
-    "opencv-python-headless",
-    "imbalanced-learn",
-    "statsmodels",
-    "scikit-learn",
-    "numpy",
-    "grad-cam",
-)
-
-
-def versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = "not installed"
-    return found
 
 
 def markdown_report(
@@ -83,6 +57,7 @@ def markdown_report(
         f"Baseline: {baseline_name} (the variant marked baseline in its yaml).",
         *filter(None, [phantom_markdown(runs)]),
         protocol_markdown(runs),
+        *filter(None, [environment_warning(runs)]),
         *unfinished_markdown(sweep_dir, unfinished or []),
         "## Table 1 (the paper's layout)",
         "Precision, recall and F1 are support-weighted averages over both classes (the "
@@ -141,11 +116,7 @@ def markdown_report(
         config = run.config_file.relative_to(sweep_dir)
         overrides = " ".join(run.overrides) or "—"
         parts[-1] += f"\n| {run.title} | {run_repeat(run)} | `{overrides}` | [{config}]({config}) |"
-    parts += [
-        "## Software",
-        "| package | version |\n|---|---|\n"
-        + "\n".join(f"| {k} | {v} |" for k, v in versions().items()),
-    ]
+    parts += ["## Software", software_markdown(runs)]
     return "\n\n".join(parts) + "\n"
 
 

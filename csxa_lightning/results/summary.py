@@ -13,6 +13,7 @@ import pandas as pd
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from csxa_lightning.environment import ENVIRONMENT_KEY, run_environment
 from csxa_lightning.results.metrics import compute_metrics, metrics_with_intervals
 
 # The threshold every run used before rules existed, and the paper's (the larger softmax
@@ -127,4 +128,6 @@ def run_summary(
         # wall-clock seconds of this process (a resumed run: the part after resuming)
         **{f"seconds_{part}": seconds for part, seconds in timer.seconds.items()},
     )
+    # what produced the numbers: Python, package versions, accelerator, this package's commit
+    metrics[ENVIRONMENT_KEY] = run_environment(trainer.strategy.root_device)
     return metrics

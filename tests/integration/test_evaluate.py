@@ -4,9 +4,11 @@ its mistakes end as one line."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import shutil
 
+import cv2
 import pandas as pd
 import pytest
 
@@ -57,6 +59,9 @@ def test_evaluate_on_an_external_phantom_writes_complete_files(tiny_run, tmp_pat
     assert list(predictions.columns) == ["case_id", "stem", "label", "prob_diseased", "pred"]
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["subset"] == "all" and saved["films_from"] == str(external.root)
+    env = saved["environment"]  # what scored it
+    assert env["opencv"] == cv2.__version__ and env["accelerator"] == "cpu"
+    assert env["scikit-learn"] == importlib.metadata.version("scikit-learn")
     assert 0 <= saved["brier_score"] <= 1 and 0 <= saved["ece"] <= 1
     assert saved["threshold"] == 0.5
     assert saved["threshold_rule"] == "the checkpoint's: threshold=0.5"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import platform
 from pathlib import Path
 
+import cv2
 import pandas as pd
 import pytest
 import torch
@@ -14,7 +17,7 @@ from hydra.utils import instantiate
 from csxa_lightning.data.sampler import batch_bounds
 from csxa_lightning.results.summary import sweep_objective
 from csxa_lightning.train import train
-from tests.helpers import PHANTOM_N, compose_train_config, run_module
+from tests.helpers import PHANTOM_N, compose_train_config, git_head, run_module
 
 TINY = [
     "model=resnet18",
@@ -71,6 +74,12 @@ def test_phantom_run_writes_split_predictions_and_metrics(tmp_path):
     assert saved["selection_score"] == pytest.approx(logged.min(), rel=1e-5)
     assert sweep_objective(saved) == saved["selection_score"]
     assert saved["protocol"] == "strict"
+    # What trained it: the versions imported here, the CPU, this checkout's commit.
+    env = saved["environment"]
+    assert env["torch"] == importlib.metadata.version("torch")
+    assert env["opencv"] == cv2.__version__ and env["python"] == platform.python_version()
+    assert (env["accelerator"], env["cuda"], env["cudnn"]) == ("cpu", None, None)
+    assert (env["commit"] or "").split("+")[0] == git_head()
     strict = {d["setting"] for d in saved["departures"]}
     assert {"data.stratify", "data.val_fraction", "callbacks.model_checkpoint.monitor"} <= strict
     # A finished run keeps only the tested checkpoint, without the state to train further

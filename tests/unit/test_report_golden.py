@@ -61,11 +61,10 @@ SWEEPS = {"legacy": legacy_sweep, "marked": marked_sweep}
 
 
 def normalized(text: str, root: Path) -> str:
-    """The sweep folder as <SWEEP>, package versions as <version>."""
+    """The sweep folder as <SWEEP>, the report machine's package versions as <versions>."""
     text = text.replace(str(root), SWEEP)
-    head, software, tail = text.partition("## Software")
-    tail = re.sub(r"(?m)^\| (?!package )([^|]+) \| [^|]+ \|$", r"| \1 | <version> |", tail)
-    return head + software + tail
+    built = "This report was built with"
+    return re.sub(rf"(?m)^{built} .*$", f"{built} <versions>.", text)
 
 
 def report_files(name: str, root: Path) -> dict[str, str]:
