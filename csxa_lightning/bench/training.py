@@ -40,6 +40,7 @@ from torch.utils.data import DataLoader, Dataset
 from csxa_lightning.bench.data import NaiveDataset
 from csxa_lightning.config import default_cache_dir
 from csxa_lightning.data.augment import PaperAugmentation
+from csxa_lightning.environment import run_environment
 from csxa_lightning.model import IMAGENET_MEAN, IMAGENET_STD, CSXAClassifier
 from csxa_lightning.phantom import CSXA_HEALTHY_FRACTION, CSXA_IMAGES, ensure_phantom
 
@@ -230,25 +231,6 @@ def compose(settings: Settings, root: Path, cache_dir: Path, out: Path):
         )
 
 
-def versions() -> dict[str, str]:
-    import albumentations
-    import cv2
-    import torchvision
-
-    found = {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
-        "lightning": L.__version__,
-        "albumentations": albumentations.__version__,
-        "opencv": cv2.__version__,
-    }
-    if torch.cuda.is_available():
-        found["cuda"] = str(torch.version.cuda)
-        found["cudnn"] = str(torch.backends.cudnn.version())
-    return found
-
-
 def device_name() -> str:
     if torch.cuda.is_available():
         return torch.cuda.get_device_name(0)
@@ -292,7 +274,8 @@ def _bench_training(args: argparse.Namespace, scratch: Path) -> dict:
         "loader_workers": 0 if datamodule.batches_on_device else datamodule.num_workers,
         "settings": asdict(settings),
         "train_samples": len(datamodule.datasets["train"]),
-        "versions": versions(),
+        # what measured it: the record every run's metrics.json keeps (environment.py)
+        "versions": run_environment("cuda" if torch.cuda.is_available() else "cpu"),
     }
     sample_shape = tuple(next(iter(datamodule.train_dataloader()))["image"].shape[1:])
 

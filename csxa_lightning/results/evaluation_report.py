@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from csxa_lightning.environment import NOT_RECORDED, recorded_environment
 from csxa_lightning.results.document import html_report
 from csxa_lightning.results.figures import png_bytes, reliability_figure
 from csxa_lightning.results.subgroups import DEFAULT_MIN_COUNT, subgroup_table
@@ -100,6 +101,13 @@ def at_default_markdown(m: dict) -> str:
     return "At the checkpoint's threshold and at the default 0.5: " + "; ".join(cells) + "."
 
 
+def environment_line(env: dict) -> str:
+    """The recorded environment in one line: accelerator, Python and the packages."""
+    if not env:
+        return NOT_RECORDED
+    return ", ".join(f"{k} {v}" for k, v in env.items() if v is not None)
+
+
 def evaluation_markdown(
     predictions: pd.DataFrame, metrics: dict, figures: dict[str, str], min_count: int
 ) -> str:
@@ -116,6 +124,7 @@ def evaluation_markdown(
                 f"- intervals: {m['ci_level']:.0%}; Wilson for accuracy, sensitivity and "
                 f"specificity, a stratified bootstrap ({m['bootstrap_resamples']} resamples, "
                 f"seed {m['bootstrap_seed']}) for the others",
+                f"- scored with: {environment_line(recorded_environment(m))}",
             ]
         ),
         "## Metrics",

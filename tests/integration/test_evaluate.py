@@ -69,6 +69,7 @@ def test_evaluate_on_an_external_phantom_writes_complete_files(tiny_run, tmp_pat
     for section in ("## Metrics", "## Calibration", "## ROC and precision-recall", "## Subgroups"):
         assert section in report
     assert f"{saved['n']} scored" in report and f"{saved['brier_score']:.4f}" in report
+    assert "accelerator cpu" in report and f"opencv {cv2.__version__}" in report
     assert (out / "figures" / "reliability.png").stat().st_size > 1000
     assert "data:image/png;base64," in (out / "report.html").read_text()
 
