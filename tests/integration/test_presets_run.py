@@ -104,7 +104,6 @@ def test_early_stopping_with_a_patience_stops_the_run(phantom, tmp_path):
     assert [epoch for epoch, _ in per_epoch(batches)] == [0, 1]
 
 
-def test_rich_progress_bar_preset_runs_where_rich_is_installed(phantom, tmp_path):
-    pytest.importorskip("rich")
-    out, batches = run(phantom, tmp_path, "+callbacks@callbacks=rich_progress_bar")
+def test_rich_progress_bar_preset_runs_beside_the_default_callbacks(phantom, tmp_path):
+    out, batches = run(phantom, tmp_path, "callbacks=[default,rich_progress_bar]")
     assert per_epoch(batches)[0][0] == 0 and (out / "metrics.json").is_file()
