@@ -28,8 +28,15 @@ help:  ## list the targets
 # Hash-checked and without dependencies of its own: nothing enters that the lock does not name.
 # The package itself goes in editable, built with the lock's setuptools (no build isolation, so
 # no newer setuptools is fetched for it); pip check then proves the set is consistent.
+# An existing .venv is synced: what the lock does not name (left by an older lock or by hand)
+# is uninstalled first. pip freeze leaves out pip itself and the editable package.
 $(STAMP): $(LOCK) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip freeze --exclude-editable | sed 's/[=@ ].*//' | tr 'A-Z_.' 'a-z--' \
+		| sort > $(VENV)/.names-installed
+	grep -E '^[A-Za-z0-9]' $(LOCK) | sed 's/==.*//' | tr 'A-Z_.' 'a-z--' | sort > $(VENV)/.names-locked
+	extra=$$(comm -23 $(VENV)/.names-installed $(VENV)/.names-locked); \
+		test -z "$$extra" || $(BIN)/python -m pip uninstall --quiet --yes $$extra
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/python -m pip check
