@@ -105,5 +105,8 @@ def test_early_stopping_with_a_patience_stops_the_run(phantom, tmp_path):
 
 
 def test_rich_progress_bar_preset_runs_beside_the_default_callbacks(phantom, tmp_path):
+    # rich is not in the lock: installed, it makes Lightning's rich bar and summary every run's
+    # default. Skipped (and listed by -ra) where it is absent, as in make venv.
+    pytest.importorskip("rich")
     out, batches = run(phantom, tmp_path, "callbacks=[default,rich_progress_bar]")
     assert per_epoch(batches)[0][0] == 0 and (out / "metrics.json").is_file()
