@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import shutil
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from csxa_lightning.data.preprocess import Preprocessor
 from csxa_lightning.epoch_seed import SeedEachEpoch
 from csxa_lightning.errors import UserError
 from csxa_lightning.log_interval import LogIntervalWithinEpoch
-from csxa_lightning.model import CSXAClassifier
+from csxa_lightning.model import CSXAClassifier, DecisionError
 from csxa_lightning.results.runs import LAST_CHECKPOINT
 from csxa_lightning.whole_files import written_whole
 
@@ -101,7 +102,7 @@ def load_trained_model(path: str | Path, device: str | torch.device = "cpu") -> 
     try:
         preprocessor = Preprocessor.from_spec(stored["preprocess"])
     except ValueError as err:  # a spec this version cannot build; the message says why
-        raise CheckpointError(str(err)) from err
+        raise CheckpointError(f"{path}: {err}") from err
     opencv = str(stored.get("opencv", "unknown"))
     if opencv != cv2.__version__:
         log.warning(
@@ -111,7 +112,7 @@ def load_trained_model(path: str | Path, device: str | torch.device = "cpu") -> 
             opencv,
             cv2.__version__,
         )
-    hparams = dict(checkpoint["hyper_parameters"])
+    hparams = checked_hyperparameters(checkpoint["hyper_parameters"], path)
     # All weights come from the checkpoint: build the backbone empty.
     hparams.update(pretrained="none", weights_path=None)
     if "compile" in hparams:
@@ -125,9 +126,48 @@ def load_trained_model(path: str | Path, device: str | torch.device = "cpu") -> 
         raise CheckpointError(
             f"{path}: the weights do not fit model.arch={hparams.get('arch')!r} ({err})"
         ) from err
-    classifier.on_load_checkpoint(checkpoint)  # the decision rule fitted after training
+    try:
+        classifier.on_load_checkpoint(checkpoint)  # the decision rule fitted after training
+    except DecisionError as err:
+        raise CheckpointError(f"{path}: {err}") from err
     classifier.eval().to(device)
     return TrainedModel(classifier, preprocessor, path, str(hparams["arch"]), opencv)
+
+
+# What a checkpoint's hyper_parameters may hold: CSXAClassifier's own settings, as plain values
+# (save_hyperparameters leaves the optimizer and scheduler factories out).
+MODEL_SETTINGS = tuple(
+    name
+    for name in inspect.signature(CSXAClassifier.__init__).parameters
+    if name not in ("self", "optimizer", "scheduler")
+)
+PLAIN_SETTING = (str, int, float, bool, type(None))
+
+
+def checked_hyperparameters(stored, path: Path) -> dict:
+    """The model settings of a checkpoint, refused (CheckpointError, one line) unless they are
+    CSXAClassifier's own, with plain values: a checkpoint is data."""
+    if not isinstance(stored, dict):
+        raise CheckpointError(
+            f"{path}: hyper_parameters is a {type(stored).__name__}, not the model's settings; "
+            "the checkpoint was not written by python -m csxa_lightning.train, or was edited"
+        )
+    unknown = sorted(str(k) for k in stored if k not in MODEL_SETTINGS)
+    odd = sorted(str(k) for k, v in stored.items() if not isinstance(v, PLAIN_SETTING))
+    if unknown or odd:
+        raise CheckpointError(
+            f"{path}: hyper_parameters holds "
+            + "; ".join(
+                part
+                for part in (
+                    f"settings the model does not have ({', '.join(unknown)})" if unknown else "",
+                    f"values that are not text or numbers ({', '.join(odd)})" if odd else "",
+                )
+                if part
+            )
+            + "; the checkpoint was written by another version, or was edited"
+        )
+    return dict(stored)
 
 
 def is_global_zero() -> bool:

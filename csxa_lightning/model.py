@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from numbers import Real
 
 import lightning as L
 import torch
@@ -11,12 +13,54 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, MulticlassAccuracy
 
 from csxa_lightning.backbones import build_backbone
+from csxa_lightning.errors import UserError
 from csxa_lightning.results.calibration import PROB_EPS  # the clipping the fit used
 
 # Where a checkpoint keeps the decision rule fitted on the validation slice after training
 # (csxa_lightning/decision.py): the temperature and the threshold. Absent: 1 and 0.5.
 DECISION_KEY = "csxa_decision"
 DEFAULT_DECISION = {"temperature": 1.0, "threshold": 0.5, "threshold_rule": "0.5", "fitted_on": 0}
+
+
+class DecisionError(UserError):
+    """A checkpoint's decision rule that is not one: edited, or written by something else."""
+
+
+def checked_decision(decision) -> dict:
+    """A stored decision rule, checked value by value (a checkpoint is data): the keys of
+    DEFAULT_DECISION only, a finite temperature > 0, a threshold in [0, 1], a text rule and a
+    film count. None: the default rule."""
+    if decision is None:
+        return dict(DEFAULT_DECISION)
+    if not isinstance(decision, dict):
+        raise DecisionError(f"{DECISION_KEY} is a {type(decision).__name__}, not a rule")
+    problems = [f"{k} (not a setting of the rule)" for k in decision if k not in DEFAULT_DECISION]
+    rule = {**DEFAULT_DECISION, **decision}
+
+    def number(key: str) -> float | None:
+        value = rule[key]
+        ok = isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
+        return float(value) if ok else None
+
+    temperature, threshold = number("temperature"), number("threshold")
+    if temperature is None or temperature <= 0:
+        problems.append(f"temperature={rule['temperature']!r} (a number > 0)")
+    # Up to just above 1: "every film healthy" when a score is exactly 1 (candidate_thresholds).
+    if threshold is None or not 0 <= threshold <= math.nextafter(1.0, math.inf):
+        problems.append(f"threshold={rule['threshold']!r} (a probability)")
+    if not isinstance(rule["threshold_rule"], str):
+        problems.append(f"threshold_rule={rule['threshold_rule']!r} (text)")
+    fitted = rule["fitted_on"]
+    if isinstance(fitted, bool) or not isinstance(fitted, int) or fitted < 0:
+        problems.append(f"fitted_on={fitted!r} (a film count)")
+    if problems:
+        raise DecisionError(
+            f"{DECISION_KEY}: {'; '.join(problems)}; the checkpoint was written by another "
+            "version, or was edited"
+        )
+    return rule
+
+
 # Until setup() takes the training set's own statistics from the datamodule: ImageNet's.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -97,8 +141,9 @@ class CSXAClassifier(L.LightningModule):
         self.class_weights = None if weights is None else torch.tensor(weights, dtype=torch.float32)
 
     def set_decision(self, decision: dict | None) -> None:
-        """temperature, threshold and threshold_rule (DEFAULT_DECISION for what is absent)."""
-        self.decision = {**DEFAULT_DECISION, **(decision or {})}
+        """temperature, threshold and threshold_rule (DEFAULT_DECISION for what is absent),
+        checked: a rule read from a checkpoint is data."""
+        self.decision = checked_decision(decision)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint[DECISION_KEY] = dict(self.decision)

@@ -3,7 +3,6 @@ see it (before normalization). Deterministic, so its output is cached."""
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, fields, is_dataclass
 from typing import Any, Protocol
 
@@ -11,7 +10,14 @@ import cv2
 import numpy as np
 
 from csxa_lightning.data.images import resize, to_gray
-from csxa_lightning.data.transforms import CenterCrop, GrayColor, Keypoints
+from csxa_lightning.data.transforms import (
+    CenterCrop,
+    ClaheColor,
+    EnhancedColor,
+    GrayColor,
+    KeypointCrop,
+    Keypoints,
+)
 from csxa_lightning.errors import UserError
 
 
@@ -94,51 +100,71 @@ class Preprocessor:
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> Preprocessor:
-        """The preprocessor a spec() describes. Only classes of this package are built: a
-        checkpoint is data, and must not name arbitrary code to run."""
-        built = _build(spec, "preprocess")
-        if not isinstance(built, cls):
+        """The preprocessor a spec() describes. A checkpoint is data: every ``_target_`` is
+        looked up in SPEC_CLASSES before anything is called, every field must be a plain value
+        (text, number, list of them), and the result must be a Preprocessor."""
+        if not isinstance(spec, dict) or spec.get("_target_") != spec_name(cls):
+            target = spec.get("_target_") if isinstance(spec, dict) else type(spec).__name__
             raise PreprocessSpecError(
-                f"preprocess spec builds a {type(built).__name__}, not a {cls.__name__}"
+                f"preprocess: _target_ {target!r} is not one of the preprocessing classes a "
+                f"checkpoint may name ({spec_name(cls)} at the top); the checkpoint was not "
+                "written by this package, or was edited"
             )
+        built = _build(spec, "preprocess")
+        for part, kinds in (("crop", CROPS), ("color", COLORS)):
+            if not isinstance(getattr(built, part), kinds):
+                raise PreprocessSpecError(
+                    f"preprocess.{part}: a {type(getattr(built, part)).__name__} is not a "
+                    f"{part}; the checkpoint was not written by this package, or was edited"
+                )
         return built
 
 
-# Where spec() targets may live: this package's classes only.
-_SPEC_PACKAGE = "csxa_lightning."
+def spec_name(kind: type) -> str:
+    """The ``_target_`` a spec names a class by: its module and qualified name."""
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+# Every class a preprocessing spec (in a checkpoint, or a run being resumed) may name, and so
+# every class from_spec may build: frozen dataclasses whose constructors only check and store
+# their fields. Nothing else is imported or called for a name read from a file.
+CROPS = (CenterCrop, KeypointCrop)
+COLORS = (GrayColor, EnhancedColor, ClaheColor)
+SPEC_CLASSES: dict[str, type] = {spec_name(kind): kind for kind in (Preprocessor, *CROPS, *COLORS)}
+PLAIN_VALUES = (str, int, float, bool, type(None))
 
 
 def _spec(obj: Any) -> Any:
     if not is_dataclass(obj):
         return obj
-    kind = type(obj)
     return {
-        "_target_": f"{kind.__module__}.{kind.__qualname__}",
+        "_target_": spec_name(type(obj)),
         **{f.name: _spec(getattr(obj, f.name)) for f in fields(obj)},
     }
 
 
 def _build(spec: Any, where: str) -> Any:
+    if isinstance(spec, list | tuple):
+        return type(spec)(_build(v, f"{where}[{i}]") for i, v in enumerate(spec))
     if not isinstance(spec, dict):
+        if not isinstance(spec, PLAIN_VALUES):
+            raise PreprocessSpecError(
+                f"{where}: a {type(spec).__name__} where a spec holds text or numbers; the "
+                "checkpoint was not written by this package, or was edited"
+            )
         return spec
     target = spec.get("_target_")
-    if not isinstance(target, str) or not target.startswith(_SPEC_PACKAGE):
+    kind = SPEC_CLASSES.get(target) if isinstance(target, str) else None
+    if kind is None:
         raise PreprocessSpecError(
-            f"{where}: _target_ {target!r} is not a class of {_SPEC_PACKAGE.rstrip('.')}; the "
-            "checkpoint was not written by this package, or was edited"
+            f"{where}: _target_ {target!r} is not one of the preprocessing classes a checkpoint "
+            f"may name ({', '.join(sorted(SPEC_CLASSES))}); the checkpoint was written by "
+            "another version of csxa_lightning, by something else, or was edited"
         )
-    module, _, name = target.rpartition(".")
-    try:
-        kind = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as err:
-        raise PreprocessSpecError(
-            f"{where}: {target} does not exist in this version of csxa_lightning ({err}); use "
-            "the version that trained the checkpoint"
-        ) from err
     arguments = {k: _build(v, f"{where}.{k}") for k, v in spec.items() if k != "_target_"}
     try:
         return kind(**arguments)
-    except TypeError as err:  # a field renamed or removed since the checkpoint was written
+    except (TypeError, ValueError) as err:  # a field renamed or removed, or a bad value
         raise PreprocessSpecError(
             f"{where}: {target}{arguments} cannot be built by this version of csxa_lightning "
             f"({err}); use the version that trained the checkpoint"

@@ -37,3 +37,52 @@ def test_train_resumes_and_tests_with_weights_only():
                        if p.name == "train.py"]  # fmt: skip
     assert len(lightning_calls) == 2
     assert all(weights_only(c) is True for c in lightning_calls)
+
+
+# Every place the package builds an object from a name, and what the name comes from. Each
+# builds from the command's own composed config (what the user typed, and conf/), never from a
+# file a run, a checkpoint or a colleague wrote: those go through registries (preprocess.py's
+# SPEC_CLASSES, checkpoint.py's MODEL_SETTINGS, model.py's checked_decision).
+BUILDERS = ("instantiate", "get_class", "get_method", "get_object", "import_module", "_locate",
+            "__import__", "locate", "import_string")  # fmt: skip
+COMPOSED_CONFIG_ONLY = {
+    ("train.py", "fit_and_test"): "cfg.data, cfg.model, cfg.logger, cfg.trainer",
+    ("checkpoint.py", "build_callbacks"): "cfg.callbacks",
+    ("preview.py", "group_option"): "cfg's crop/color, or the package's own conf/ yaml",
+    ("preview.py", "preview"): "cfg.data",
+    ("training.py", "_bench_training"): "the bench's composed cfg.data",
+    ("training.py", "real_model"): "the bench's composed cfg.model",
+    ("training.py", "compiled_end_to_end"): "the bench's composed cfg.model",
+    ("preflight.py", "logger_problems"): "cfg.logger's _target_, to name its class",
+    ("protocol.py", "_augment_value"): "cfg.augment's _target_, to read a default",
+}
+
+
+def builder_sites() -> dict[tuple[str, str], int]:
+    """(file, innermost enclosing function) -> number of calls to a name-to-object builder;
+    a call outside any function (it would run at import) counts under "<module>"."""
+    found: dict[tuple[str, str], int] = {}
+
+    def visit(node: ast.AST, path: Path, function: str) -> None:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            function = node.name
+        if isinstance(node, ast.Call) and ast.unparse(node.func).rsplit(".", 1)[-1] in BUILDERS:
+            found[(path.name, function)] = found.get((path.name, function), 0) + 1
+        for child in ast.iter_child_nodes(node):
+            visit(child, path, function)
+
+    for path in PACKAGE.rglob("*.py"):
+        visit(ast.parse(path.read_text()), path, "<module>")
+    return found
+
+
+def test_objects_are_built_from_names_only_where_the_name_is_the_users_config():
+    sites = builder_sites()
+    unexpected = sorted(set(sites) - set(COMPOSED_CONFIG_ONLY))
+    assert not unexpected, f"builds an object from a name outside the list: {unexpected}"
+    assert set(sites) == set(COMPOSED_CONFIG_ONLY), "a listed site is gone: update the list"
+    # The readers of checkpoints and run folders build nothing from a name.
+    readers = ("preprocess.py", "checkpoint.py", "model.py", "decision.py", "runs.py",
+               "cam_section.py", "predict.py", "evaluate.py", "export.py", "report.py")  # fmt: skip
+    for reader in readers:
+        assert not [s for s in sites if s[0] == reader and s[1] != "build_callbacks"], reader

@@ -111,5 +111,5 @@ def test_a_checkpoint_whose_preprocessing_cannot_be_built_is_a_user_error(tmp_pa
     path = tmp_path / "foreign.ckpt"
     stored = {"preprocess": {"_target_": "os.system", "command": "true"}}
     torch.save({"hyper_parameters": {}, "state_dict": {}, DATAMODULE_KEY: stored}, path)
-    with pytest.raises(CheckpointError, match="is not a class of csxa_lightning"):
+    with pytest.raises(CheckpointError, match="preprocessing classes a checkpoint may name"):
         load_trained_model(path)

@@ -18,7 +18,7 @@ def test_default_callbacks_compose_each_file_and_none_keeps_the_checkpoint(tmp_p
     assert set(none.callbacks) == {"model_checkpoint"}
     names = [type(c).__name__ for c in build_callbacks(default, has_validation=True)]
     assert names == [
-        "ModelCheckpoint", "StopOnNonFiniteLoss", "LearningRateMonitor", "EarlyStopping",
+        "RunModelCheckpoint", "StopOnNonFiniteLoss", "LearningRateMonitor", "EarlyStopping",
         "ModelSummary",
         "LogIntervalWithinEpoch",  # not a preset: every run fits its logging interval
         "SeedEachEpoch",  # not a preset: every run reseeds dropout per epoch (exact resume)
