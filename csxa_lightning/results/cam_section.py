@@ -84,6 +84,25 @@ def configured_root(config) -> str | Path | None:
         ) from err
 
 
+def run_precision(run: Run, config) -> str:
+    """The numeric precision the run trained with ("32", "16", "bf16"): metrics.json's record,
+    else its saved config. The config's default is an interpolation (${csxa_precision:...})
+    that this process resolves for its own machine, not the run's, and that a report process
+    must register first (register_resolvers)."""
+    recorded = run.recorded.get("trainer_precision")
+    if recorded is None:
+        from csxa_lightning.config import register_resolvers
+
+        register_resolvers()
+        try:
+            recorded = OmegaConf.select(config, "trainer.precision", default="32")
+        except Exception as err:  # an interpolation this process cannot resolve
+            raise CamUnavailable(
+                f"cannot tell the run's precision from its config ({err})"
+            ) from err
+    return str(recorded).split("-")[0]
+
+
 def pick_examples(predictions: pd.DataFrame, per_category: int) -> dict[str, pd.DataFrame]:
     """Up to per_category rows of each category present, most telling first."""
     picked = {}
@@ -103,7 +122,7 @@ def run_figure(run: Run, per_category: int) -> tuple[bytes, str]:
     checkpoint = tested_checkpoint(run)
     config = OmegaConf.load(run.config_file)
     root = dataset_root(run, config)
-    precision = str(OmegaConf.select(config, "trainer.precision", default="32")).split("-")[0]
+    precision = run_precision(run, config)
     tolerance = PROBABILITY_TOLERANCE.get(precision, PROBABILITY_TOLERANCE["16"])
 
     import torch  # heavy imports only for runs that get a picture
