@@ -12,7 +12,8 @@ RunJob (a context manager train() runs in):
   from), which is kept;
 - an interrupted run (Ctrl-C, SIGTERM, a SLURM signal, all of which end training with
   KeyboardInterrupt or SystemExit) says which folder it leaves and the exact command that
-  resumes it, quoted for the shell and for Hydra's override parser.
+  resumes it, quoted for the shell and for Hydra's override parser, and exits non-zero (143
+  where Lightning would have exited 0 after a SIGTERM).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from csxa_lightning.whole_files import remove_leftovers
 log = logging.getLogger(__name__)
 
 TRAIN_MODULE = "csxa_lightning.train"
+INTERRUPTED_EXIT_CODE = 128 + 15  # SIGTERM's number
 
 
 class RunJob:
@@ -91,6 +93,11 @@ class RunJob:
             discard_run_outputs(self.folder)
         elif isinstance(error, KeyboardInterrupt | SystemExit) and self.trains:
             log.warning("%s", interrupted_message(self.folder))
+            if isinstance(error, SystemExit) and not error.code:
+                # Lightning ends a run stopped by SIGTERM with SystemExit() (exit code 0): a
+                # scheduler or `train && report` would read that as done. 128 + SIGTERM, as a
+                # shell reports a process the signal ended.
+                raise SystemExit(INTERRUPTED_EXIT_CODE) from error
 
 
 def in_multirun() -> bool:
