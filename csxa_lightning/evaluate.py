@@ -26,6 +26,7 @@ from csxa_lightning.config import CONFIG_DIR
 from csxa_lightning.environment import ENVIRONMENT_KEY, run_environment
 from csxa_lightning.errors import ConfigValueError, exit_on_user_error
 from csxa_lightning.labelled_films import csv_films, csxa_films
+from csxa_lightning.output_paths import check_output
 from csxa_lightning.results.evaluation_report import write_evaluation_report
 from csxa_lightning.results.metrics import DEFAULT_RESAMPLES, metrics_with_intervals
 from csxa_lightning.results.runs import is_finished, predictions_frame, read_metrics, write_run
@@ -39,6 +40,15 @@ log = logging.getLogger(__name__)
 def evaluate(cfg: DictConfig) -> dict:
     """Score the labelled films with cfg.ckpt; write cfg.out; return its metrics.json."""
     ckpt = Path(str(required(cfg, "ckpt", "outputs/train/runs/.../checkpoints/epoch009.ckpt")))
+    # Before any work: the report folder replaces nothing this command reads, nor a run.
+    read = {
+        "checkpoint": [ckpt],
+        "labels file": [cfg.labels] if cfg.labels else [],
+        "images folder": [cfg.images] if cfg.images else [],
+        "annotations folder": [cfg.annotations] if cfg.annotations else [],
+        "dataset folder": [] if cfg.labels else dataset_root_or_none(cfg),
+    }
+    out = check_output("out", str(cfg.out), read)
     device = pick_device(str(cfg.device))
     model = load_trained_model(ckpt, device)
     threshold, rule = decision_threshold(cfg.threshold, model.classifier.decision)
@@ -89,7 +99,6 @@ def evaluate(cfg: DictConfig) -> dict:
             {**stored, "threshold_rule": rule},
         )
     )
-    out = Path(str(cfg.out)).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     written = write_run(out, predictions, metrics)
     report = write_evaluation_report(out, predictions, metrics, int(cfg.subgroup_min_count))
@@ -121,3 +130,9 @@ def main(cfg: DictConfig) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def dataset_root_or_none(cfg: DictConfig) -> list:
+    """data.root when it is set (required() says so later when it is not)."""
+    root = OmegaConf.select(cfg, "data.root", default=None, throw_on_missing=False)
+    return [] if root is None else [root]

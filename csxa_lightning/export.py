@@ -34,6 +34,7 @@ from csxa_lightning.command_options import own_options, refuse_foreign_options
 from csxa_lightning.config import CONFIG_DIR
 from csxa_lightning.errors import UserError, exit_on_user_error
 from csxa_lightning.labels import CLASS_NAMES
+from csxa_lightning.output_paths import check_output
 
 log = logging.getLogger(__name__)
 
@@ -179,9 +180,12 @@ def export(cfg: DictConfig) -> dict[str, Path]:
     fmt = str(cfg.format or "onnx")
     if fmt not in FORMATS:
         raise ExportError(f"format={fmt!r}; choose one of {sorted(FORMATS)}")
-    model = load_trained_model(cfg.ckpt, "cpu")
-    out = Path(str(cfg.out)) if cfg.out else model.path.with_suffix(FORMATS[fmt])
-    out = out.expanduser()
+    ckpt = Path(str(cfg.ckpt)).expanduser()
+    # Before any work. The default sits beside the checkpoint, in its run folder: a new file
+    # named after it (epoch012.onnx), never one of the run's own.
+    out = Path(str(cfg.out)).expanduser() if cfg.out else ckpt.with_suffix(FORMATS[fmt])
+    out = check_output("out", out, {"checkpoint": [ckpt]}, run_folder_allowed=not cfg.out)
+    model = load_trained_model(ckpt, "cpu")
     out.parent.mkdir(parents=True, exist_ok=True)
     module = standalone_module(model)
     size = model.preprocessor.image_size

@@ -26,6 +26,7 @@ from csxa_lightning.checkpoint import load_trained_model
 from csxa_lightning.command_options import own_options, refuse_foreign_options
 from csxa_lightning.config import CONFIG_DIR
 from csxa_lightning.errors import exit_on_user_error
+from csxa_lightning.output_paths import as_list, check_output
 from csxa_lightning.predict_inputs import find_annotations
 from csxa_lightning.results.runs import predictions_frame
 from csxa_lightning.scoring import (
@@ -46,12 +47,21 @@ DEFAULT_OUT = "predict.csv"
 def predict(cfg: DictConfig) -> pd.DataFrame:
     """Write the CSV of predictions (cfg.out) and return it."""
     ckpt = required(cfg, "ckpt", "outputs/train/runs/.../checkpoints/epoch009.ckpt")
-    pngs = list_pngs(required(cfg, "input", "/path/to/CSXA/datasets-PNG"))
+    given = required(cfg, "input", "/path/to/CSXA/datasets-PNG")
+    pngs = list_pngs(given)
     out = Path(str(cfg.out or DEFAULT_OUT)).expanduser()
     if out.is_dir():
         raise ScoringInputError(
             f"out={out} is a folder; name the CSV, e.g. out={out / DEFAULT_OUT}"
         )
+    # Before any work: the CSV (and its Grad-CAM folder) replaces none of what is read.
+    inputs = {
+        "film": pngs,
+        "input folder": [p for p in as_list(given) if Path(str(p)).expanduser().is_dir()],
+        "checkpoint": [ckpt],
+        "annotations folder": as_list(cfg.annotations) if cfg.annotations else [],
+    }
+    out = check_output("out", out, inputs)
     model = load_trained_model(ckpt, pick_device(str(cfg.device)))
     preprocessor = model.preprocessor
     jsons = (

@@ -26,6 +26,7 @@ from csxa_lightning.data.csxa import load_index, read_keypoints
 from csxa_lightning.data.images import read_film, to_gray
 from csxa_lightning.data.preprocess import Preprocessor
 from csxa_lightning.errors import UserError, exit_on_user_error
+from csxa_lightning.output_paths import check_output
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,8 @@ def contact_sheet(row: pd.Series, cfg: DictConfig) -> np.ndarray:
 
 def preview(cfg: DictConfig) -> list[Path]:
     """Write the preview files; returns their paths."""
-    out = Path(cfg.out)
+    root = OmegaConf.select(cfg, "data.root", default=None, throw_on_missing=False)
+    out = check_output("out", str(cfg.out), {"dataset folder": [root] if root else []})
     out.mkdir(parents=True, exist_ok=True)
     datamodule = instantiate(cfg.data)
     index = load_index(datamodule.dataset_root())
