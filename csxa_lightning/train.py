@@ -12,6 +12,7 @@ from pathlib import Path
 import hydra
 import lightning as L
 import torch
+from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -31,6 +32,7 @@ from csxa_lightning.model import CSXAClassifier
 from csxa_lightning.preflight import preflight
 from csxa_lightning.protocol import departures
 from csxa_lightning.results.runs import (
+    HYDRA_DIR,
     METRICS_FILE,
     NORMALIZATION_FILE,
     PREDICTIONS_FILE,
@@ -42,6 +44,12 @@ from csxa_lightning.results.runs import (
     write_split,
 )
 from csxa_lightning.results.summary import Timer, run_summary, sweep_objective
+from csxa_lightning.run_identity import (
+    INCOMING_DIR,
+    adopt_incoming,
+    discard_incoming,
+    replace_config,
+)
 from csxa_lightning.run_job import RunJob
 from csxa_lightning.trackers import log_config, log_final_metrics
 
@@ -50,20 +58,44 @@ log = logging.getLogger(__name__)
 
 def train(cfg: DictConfig) -> dict:
     """Fit, test the selected checkpoint, write split.csv, predictions.csv and metrics.json."""
-    check_config(cfg)  # before anything is read or written
-    preflight(cfg)  # weights, folders, loggers, accelerator: before any data work
     out = Path(cfg.paths.output_dir)
-    with RunJob(cfg, out) as job:  # one job per folder; a failed run keeps only its log
-        if not job.trains:
-            return {}  # another live job trains this folder (a sweep goes on)
-        if is_finished(out) and not cfg.get("force", False):
-            # A restarted sweep skips what is done; force=true retrains in the same folder.
-            print(f"metrics: {out / METRICS_FILE} (finished earlier; skipped)")
-            metrics = read_metrics(out)
-            if is_global_zero():  # what a job killed after metrics.json left undone
-                finish_run_checkpoints(cfg, recorded_checkpoint(metrics))
+    try:
+        check_config(cfg)  # before anything is read or written
+        preflight(cfg)  # weights, folders, loggers, accelerator: before any data work
+        with RunJob(cfg, out) as job:  # one job per folder; a failed run keeps only its log
+            if not job.trains:
+                return {}  # another live job trains this folder (a sweep goes on)
+            finished, force = is_finished(out), bool(cfg.get("force", False))
+            # The folder's saved config is the run's identity (run_identity.py).
+            staged = is_global_zero() and adopt_incoming(
+                out, finished, force, resume_allowed_changes(cfg), folder_name_excluded_keys()
+            )
+            if finished and not force:
+                # A restarted sweep skips what is done; force=true retrains in the same folder.
+                print(f"metrics: {out / METRICS_FILE} (finished earlier; skipped)")
+                metrics = read_metrics(out)
+                if is_global_zero():  # what a job killed after metrics.json left undone
+                    finish_run_checkpoints(cfg, recorded_checkpoint(metrics))
+                return metrics
+            metrics = fit_and_test(cfg, out)
+            if staged:  # force=true with another config: the new run has finished
+                replace_config(out / INCOMING_DIR, out / HYDRA_DIR)
             return metrics
-        return fit_and_test(cfg, out)
+    finally:
+        if is_global_zero():
+            discard_incoming(out)  # a config not adopted (refused, or the run failed)
+
+
+def resume_allowed_changes(cfg: DictConfig) -> list[str]:
+    return [str(k) for k in OmegaConf.select(cfg, "resume.allow_changes", default=None) or []]
+
+
+def folder_name_excluded_keys() -> list[str]:
+    """The keys that say where, not what (left out of run folder names too)."""
+    if not HydraConfig.initialized():
+        return []
+    excluded = HydraConfig.get().job.config.override_dirname.exclude_keys
+    return [str(k) for k in excluded]
 
 
 def fit_and_test(cfg: DictConfig, out: Path) -> dict:

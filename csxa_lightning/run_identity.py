@@ -1,0 +1,127 @@
+"""A run folder's saved config is its identity: the report describes the run by it.
+
+Hydra writes the config of every start into the run folder before our code runs. It writes it
+into INCOMING_DIR (conf/hydra/default.yaml: hydra.output_subdir), not over .hydra/, and train()
+then decides (adopt_incoming):
+- a new folder: the incoming config becomes .hydra/;
+- the same config again (a restarted sweep, a resume): .hydra/ stays as it is;
+- another config on a finished run: refused, naming the keys that differ, and nothing in the
+  folder changes; with force=true the run is retrained and .hydra/ takes the new config only
+  once the new run has finished (train() calls replace_config then; a failure keeps the old);
+- another config on an interrupted run: refused unless every differing key is listed in
+  resume.allow_changes (default: trainer.max_epochs); then .hydra/ takes the new config.
+Keys that say where rather than what (paths, data.root, force ...: hydra.job.config.
+override_dirname.exclude_keys, the keys left out of run folder names) never count.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from csxa_lightning.errors import UserError
+from csxa_lightning.results.runs import CONFIG_FILE, HYDRA_DIR
+
+INCOMING_DIR = ".hydra-incoming"
+RESUME_KEY = "resume"  # resume.allow_changes: never part of what a run is
+
+
+class RunConfigChangedError(UserError):
+    """A run folder started again with a config other than the one its run was made with."""
+
+
+def flat(config: dict, prefix: str = "") -> dict[str, object]:
+    """{dotted key: value} of a nested config (lists are values)."""
+    found: dict[str, object] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            found.update(flat(value, f"{name}."))
+        else:
+            found[name] = value
+    return found
+
+
+def differing_keys(old: dict, new: dict, ignored: list[str]) -> dict[str, tuple]:
+    """{key: (old value, new value)} of every key whose value differs, keys under `ignored`
+    (and resume.*) left out; a key present on one side only shows "absent" on the other."""
+    skip = [*ignored, RESUME_KEY]
+    before, after = flat(old), flat(new)
+    found = {}
+    for key in dict.fromkeys([*before, *after]):
+        if any(key == s or key.startswith(f"{s}.") for s in skip):
+            continue
+        a, b = before.get(key, "absent"), after.get(key, "absent")
+        if a != b:
+            found[key] = (a, b)
+    return found
+
+
+def described(changes: dict[str, tuple], limit: int = 8) -> str:
+    shown = [f"{k} {a!r} -> {b!r}" for k, (a, b) in list(changes.items())[:limit]]
+    more = len(changes) - limit
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+def load_config(folder: Path) -> dict:
+    loaded = OmegaConf.to_container(OmegaConf.load(folder / CONFIG_FILE), resolve=False)
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def adopt_incoming(
+    folder: Path,
+    finished: bool,
+    force: bool,
+    allow_changes: list[str],
+    ignored: list[str],
+) -> bool:
+    """Decide what the config Hydra just saved in folder/INCOMING_DIR becomes (module
+    docstring); a no-op when there is none (train() called without Hydra's command line).
+    True: the incoming config waits in INCOMING_DIR until the forced retraining finishes."""
+    incoming, saved = folder / INCOMING_DIR, folder / HYDRA_DIR
+    if not (incoming / CONFIG_FILE).is_file():
+        return False
+    if not (saved / CONFIG_FILE).is_file():
+        replace_config(incoming, saved)
+        return False
+    changes = differing_keys(load_config(saved), load_config(incoming), ignored)
+    if not changes:
+        discard_incoming(folder)
+        return False
+    if finished and force:
+        return True
+    if finished:
+        discard_incoming(folder)
+        raise RunConfigChangedError(
+            f"{folder}: holds a finished run made with another config ({described(changes)}); "
+            "nothing was changed. Train the new config in a new folder (leave out "
+            "hydra.run.dir), or retrain this one with force=true"
+        )
+    if not finished:
+        refused = {k: v for k, v in changes.items() if k not in allow_changes}
+        if refused:
+            discard_incoming(folder)
+            raise RunConfigChangedError(
+                f"{folder}: the interrupted run was started with another config "
+                f"({described(refused)}); its checkpoint would continue with the old values. "
+                "Resume with the original settings, list a change in "
+                "resume.allow_changes=[...] (default [trainer.max_epochs]), or start over "
+                "with force=true"
+            )
+    replace_config(incoming, saved)
+    return False
+
+
+def replace_config(incoming: Path, saved: Path) -> None:
+    """saved/ takes incoming/'s files, one atomic replace each; incoming/ goes."""
+    saved.mkdir(exist_ok=True)
+    for path in incoming.iterdir():
+        os.replace(path, saved / path.name)
+    incoming.rmdir()
+
+
+def discard_incoming(folder: Path) -> None:
+    shutil.rmtree(folder / INCOMING_DIR, ignore_errors=True)

@@ -1,0 +1,88 @@
+"""What a user types never destroys their work: an output that is an input (a film, the
+checkpoint) or lies in a training run folder is refused before any work, with one line, and the
+input is byte-identical afterwards."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from csxa_lightning.evaluate import evaluate
+from csxa_lightning.export import export
+from csxa_lightning.output_paths import OutputPathError
+from csxa_lightning.predict import predict
+from tests.helpers import compose_config, run_module
+
+
+@pytest.fixture
+def copies(tiny_run, tmp_path):
+    """A copy of the run folder and of one film: what a refusal must leave untouched."""
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run.folder, run)
+    film = tmp_path / "films" / next((tiny_run.dataset / "datasets-PNG").iterdir()).name
+    film.parent.mkdir()
+    shutil.copyfile(tiny_run.dataset / "datasets-PNG" / film.name, film)
+    return run, run / "checkpoints" / tiny_run.checkpoint.name, film
+
+
+def snapshot(*paths):
+    return {p: p.read_bytes() for p in paths}
+
+
+def test_predict_onto_one_of_its_films_ends_with_one_line_and_keeps_the_film(copies, tmp_path):
+    _, ckpt, film = copies
+    before = snapshot(film)
+    result = run_module(
+        "csxa_lightning.predict", f"ckpt={ckpt}", f"input={film.parent}", f"out={film}",
+        cwd=tmp_path, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: out={film}: is the film")
+    assert snapshot(film) == before
+
+
+def test_predict_and_export_onto_their_checkpoint_keep_it(copies):
+    _, ckpt, film = copies
+    before = snapshot(ckpt)
+    with pytest.raises(OutputPathError, match="is the checkpoint this command reads"):
+        predict(compose_config("predict", [f"ckpt={ckpt}", f"input={film}", f"out={ckpt}"]))
+    with pytest.raises(OutputPathError, match="is the checkpoint this command reads"):
+        export(compose_config("export", [f"ckpt={ckpt}", f"out={ckpt}"]))
+    assert snapshot(ckpt) == before
+
+
+def test_evaluate_into_a_training_run_folder_keeps_its_files(copies, tiny_run):
+    run, ckpt, _ = copies
+    files = [run / "metrics.json", run / "predictions.csv"]
+    before = snapshot(*files)
+    overrides = [f"ckpt={ckpt}", f"data.root={tiny_run.dataset}", f"out={run}"]
+    with pytest.raises(OutputPathError, match=f"lies inside the training run folder {run}"):
+        evaluate(compose_config("evaluate", overrides))
+    assert snapshot(*files) == before
+    assert not (run / "report.md").exists()
+
+
+def test_train_with_another_config_on_a_finished_run_folder_changes_nothing(tiny_run, tmp_path):
+    """The report describes a run by its folder's saved config: a start with another config
+    must not rewrite it (Hydra used to, before train() could say "finished earlier")."""
+    from tests.helpers import TINY_TRAINING
+    from tests.integration.conftest import TINY_RUN_OVERRIDES
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run.folder, run)
+    kept = [run / ".hydra" / "config.yaml", run / "metrics.json", run / "predictions.csv"]
+    before = snapshot(*kept)
+    result = run_module(
+        "csxa_lightning.train", *TINY_TRAINING, *TINY_RUN_OVERRIDES, "data=csxa",
+        f"data.root={tiny_run.dataset}", f"paths.output_dir={run}",
+        f"paths.cache_dir={tmp_path / 'cache'}", f"hydra.run.dir={run}", "seed=7",
+        cwd=tmp_path, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 1
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"error: {run}: holds a finished run made with another config (")
+    assert "seed 42 -> 7" in line and "force=true" in line
+    assert snapshot(*kept) == before
+    assert not (run / ".hydra-incoming").exists()
