@@ -125,3 +125,16 @@ def replace_config(incoming: Path, saved: Path) -> None:
 
 def discard_incoming(folder: Path) -> None:
     shutil.rmtree(folder / INCOMING_DIR, ignore_errors=True)
+
+
+def settle_incoming(folder: Path) -> None:
+    """After a start, whatever it did: a config not adopted goes, unless the folder has no
+    saved config at all (a new run that stopped before adopting it keeps the config it was
+    started with, beside its log)."""
+    incoming, saved = folder / INCOMING_DIR, folder / HYDRA_DIR
+    if not (incoming / CONFIG_FILE).is_file():
+        return
+    if (saved / CONFIG_FILE).is_file():
+        discard_incoming(folder)
+    else:
+        replace_config(incoming, saved)

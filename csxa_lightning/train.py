@@ -47,8 +47,8 @@ from csxa_lightning.results.summary import Timer, run_summary, sweep_objective
 from csxa_lightning.run_identity import (
     INCOMING_DIR,
     adopt_incoming,
-    discard_incoming,
     replace_config,
+    settle_incoming,
 )
 from csxa_lightning.run_job import RunJob
 from csxa_lightning.trackers import log_config, log_final_metrics
@@ -83,7 +83,7 @@ def train(cfg: DictConfig) -> dict:
             return metrics
     finally:
         if is_global_zero():
-            discard_incoming(out)  # a config not adopted (refused, or the run failed)
+            settle_incoming(out)  # a config not adopted (refused, or the run failed)
 
 
 def resume_allowed_changes(cfg: DictConfig) -> list[str]:

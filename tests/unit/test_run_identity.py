@@ -83,3 +83,14 @@ def test_a_resume_takes_only_the_allowed_changes(tmp_path):
 
 def test_without_hydras_command_line_there_is_nothing_to_decide(tmp_path):
     assert not adopt_incoming(tmp_path, True, False, [], IGNORED)
+
+
+def test_after_a_start_a_new_folder_keeps_its_config_and_a_refused_one_goes(tmp_path):
+    from csxa_lightning.run_identity import settle_incoming
+
+    new = folder_with(tmp_path / "new", SAVED, saved=None)  # stopped before adopting it
+    settle_incoming(new)
+    assert saved_config(new) == SAVED and not (new / INCOMING_DIR).exists()
+    refused = folder_with(tmp_path / "old", {**SAVED, "seed": 7})
+    settle_incoming(refused)
+    assert saved_config(refused) == SAVED and not (refused / INCOMING_DIR).exists()
