@@ -39,6 +39,19 @@ def _integer(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+# numpy's, torch's and Lightning's seed range: seed=-1 used to end in numpy's traceback.
+SEED_MAX = 2**32 - 1
+SEED_REQUIREMENT = f"an integer in 0..{SEED_MAX}"
+
+
+def _seed(value) -> bool:
+    return _integer(value) and 0 <= value <= SEED_MAX
+
+
+def _probability(value) -> bool:
+    return _number(value) and 0 <= value <= 1
+
+
 def one_of(names) -> str:
     """'a, b or c' from the allowed values a class declares (in their order)."""
     names = list(names)
@@ -123,8 +136,8 @@ RULES = (
         "with the file name; 1 = no check)",
         "0.1",
     ),
-    Rule("data.split_seed", _integer, "an integer", "42"),
-    Rule("seed", _integer, "an integer", "42"),
+    Rule("data.split_seed", _seed, SEED_REQUIREMENT, "42"),
+    Rule("seed", _seed, SEED_REQUIREMENT, "42"),
     Rule(
         "cv.folds",
         lambda v: _integer(v) and (v == 0 or v >= 2),
@@ -199,10 +212,30 @@ RULES = (
 )
 
 
-def config_problems(cfg: DictConfig) -> list[str]:
-    """One line per impossible value: `key=value: must be ...; e.g. key=example`."""
+# The scoring commands' own keys (predict, evaluate): one rule each, shared by both. Their
+# thresholds: predict takes a fixed probability, evaluate also a rule (thresholds.parse_rule).
+SCORING_RULES = (
+    Rule("batch_size", lambda v: _integer(v) and v >= 1, "an integer >= 1 (films at once)", "32"),
+    Rule("num_workers", lambda v: _integer(v) and v >= 0, "an integer >= 0", "4"),
+    Rule("seed", lambda v: v is None or _seed(v), f"null or {SEED_REQUIREMENT}", "0"),
+    Rule("subgroup_min_count", lambda v: _integer(v) and v >= 1, "an integer >= 1", "10"),
+)
+PREDICT_RULES = (
+    *SCORING_RULES,
+    Rule(
+        "threshold",
+        lambda v: v is None or _probability(v),
+        "null (the checkpoint's) or a probability between 0 and 1 (a film is called diseased "
+        "when its probability reaches it)",
+        "0.5",
+    ),
+)
+
+
+def value_problems(cfg: DictConfig, rules: Sequence[Rule]) -> list[str]:
+    """One line per impossible value of the keys rules name that cfg has."""
     problems = []
-    for rule in RULES:
+    for rule in rules:
         value = OmegaConf.select(cfg, rule.key, default=_ABSENT)
         if value is _ABSENT or isinstance(value, DictConfig):
             continue  # not part of this config (e.g. crop.size of a keypoint crop)
@@ -210,6 +243,18 @@ def config_problems(cfg: DictConfig) -> list[str]:
             problems.append(
                 f"{rule.key}={value!r}: must be {rule.requirement}; e.g. {rule.key}={rule.example}"
             )
+    return problems
+
+
+def check_values(cfg: DictConfig, rules: Sequence[Rule]) -> None:
+    """ConfigValueError listing every impossible value (a command's own keys), before any
+    work: predict and evaluate call it with their rules."""
+    raise_problems(value_problems(cfg, rules))
+
+
+def config_problems(cfg: DictConfig) -> list[str]:
+    """One line per impossible value: `key=value: must be ...; e.g. key=example`."""
+    problems = value_problems(cfg, RULES)
     if "threshold" in cfg or "calibrate" in cfg:
         val_fraction = OmegaConf.select(cfg, "data.val_fraction", default=0)
         has_validation = _number(val_fraction) and val_fraction > 0
@@ -252,6 +297,10 @@ def check_config(cfg: DictConfig) -> None:
     launch = ddp_launch_problem(cfg)
     if launch and not problems:
         raise ConfigValueError(launch)
+    raise_problems(problems)
+
+
+def raise_problems(problems: list[str]) -> None:
     if len(problems) == 1:
         raise ConfigValueError(f"impossible config value {problems[0]}")
     if problems:

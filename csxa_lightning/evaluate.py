@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from csxa_lightning import config as _config  # noqa: F401  (registers the resolvers)
 from csxa_lightning.checkpoint import load_trained_model
 from csxa_lightning.config import CONFIG_DIR
+from csxa_lightning.config_checks import SCORING_RULES, check_values
 from csxa_lightning.environment import ENVIRONMENT_KEY, run_environment
 from csxa_lightning.errors import ConfigValueError, exit_on_user_error
 from csxa_lightning.labelled_films import csv_films, csxa_films
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 def evaluate(cfg: DictConfig) -> dict:
     """Score the labelled films with cfg.ckpt; write cfg.out; return its metrics.json."""
+    check_values(cfg, SCORING_RULES)  # before anything is read
     ckpt = Path(str(required(cfg, "ckpt", "outputs/train/runs/.../checkpoints/epoch009.ckpt")))
     # Before any work: the report folder replaces nothing this command reads, nor a run.
     read = {

@@ -25,6 +25,7 @@ from omegaconf import DictConfig
 from csxa_lightning.checkpoint import load_trained_model
 from csxa_lightning.command_options import own_options, refuse_foreign_options
 from csxa_lightning.config import CONFIG_DIR
+from csxa_lightning.config_checks import PREDICT_RULES, check_values
 from csxa_lightning.errors import exit_on_user_error
 from csxa_lightning.output_paths import as_list, check_output
 from csxa_lightning.predict_inputs import find_annotations
@@ -46,6 +47,7 @@ DEFAULT_OUT = "predict.csv"
 
 def predict(cfg: DictConfig) -> pd.DataFrame:
     """Write the CSV of predictions (cfg.out) and return it."""
+    check_values(cfg, PREDICT_RULES)  # before anything is read
     ckpt = required(cfg, "ckpt", "outputs/train/runs/.../checkpoints/epoch009.ckpt")
     given = required(cfg, "input", "/path/to/CSXA/datasets-PNG")
     pngs = list_pngs(given)

@@ -53,7 +53,12 @@ def preflight(cfg: DictConfig) -> None:
             model.get("weights_path"),
             bool(model.get("download", True)),
         )
-    problems = [*folder_problems(cfg), *logger_problems(cfg), *accelerator_problems(cfg)]
+    problems = [
+        *folder_problems(cfg),
+        *logger_problems(cfg),
+        *accelerator_problems(cfg),
+        *memory_problems(cfg),
+    ]
     problems = [p if p.endswith(".") else p + "." for p in problems]  # each one a sentence
     if len(problems) == 1:
         raise MachineSetupError(problems[0])
@@ -122,7 +127,52 @@ def accelerator_problems(cfg: DictConfig) -> list[str]:
     return []
 
 
+def memory_problems(cfg: DictConfig) -> list[str]:
+    """image_size and data.batch_size that cannot fit: the float32 inputs of one batch alone
+    (a floor: the network's activations take many times more) against the GPU's memory, or
+    this machine's RAM on a CPU. image_size=100000 used to pass every check and be ended by
+    the out-of-memory killer."""
+    size = OmegaConf.select(cfg, "image_size", default=None)
+    batch = OmegaConf.select(cfg, "data.batch_size", default=None)
+    if not (isinstance(size, int) and isinstance(batch, int)) or size < 1 or batch < 1:
+        return []  # check_config names impossible values
+    accelerator = str(OmegaConf.select(cfg, "trainer.accelerator", default="auto"))
+    on_gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and cuda_available())
+    where, capacity = ("GPU memory", gpu_memory()) if on_gpu else ("RAM", machine_memory())
+    return batch_memory_problems(size, batch, where, capacity)
+
+
+def cuda_available() -> bool:
+    return torch.cuda.is_available()
+
+
+def gpu_memory() -> int | None:
+    return torch.cuda.get_device_properties(0).total_memory if torch.cuda.is_available() else None
+
+
+def machine_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not a POSIX system that says
+        return None
+
+
 # Pure functions.
+
+
+INPUT_BYTES = 3 * 4  # three float32 channels per pixel, as the model receives them
+
+
+def batch_memory_problems(size: int, batch: int, where: str, capacity: int | None) -> list[str]:
+    need = batch * size * size * INPUT_BYTES
+    if capacity is None or need <= capacity:
+        return []
+    return [
+        f"image_size={size} with data.batch_size={batch}: the inputs of one batch alone take "
+        f"{need / 2**30:.1f} GiB as float32, more than this machine's {capacity / 2**30:.1f} "
+        f"GiB of {where} (the network needs many times more); lower image_size (the paper "
+        "uses 224) or data.batch_size"
+    ]
 
 
 def unwritable(folder: Path) -> str | None:
