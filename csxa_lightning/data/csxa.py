@@ -22,6 +22,7 @@ import pandas as pd
 
 from csxa_lightning.data.images import crop_window, keypoint_box, read_film
 from csxa_lightning.data.keypoints import CANONICAL_BY_NORMALIZED, KEYPOINT_LABELS, normalize_label
+from csxa_lightning.data.sheet_cells import HiddenBlank, hidden_blanks
 from csxa_lightning.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -187,6 +188,7 @@ def read_sheet(xlsx_path: Path) -> pd.DataFrame:
     data.columns = ["case_id", "sheet_gender", "sheet_age", "sheet_class", "curvature"]
     data = data.dropna(how="all")
     first_data_row = names_row + 2  # the spreadsheet's 1-based number of data row 0
+    check_hidden_blanks(xlsx_path, hidden_blanks(xlsx_path, SHEET_NAME, first_data_row))
 
     describe = {
         "A": "the integer case id (Number)",
@@ -234,6 +236,37 @@ def read_sheet(xlsx_path: Path) -> pd.DataFrame:
             "unique. Use the original CSXA datasets.xlsx, or correct those rows."
         )
     return sheet
+
+
+# Columns whose blanks lose a case: the join key and the label.
+LABEL_COLUMNS = {"A": "case id", "D": "classification"}
+
+
+def check_hidden_blanks(xlsx_path: Path, hidden: list[HiddenBlank]) -> None:
+    """Cells read as blank that are not: an error where they hold case ids or classes (their
+    rows would be dropped, with only a count on an INFO line), else a WARNING naming them."""
+    if not hidden:
+        return
+    losing = [b for b in hidden if b.column in LABEL_COLUMNS]
+    shown = ", ".join(map(str, (losing or hidden)[:5])) + (
+        " ..." if len(losing or hidden) > 5 else ""
+    )
+    if losing:
+        raise CSXAFormatError(
+            f"{xlsx_path}, sheet {SHEET_NAME}: {len(losing)} cell(s) of the case id or "
+            f"classification columns read as blank but are not: {shown}; their rows would be "
+            "dropped. Open the file in a spreadsheet program and save it (formulas get their "
+            "values), or unmerge the cells and fill every row."
+        )
+    log.warning(
+        "%s, sheet %s: %d cell(s) read as blank but are not: %s; those rows have no gender, "
+        "age or curvature here. Open the file in a spreadsheet program and save it, or "
+        "unmerge the cells.",
+        xlsx_path,
+        SHEET_NAME,
+        len(hidden),
+        shown,
+    )
 
 
 @dataclass
@@ -504,6 +537,13 @@ def read_annotation(json_path: str | Path) -> Annotation:
         # the float maximum, which would then be refused as "infinite" instead of "outside".
         x, y = (points / len(points)).sum(axis=0)
         result[label] = (float(x), float(y))
+        spread = landmark_spread(points, (x, y))
+        if spread > LANDMARK_SPREAD_TOLERANCE:
+            raise CSXAFormatError(
+                f"{json_path}: landmark {label!r} is given {len(points)} times, up to "
+                f"{spread:.0f} pixels apart from their mean; their average would be neither "
+                "point and would move the crop. Keep the right one (LabelMe), or remove the case."
+            )
     bad = [label for label, xy in result.items() if not np.all(np.isfinite(xy))]
     if bad:
         raise CSXAFormatError(
@@ -513,6 +553,20 @@ def read_annotation(json_path: str | Path) -> Annotation:
     width, height = doc.get("imageWidth"), doc.get("imageHeight")
     stated = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (width, height))
     return Annotation(json_path, result, (width, height) if stated else None)
+
+
+# A landmark saved twice or as a small polygon (2548130.json) is one point clicked again: its
+# copies lie within a few pixels. Farther apart, they are two different points.
+LANDMARK_SPREAD_TOLERANCE = 10.0
+
+
+def landmark_spread(points: np.ndarray, mean: tuple[float, float]) -> float:
+    """The largest distance (pixels) of a landmark's given points from their mean; 0 for one
+    point, and for coordinates that are not finite (refused as such below)."""
+    if len(points) < 2 or not np.all(np.isfinite(points)):
+        return 0.0
+    offsets = points - np.asarray(mean)
+    return float(np.sqrt((offsets**2).sum(axis=1)).max())
 
 
 def _annotation_bytes(json_path: Path) -> bytes:

@@ -15,6 +15,20 @@ class ImageReadError(UserError):
     """A PNG that cannot be decoded; the message names the file and what to do."""
 
 
+class UnusableFilmError(ImageReadError):
+    """A film that decodes but cannot be a radiograph: too many pixels to decode safely, or
+    blank (one value, or nearly)."""
+
+
+# Films larger than this are refused from the PNG header, before decoding: a 30000 x 30000
+# "decompression bomb" of under 1 MB would take 2.3 GB to decode (OpenCV's own limit is 2^30
+# pixels). A lateral cervical film is far smaller.
+MAX_PIXELS = 100_000_000
+# A film whose 8-bit values span fewer grey levels than this shows no anatomy (a blank, an
+# unexposed or a failed export); it would still train and be tested.
+MIN_GREY_LEVELS = 8
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """Decode a PNG exactly as stored (8/16-bit, gray/BGR/BGRA; palettes come out as BGR)."""
     return _decode(Path(path))[1]
@@ -29,13 +43,30 @@ def read_film(path: str | Path, bit_depth: str | int = "auto") -> tuple[np.ndarr
     0..65535 would leave 16 grey levels."""
     buffer, image = _decode(Path(path))
     if image.dtype != np.uint16:
-        return image, 8
+        return check_not_blank(path, image), 8
     depth = (
         int(bit_depth)
         if bit_depth != "auto"
         else film_bit_depth(image, png_significant_bits(buffer))
     )
-    return to_8bit(image, depth), depth
+    return check_not_blank(path, to_8bit(image, depth)), depth
+
+
+def check_not_blank(path: str | Path, image: np.ndarray) -> np.ndarray:
+    """image, or UnusableFilmError when its values span fewer than MIN_GREY_LEVELS (of an
+    animated PNG, the default image is what every reader decodes, so that is what counts). A
+    film under MIN_GREY_LEVELS pixels a side is left to the size check (data.min_size), whose
+    message says more about it."""
+    if min(image.shape[:2]) < MIN_GREY_LEVELS:
+        return image
+    low, high = int(image.min()), int(image.max())
+    if high - low + 1 < MIN_GREY_LEVELS:
+        what = f"every pixel is {low}" if low == high else f"its values span only {low}..{high}"
+        raise UnusableFilmError(
+            f"{path}: {what} (a blank film, not a radiograph); re-extract it from "
+            "datasets-PNG.zip, or remove it and its JSON to exclude the case."
+        )
+    return image
 
 
 def _decode(path: Path) -> tuple[bytes, np.ndarray]:
@@ -47,6 +78,13 @@ def _decode(path: Path) -> tuple[bytes, np.ndarray]:
             "the case."
         )
     buffer = np.fromfile(path, dtype=np.uint8) if path.exists() else None
+    size = png_size(buffer[:24].tobytes()) if buffer is not None else None
+    if size is not None and size[0] * size[1] > MAX_PIXELS:
+        raise UnusableFilmError(
+            f"{path}: {size[0]}x{size[1]} pixels ({size[0] * size[1] / 1e6:.0f} megapixels, "
+            f"more than the {MAX_PIXELS / 1e6:.0f} a film may have); not decoded. Is it a "
+            "radiograph? Remove it, or downscale it first."
+        )
     image = (
         None if buffer is None or buffer.size == 0 else cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
     )
@@ -62,6 +100,14 @@ def _decode(path: Path) -> tuple[bytes, np.ndarray]:
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Depths a 16-bit film may hold: data.bit_depth's choices, and auto's candidates above 8.
 BIT_DEPTHS = (8, 10, 12, 14, 16)
+
+
+def png_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG's IHDR, the first chunk (bytes 16..24: two big-endian
+    4-byte integers); None for bytes that are not a PNG."""
+    if not data.startswith(PNG_SIGNATURE) or len(data) < 24 or data[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
 def png_significant_bits(data: bytes) -> int | None:

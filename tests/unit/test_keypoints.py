@@ -51,6 +51,23 @@ def test_duplicate_landmark_is_averaged(tmp_path):
     assert kp["C3 top right"] == (100 + 3 * i + 1.0, 200 + 5 * i)
 
 
+def test_a_landmark_saved_twice_far_apart_is_refused_not_averaged(tmp_path):
+    """Averaged, two different points would become a third that is neither, and move the
+    crop; copies within the tolerance (a re-click, 2548130.json) still average."""
+    shapes = reference_shapes()
+    i = KEYPOINT_LABELS.index("C3 top right")
+    x, y = shapes[i]["points"][0]
+    shapes.append(point("C3 top right", x + 80, y))  # 40 px from the mean of the two
+    with pytest.raises(CSXAFormatError, match=r"far\.json: landmark 'C3 top right' is given 2 "
+                       r"times, up to 40 pixels apart from their mean"):  # fmt: skip
+        read_keypoints(write_labelme(tmp_path / "far.json", shapes))
+    shapes[-1] = point("C3 top right", x + 20, y)  # 10 px: the tolerance itself, kept
+    assert read_keypoints(write_labelme(tmp_path / "near.json", shapes))["C3 top right"] == (
+        x + 10,
+        y,
+    )
+
+
 def test_polygon_vertices_are_averaged(tmp_path):
     shapes = reference_shapes()
     shapes[4] = {
