@@ -21,6 +21,7 @@ import os
 import shutil
 import socket
 import tempfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -213,6 +214,38 @@ def _hold_run_folder(root: Path, stems: list[str]) -> None:
     (run / LOCK_FILE).write_text(json.dumps(holder))
 
 
+def _blank_film(root: Path, stems: list[str]) -> None:
+    shape = cv2.imread(str(_png(root, stems[0])), cv2.IMREAD_UNCHANGED).shape
+    cv2.imwrite(str(_png(root, stems[0])), np.full(shape, 17, np.uint8))
+
+
+def _blank_animation(root: Path, stems: list[str]) -> None:
+    """An animated PNG whose default image (what every reader decodes) is blank."""
+    film = cv2.imread(str(_png(root, stems[0])), cv2.IMREAD_COLOR)
+    animation = cv2.Animation()
+    animation.frames, animation.durations = [np.zeros_like(film), film], [100, 100]
+    cv2.imwriteanimation(str(_png(root, stems[0])), animation)
+
+
+def _decompression_bomb(root: Path, stems: list[str]) -> None:
+    """A PNG whose header states 30000 x 30000 pixels (under 1 MB on disk)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data).to_bytes(4, "big")
+        return len(data).to_bytes(4, "big") + kind + data + crc
+
+    header = (30000).to_bytes(4, "big") * 2 + bytes([8, 0, 0, 0, 0])
+    body = zlib.compress(b"\x00" * 30001 * 16)
+    _png(root, stems[0]).write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+    )
+
+
+def _far_duplicate(doc: dict) -> None:
+    x, y = doc["shapes"][0]["points"][0]
+    doc["shapes"].append(dict(doc["shapes"][0], points=[[x + 80, y]]))
+
+
 def _several(root: Path, stems: list[str]) -> None:
     _png(root, stems[1]).write_bytes(b"")
     _json(root, stems[2]).write_text("{oops")
@@ -328,6 +361,20 @@ CASES = [
         {"CUDA_VISIBLE_DEVICES": ""},
     ),
     BadInput("run folder held by another job", _hold_run_folder),
+    BadInput("blank film", _blank_film),
+    BadInput("animated PNG whose default image is blank", _blank_animation),
+    BadInput("30000×30000 PNG (decompression bomb)", _decompression_bomb),
+    BadInput("landmark saved twice far apart", lambda r, s: _edit_labelme(r, s[0], _far_duplicate)),
+    BadInput(
+        "class cell that is a formula without a value",
+        lambda r, s: _edit_sheet(r, lambda b: b["Sheet1"].cell(row=6, column=4, value="=1+1")),
+    ),
+    BadInput(
+        "merged class cells",
+        lambda r, s: _edit_sheet(r, lambda b: b["Sheet1"].merge_cells("D6:D7")),
+    ),
+    BadInput("seed outside numpy's range", lambda r, s: None, ["seed=-1"]),
+    BadInput("image size whose batch cannot fit", lambda r, s: None, ["image_size=100000"]),
     BadInput(
         "loss that becomes NaN",
         lambda r, s: None,

@@ -42,6 +42,7 @@ def test_every_bad_input_of_the_catalogue_has_a_readme_row():
 NOT_A_SENTENCE_YET = {
     "fraction outside 0..1",
     "bit depth not in the list",
+    "seed outside numpy's range",  # config values: as the two above
     "weights file that does not exist",
 }
 
