@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from csxa_lightning.backbones import weights_file
 from csxa_lightning.errors import UserError
+from csxa_lightning.output_paths import writable_folder
 
 # The packages a Lightning logger imports when it starts (any one of them will do).
 LOGGER_PACKAGES = {
@@ -72,7 +73,7 @@ def folder_problems(cfg: DictConfig) -> list[str]:
     for key in WRITTEN_FOLDERS:
         value = OmegaConf.select(cfg, key, default=None)
         if value is not None:
-            problem = unwritable(Path(str(value)).expanduser())
+            problem = writable_folder(Path(str(value)).expanduser().resolve())
             if problem:
                 problems.append(f"{key}={value}: {problem}; choose a folder you can write to")
     return problems
@@ -173,19 +174,6 @@ def batch_memory_problems(size: int, batch: int, where: str, capacity: int | Non
         f"GiB of {where} (the network needs many times more); lower image_size (the paper "
         "uses 224) or data.batch_size"
     ]
-
-
-def unwritable(folder: Path) -> str | None:
-    """Why folder cannot be created or written to (its nearest existing parent decides), or
-    None."""
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        return f"{existing} is a file, not a folder"
-    if not os.access(existing, os.W_OK | os.X_OK):
-        return f"{existing} is not writable"
-    return None
 
 
 def device_count_problems(accelerator: str, devices, available: int, what: str) -> list[str]:

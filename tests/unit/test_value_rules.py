@@ -62,3 +62,12 @@ def test_an_image_size_whose_batch_cannot_fit_stops_before_any_data(tmp_path):
     # The floor itself: 16 x 3 x 224^2 float32 values are 9.2 MiB.
     assert batch_memory_problems(224, 16, "RAM", 10 * 2**20) == []
     assert len(batch_memory_problems(224, 16, "RAM", 9 * 2**20)) == 1
+
+
+def test_an_output_folder_where_nothing_can_be_written_is_one_line_before_any_work(tmp_path):
+    from csxa_lightning.preflight import MachineSetupError, preflight
+
+    cfg = compose_train_config([*TINY_TRAINING, "paths.output_dir=/proc/csxa-run"])
+    with pytest.raises(MachineSetupError, match=r"paths.output_dir=/proc/csxa-run: cannot create "
+                       r"files in /proc \(.*\); choose a folder you can write to\."):  # fmt: skip
+        preflight(cfg)
