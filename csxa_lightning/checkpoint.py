@@ -52,6 +52,7 @@ class TrainedModel:
     path: Path
     arch: str
     opencv: str  # OpenCV version that made the training inputs
+    min_size: int = 1  # the smallest film side training accepted (data.min_size); 1: unknown
 
     @property
     def device(self) -> torch.device:
@@ -131,7 +132,10 @@ def load_trained_model(path: str | Path, device: str | torch.device = "cpu") -> 
     except DecisionError as err:
         raise CheckpointError(f"{path}: {err}") from err
     classifier.eval().to(device)
-    return TrainedModel(classifier, preprocessor, path, str(hparams["arch"]), opencv)
+    min_size = stored.get("min_size", 1)
+    if isinstance(min_size, bool) or not isinstance(min_size, int) or min_size < 1:
+        raise CheckpointError(f"{path}: min_size={min_size!r} is not a size in pixels; edited?")
+    return TrainedModel(classifier, preprocessor, path, str(hparams["arch"]), opencv, min_size)
 
 
 # What a checkpoint's hyper_parameters may hold: CSXAClassifier's own settings, as plain values

@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 
 from csxa_lightning.data.cache import preprocess_file
 from csxa_lightning.data.csxa import JSON_DIR
-from csxa_lightning.data.images import ImageReadError
+from csxa_lightning.data.images import ImageReadError, UnusableFilmError
 from csxa_lightning.data.preprocess import Preprocessor
 from csxa_lightning.errors import UserError
 
@@ -65,9 +65,14 @@ class PredictionInputs(Dataset):
     DataLoader worker (which would wrap it in a traceback)."""
 
     def __init__(
-        self, pngs: list[Path], jsons: list[Path | None], preprocessor: Preprocessor
+        self,
+        pngs: list[Path],
+        jsons: list[Path | None],
+        preprocessor: Preprocessor,
+        min_size: int = 1,
     ) -> None:
         self.pngs, self.jsons, self.preprocessor = pngs, jsons, preprocessor
+        self.min_size = min_size  # the smallest film side the model was trained to accept
 
     def __len__(self) -> int:
         return len(self.pngs)
@@ -75,7 +80,11 @@ class PredictionInputs(Dataset):
     def __getitem__(self, i: int) -> tuple[int, np.ndarray | str]:
         png, annotation = self.pngs[i], self.jsons[i]
         try:
-            return i, preprocess_file(self.preprocessor, str(png), str(annotation or ""))
+            return i, preprocess_file(
+                self.preprocessor, str(png), str(annotation or ""), self.min_size
+            )
+        except UnusableFilmError as err:  # blank, too large, too small: the reason, not the fix
+            return i, f"{str(err).split('; ')[0]}; leave it out of input="
         except ImageReadError:
             # Its own message tells to re-extract datasets-PNG.zip: right for training only.
             return i, (

@@ -44,7 +44,7 @@ from filelock import FileLock
 from tqdm.auto import tqdm
 
 from csxa_lightning.data.csxa import MIN_SIZE, read_case, read_keypoints
-from csxa_lightning.data.images import read_film
+from csxa_lightning.data.images import UnusableFilmError, read_film
 from csxa_lightning.data.preprocess import Preprocessor
 from csxa_lightning.errors import ConfigValueError, UserError
 from csxa_lightning.whole_files import write_text_whole, written_whole
@@ -153,10 +153,19 @@ def fingerprint(index: pd.DataFrame, preprocessor: Preprocessor, min_size: int =
     return digest.hexdigest()
 
 
-def preprocess_file(preprocessor: Preprocessor, png_path: str, json_path: str) -> np.ndarray:
-    """The model input of one case; the one function training, prediction and preview share."""
+def preprocess_file(
+    preprocessor: Preprocessor, png_path: str, json_path: str, min_size: int = 1
+) -> np.ndarray:
+    """The model input of one case; the one function training, prediction and preview share.
+    min_size: the smallest film side accepted (prediction: the one its model trained with)."""
     keypoints = read_keypoints(json_path) if preprocessor.needs_keypoints else None
     image, _ = read_film(png_path, preprocessor.bit_depth)
+    height, width = image.shape[:2]
+    if min(height, width) < min_size:
+        raise UnusableFilmError(
+            f"{png_path}: the film is {width}x{height} pixels, smaller than the {min_size} a "
+            "side its model was trained to accept (data.min_size); not a usable radiograph"
+        )
     return preprocessor(image, keypoints)
 
 

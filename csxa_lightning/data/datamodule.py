@@ -249,8 +249,13 @@ class CSXADataModule(L.LightningDataModule):
         """Kept in every checkpoint (Lightning stores it under this class's name): how films
         become model inputs, so that prediction and export need only the .ckpt. The
         normalization lives in the model's buffers; OpenCV's version is noted because its
-        resize and equalization define the pixels."""
-        return {"preprocess": self.preprocess.spec(), "opencv": cv2.__version__}
+        resize and equalization define the pixels; min_size is the smallest film training
+        accepted, which predict and evaluate then hold every film to."""
+        return {
+            "preprocess": self.preprocess.spec(),
+            "opencv": cv2.__version__,
+            "min_size": self.min_size,
+        }
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Resuming from a checkpoint: its model was trained on inputs preprocessed as the

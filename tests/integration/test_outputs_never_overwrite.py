@@ -86,3 +86,30 @@ def test_train_with_another_config_on_a_finished_run_folder_changes_nothing(tiny
     assert "seed 42 -> 7" in line and "force=true" in line
     assert snapshot(*kept) == before
     assert not (run / ".hydra-incoming").exists()
+
+
+def test_predict_holds_films_to_the_checks_training_made(tiny_run, tmp_path):
+    """A blank film, and one smaller than the data.min_size its model trained with (stored in
+    the checkpoint), are refused by predict as training refused them."""
+    import cv2
+    import numpy as np
+
+    from csxa_lightning.errors import UserError
+
+    stem = sorted(tiny_run.predictions["stem"])[0]  # its annotation is in the dataset
+    small, blank = tmp_path / "small" / f"{stem}.png", tmp_path / "blank" / f"{stem}.png"
+    for path in (small, blank):
+        path.parent.mkdir()
+    cv2.imwrite(str(small), (np.arange(40 * 40).reshape(40, 40) % 256).astype(np.uint8))
+    cv2.imwrite(str(blank), np.full((128, 128), 9, np.uint8))
+    for film, reason in ((small, "smaller than the 64 a side its model was trained to accept"),
+                         (blank, r"every pixel is 9 \(a blank film")):  # fmt: skip
+        overrides = [
+            f"ckpt={tiny_run.checkpoint}",
+            f"input={film}",
+            f"out={tmp_path / 'p.csv'}",
+            f"annotations={tiny_run.dataset / 'datasets-JSON'}",
+        ]
+        with pytest.raises(UserError, match=reason):
+            predict(compose_config("predict", overrides))
+    assert not (tmp_path / "p.csv").exists()
