@@ -35,6 +35,7 @@ from csxa_lightning.config import CONFIG_DIR
 from csxa_lightning.errors import UserError, exit_on_user_error
 from csxa_lightning.labels import CLASS_NAMES
 from csxa_lightning.output_paths import check_output
+from csxa_lightning.whole_files import write_text_whole, written_whole
 
 log = logging.getLogger(__name__)
 
@@ -191,8 +192,13 @@ def export(cfg: DictConfig) -> dict[str, Path]:
     size = model.preprocessor.image_size
     # A fixed example: tracing records shapes, the batch axis is declared dynamic.
     example = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
+    # Written whole: a failed export leaves the file that was there (whole_files.py).
+    with written_whole(out) as partial:
+        if fmt == "onnx":
+            export_onnx(module, example, partial, int(cfg.opset))
+        else:
+            export_torchscript(module, example, partial)
     if fmt == "onnx":
-        export_onnx(module, example, out, int(cfg.opset))
         difference = check_onnx(module, example, out)
         if difference is not None and difference > ONNX_TOLERANCE:
             log.warning(
@@ -203,10 +209,8 @@ def export(cfg: DictConfig) -> dict[str, Path]:
             )
         elif difference is not None:
             log.info("onnxruntime vs PyTorch: max |probability difference| %.2e", difference)
-    else:
-        export_torchscript(module, example, out)
     contract = out.with_name(f"{out.stem}.preprocessing.json")
-    contract.write_text(json.dumps(preprocessing_contract(model, out, fmt), indent=2) + "\n")
+    write_text_whole(contract, json.dumps(preprocessing_contract(model, out, fmt), indent=2) + "\n")
     print(f"model: {out}\npreprocessing: {contract}")
     return {"model": out, "preprocessing": contract}
 

@@ -39,6 +39,7 @@ from csxa_lightning.scoring import (
     required,
     score,
 )
+from csxa_lightning.whole_files import write_text_whole
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,7 @@ def predict(cfg: DictConfig) -> pd.DataFrame:
     if cam_dir is not None:
         rows["cam"] = [str(cam_dir / f"{s}.png") for s in stems]
     out.parent.mkdir(parents=True, exist_ok=True)
-    rows.to_csv(out, index=False)
+    write_text_whole(out, rows.to_csv(index=False))  # a failure leaves the file that was there
     print(f"predictions: {out}" + (f" (Grad-CAM overlays in {cam_dir})" if cam_dir else ""))
     return rows
 

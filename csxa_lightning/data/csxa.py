@@ -565,8 +565,9 @@ def landmark_spread(points: np.ndarray, mean: tuple[float, float]) -> float:
     point, and for coordinates that are not finite (refused as such below)."""
     if len(points) < 2 or not np.all(np.isfinite(points)):
         return 0.0
-    offsets = points - np.asarray(mean)
-    return float(np.sqrt((offsets**2).sum(axis=1)).max())
+    with np.errstate(over="ignore"):  # copies 1e308 apart are far apart: inf is the answer
+        offsets = points - np.asarray(mean)
+        return float(np.hypot(offsets[:, 0], offsets[:, 1]).max())
 
 
 def _annotation_bytes(json_path: Path) -> bytes:

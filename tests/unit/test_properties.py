@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import event, given, settings
+from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
-from csxa_lightning.data.csxa import CSXAFormatError, read_keypoints
+from csxa_lightning.data.csxa import LANDMARK_SPREAD_TOLERANCE, CSXAFormatError, read_keypoints
 from csxa_lightning.data.images import (
     box_crop,
     center_crop,
@@ -160,6 +160,15 @@ def write_labelme(path: Path, shapes: list, **fields) -> Path:
 
 def reference_mean(points: list[list[float]]) -> tuple[float, float]:
     return tuple(math.fsum(p[i] for p in points) / len(points) for i in (0, 1))
+
+
+def reference_spread(points: list[list[float]]) -> float:
+    """The largest distance of the points from their mean (inf where it overflows)."""
+    if len(points) < 2:
+        return 0.0
+    mx, my = reference_mean(points)
+    with np.errstate(over="ignore"):
+        return max(float(np.hypot(np.float64(x) - mx, np.float64(y) - my)) for x, y in points)
 
 
 def close_to(got: float, want: float, points: list[list[float]]) -> bool:
@@ -399,6 +408,16 @@ def test_keypoints_are_the_mean_of_what_was_given_or_name_every_missing_label(
         assert str(json_path) in str(err.value)
         assert f"missing landmark(s) {missing}" in str(err.value)
         return
+    # A label given at points farther than the tolerance from their mean is refused, not
+    # averaged (the first such label, in the canonical order).
+    spreads = {label: reference_spread(given_points[label]) for label in KEYPOINT_LABELS}
+    assume(all(not math.isclose(s, LANDMARK_SPREAD_TOLERANCE) for s in spreads.values()))
+    far = [label for label in KEYPOINT_LABELS if spreads[label] > LANDMARK_SPREAD_TOLERANCE]
+    event("a label given far apart" if far else "copies close together")
+    if far:
+        with pytest.raises(CSXAFormatError, match=f"landmark {far[0]!r} is given"):
+            read_keypoints(json_path)
+        return
     keypoints = read_keypoints(json_path)
     assert list(keypoints) == list(KEYPOINT_LABELS)
     for label, (x, y) in keypoints.items():
@@ -469,12 +488,18 @@ def test_nan_or_infinite_coordinates_are_a_clear_error_naming_the_landmarks(
 @settings(max_examples=10, deadline=None)
 @given(
     st.sampled_from(KEYPOINT_LABELS),
-    st.lists(st.floats(1e308, FLOAT_MAX), min_size=2, max_size=4),
+    st.floats(1e308, FLOAT_MAX),
+    st.integers(2, 4),
 )
-def test_finite_coordinates_of_any_size_average_to_a_finite_mean(json_path, label, xs):
-    shapes = [{"label": other, "points": [[1.0, 2.0]]} for other in KEYPOINT_LABELS]
+def test_finite_coordinates_of_any_size_average_to_a_finite_mean(json_path, label, x, copies):
+    # The same landmark saved 2-4 times near the float maximum: the sum of the copies
+    # overflows, their mean must not (copies far apart are refused: the test above).
+    xs = [x] * copies
+    shapes = [
+        {"label": other, "points": [[1.0, 2.0]]} for other in KEYPOINT_LABELS if other != label
+    ]
     shapes += [{"label": label, "points": [[x, 5.0]]} for x in xs]
     write_labelme(json_path, shapes)
     with np.errstate(over="ignore"):
-        x, y = read_keypoints(json_path)[label]
-    assert math.isfinite(x) and min(xs + [1.0]) <= x <= max(xs)
+        mean, _ = read_keypoints(json_path)[label]
+    assert math.isfinite(mean) and mean == pytest.approx(x, rel=1e-15)
