@@ -9,6 +9,7 @@ nothing from the package, so that every module can raise these errors.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from collections.abc import Iterator
@@ -36,6 +37,29 @@ def user_error(err: BaseException | None) -> UserError | None:
     return None
 
 
+# A disk that is full, a quota or a file-size limit (ulimit -f) reached: the machine's state,
+# not a bug. torch's checkpoint writer reports it as a RuntimeError without the errno.
+NO_SPACE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+TORCH_WRITE_FAILED = "file write failed"
+
+
+def no_space_message(err: BaseException) -> str | None:
+    """The one line for an error that means "no room to write", else None."""
+    if isinstance(err, OSError) and err.errno in NO_SPACE_ERRNOS:
+        where = f"writing {err.filename}" if err.filename else "writing a file"
+        reason = os.strerror(err.errno)
+    elif isinstance(err, RuntimeError) and TORCH_WRITE_FAILED in str(err):
+        where, reason = "writing a checkpoint", "file write failed"
+    else:
+        return None
+    return (
+        f"no room left while {where} ({reason}): free space on that disk, raise the file-size "
+        "or quota limit, or point the output (paths.output_dir, paths.cache_dir, out=) at "
+        "another disk. Files are written whole, so the old ones are intact; an interrupted run "
+        "resumes from its last checkpoint"
+    )
+
+
 def full_error_requested() -> bool:
     """HYDRA_FULL_ERROR=1: the user asked for every traceback, user errors' included."""
     return os.environ.get("HYDRA_FULL_ERROR") == "1"
@@ -59,3 +83,10 @@ def exit_on_user_error(logger: logging.Logger | None = None) -> Iterator[None]:
             # The run's log file keeps the error and where it was raised.
             logger.debug("error: %s\nwhere the error was raised:", cause, exc_info=cause)
         raise SystemExit(f"error: {cause}") from None
+    except (OSError, RuntimeError) as err:
+        message = no_space_message(err)
+        if message is None or full_error_requested():
+            raise
+        if logger is not None:
+            logger.debug("error: %s", message, exc_info=err)
+        raise SystemExit(f"error: {message}.") from None

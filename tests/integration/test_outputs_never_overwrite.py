@@ -113,3 +113,33 @@ def test_predict_holds_films_to_the_checks_training_made(tiny_run, tmp_path):
         with pytest.raises(UserError, match=reason):
             predict(compose_config("predict", overrides))
     assert not (tmp_path / "p.csv").exists()
+
+
+def test_a_full_disk_is_one_line_and_the_old_file_stays(tiny_run, tmp_path):
+    """ulimit -f, as a full disk: the CSV cannot be written. One line, exit 1, and the file
+    that was there before is intact (written whole)."""
+    import resource
+    import subprocess
+
+    from tests.helpers import module_command, module_env
+
+    film = next((tiny_run.dataset / "datasets-PNG").iterdir())
+    out = tmp_path / "p.csv"
+    out.write_text("the previous predictions\n")
+
+    def small_files() -> None:  # every file this process writes stops at 64 bytes
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))
+
+    arguments = [f"ckpt={tiny_run.checkpoint}", f"input={film}", f"out={out}",
+                 f"annotations={tiny_run.dataset / 'datasets-JSON'}"]  # fmt: skip
+    result = subprocess.run(
+        module_command("csxa_lightning.predict", *arguments),
+        capture_output=True, text=True, cwd=tmp_path, timeout=300, env=module_env(),
+        preexec_fn=small_files,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: no room left while writing")
+    assert "(File too large)" in lines[0]
+    assert out.read_text() == "the previous predictions\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["p.csv"]  # no partial file left

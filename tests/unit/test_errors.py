@@ -113,3 +113,22 @@ def test_a_checkpoint_whose_preprocessing_cannot_be_built_is_a_user_error(tmp_pa
     torch.save({"hyper_parameters": {}, "state_dict": {}, DATAMODULE_KEY: stored}, path)
     with pytest.raises(CheckpointError, match="preprocessing classes a checkpoint may name"):
         load_trained_model(path)
+
+
+def test_a_full_disk_is_one_line_not_a_traceback(monkeypatch):
+    import errno as codes
+
+    from csxa_lightning.errors import exit_on_user_error
+
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    with pytest.raises(SystemExit) as caught, exit_on_user_error():
+        raise OSError(codes.ENOSPC, "No space left on device", "/data/run/last.ckpt")
+    assert str(caught.value).startswith(
+        "error: no room left while writing /data/run/last.ckpt (No space left on device): free "
+        "space on that disk"
+    )
+    # torch's checkpoint writer says it without an errno
+    with pytest.raises(SystemExit, match="while writing a checkpoint"), exit_on_user_error():
+        raise RuntimeError("PytorchStreamWriter failed writing file data/0: file write failed")
+    with pytest.raises(RuntimeError, match="a bug"), exit_on_user_error():
+        raise RuntimeError("a bug keeps its traceback")
