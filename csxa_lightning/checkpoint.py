@@ -24,6 +24,7 @@ from lightning.fabric.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from csxa_lightning.data.datamodule import CSXADataModule
+from csxa_lightning.data.images import MAX_PIXELS
 from csxa_lightning.data.preprocess import Preprocessor
 from csxa_lightning.epoch_seed import SeedEachEpoch
 from csxa_lightning.errors import UserError
@@ -53,6 +54,7 @@ class TrainedModel:
     arch: str
     opencv: str  # OpenCV version that made the training inputs
     min_size: int = 1  # the smallest film side training accepted (data.min_size); 1: unknown
+    max_pixels: int = MAX_PIXELS  # the largest film training accepted (data.max_pixels)
 
     @property
     def device(self) -> torch.device:
@@ -132,10 +134,14 @@ def load_trained_model(path: str | Path, device: str | torch.device = "cpu") -> 
     except DecisionError as err:
         raise CheckpointError(f"{path}: {err}") from err
     classifier.eval().to(device)
-    min_size = stored.get("min_size", 1)
-    if isinstance(min_size, bool) or not isinstance(min_size, int) or min_size < 1:
-        raise CheckpointError(f"{path}: min_size={min_size!r} is not a size in pixels; edited?")
-    return TrainedModel(classifier, preprocessor, path, str(hparams["arch"]), opencv, min_size)
+    sizes = {
+        "min_size": stored.get("min_size", 1),
+        "max_pixels": stored.get("max_pixels", MAX_PIXELS),
+    }
+    for key, value in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise CheckpointError(f"{path}: {key}={value!r} is not a size in pixels; edited?")
+    return TrainedModel(classifier, preprocessor, path, str(hparams["arch"]), opencv, **sizes)
 
 
 # What a checkpoint's hyper_parameters may hold: CSXAClassifier's own settings, as plain values

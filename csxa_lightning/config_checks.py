@@ -130,6 +130,12 @@ RULES = (
         "64",
     ),
     Rule(
+        "data.max_pixels",
+        lambda v: _integer(v) and v >= 1,
+        "an integer >= 1 (pixels above which a film is refused undecoded)",
+        "100000000",
+    ),
+    Rule(
         "data.max_join_disagreement",
         lambda v: _number(v) and 0 <= v <= 1,
         "a number in [0, 1] (the share of joined cases whose sheet age or gender may disagree "

@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 
 from csxa_lightning.data.cache import preprocess_file
 from csxa_lightning.data.csxa import JSON_DIR
-from csxa_lightning.data.images import ImageReadError, UnusableFilmError
+from csxa_lightning.data.images import MAX_PIXELS, ImageReadError, UnusableFilmError
 from csxa_lightning.data.preprocess import Preprocessor
 from csxa_lightning.errors import UserError
 
@@ -70,9 +70,11 @@ class PredictionInputs(Dataset):
         jsons: list[Path | None],
         preprocessor: Preprocessor,
         min_size: int = 1,
+        max_pixels: int = MAX_PIXELS,
     ) -> None:
         self.pngs, self.jsons, self.preprocessor = pngs, jsons, preprocessor
-        self.min_size = min_size  # the smallest film side the model was trained to accept
+        # the film sizes the model was trained to accept
+        self.min_size, self.max_pixels = min_size, max_pixels
 
     def __len__(self) -> int:
         return len(self.pngs)
@@ -81,7 +83,7 @@ class PredictionInputs(Dataset):
         png, annotation = self.pngs[i], self.jsons[i]
         try:
             return i, preprocess_file(
-                self.preprocessor, str(png), str(annotation or ""), self.min_size
+                self.preprocessor, str(png), str(annotation or ""), self.min_size, self.max_pixels
             )
         except UnusableFilmError as err:  # blank, too large, too small: the reason, not the fix
             return i, f"{str(err).split('; ')[0]}; leave it out of input="

@@ -92,7 +92,7 @@ def score(
     """Probability of diseased of every file, in order. With cam_dir: also the Grad-CAM overlay
     of the predicted class, cam_dir/<stem>.png, on the input the model saw."""
     loader = DataLoader(
-        PredictionInputs(pngs, jsons, model.preprocessor, model.min_size),
+        PredictionInputs(pngs, jsons, model.preprocessor, model.min_size, model.max_pixels),
         batch_size=batch_size,
         num_workers=num_workers,
         collate_fn=collate_inputs,

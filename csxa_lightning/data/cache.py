@@ -44,7 +44,7 @@ from filelock import FileLock
 from tqdm.auto import tqdm
 
 from csxa_lightning.data.csxa import MIN_SIZE, read_case, read_keypoints
-from csxa_lightning.data.images import UnusableFilmError, read_film
+from csxa_lightning.data.images import MAX_PIXELS, UnusableFilmError, read_film
 from csxa_lightning.data.preprocess import Preprocessor
 from csxa_lightning.errors import ConfigValueError, UserError
 from csxa_lightning.whole_files import write_text_whole, written_whole
@@ -58,7 +58,9 @@ CACHE_FORMAT = 1  # bump when the layout of an entry changes
 # its crop read) is rebuilt in place, like one without checksum, not orphaned under a new key.
 # 3: also the film's size against its annotation's, a minimum film size, and the films' bit
 # depths (16-bit films mapped by their real depth, counted in the manifest).
-CASE_CHECKS = 3
+# 4: also blank and near-constant films, films over data.max_pixels (from the PNG header), and
+# a landmark given twice far apart (images.read_film, csxa.read_annotation).
+CASE_CHECKS = 4
 # Not bumped for the checksum: an entry of the previous version (a manifest without checksum) is
 # reported as damaged and rebuilt in place, rather than left behind under an orphaned key.
 
@@ -142,11 +144,18 @@ def file_signature(path: str) -> list:
     return [os.path.basename(path), stat.st_size, stat.st_mtime_ns]
 
 
-def fingerprint(index: pd.DataFrame, preprocessor: Preprocessor, min_size: int = MIN_SIZE) -> str:
+def fingerprint(
+    index: pd.DataFrame,
+    preprocessor: Preprocessor,
+    min_size: int = MIN_SIZE,
+    max_pixels: int = MAX_PIXELS,
+) -> str:
     """SHA-256 of the preprocessing config, of the checks' settings (they decide the entry's
     list of unusable files) and of every input file's name, size and mtime."""
     digest = hashlib.sha256()
     settings = {"format": CACHE_FORMAT, **preprocessor.config(), "min_size": min_size}
+    if max_pixels != MAX_PIXELS:  # only a changed limit makes another entry
+        settings["max_pixels"] = max_pixels
     digest.update(json.dumps(settings, sort_keys=True).encode())
     for png, annotation in zip(index["png_path"], index["json_path"], strict=True):
         digest.update(json.dumps([file_signature(png), file_signature(annotation)]).encode())
@@ -154,12 +163,16 @@ def fingerprint(index: pd.DataFrame, preprocessor: Preprocessor, min_size: int =
 
 
 def preprocess_file(
-    preprocessor: Preprocessor, png_path: str, json_path: str, min_size: int = 1
+    preprocessor: Preprocessor,
+    png_path: str,
+    json_path: str,
+    min_size: int = 1,
+    max_pixels: int = MAX_PIXELS,
 ) -> np.ndarray:
     """The model input of one case; the one function training, prediction and preview share.
-    min_size: the smallest film side accepted (prediction: the one its model trained with)."""
+    min_size, max_pixels: the film sizes accepted (prediction: those its model trained with)."""
     keypoints = read_keypoints(json_path) if preprocessor.needs_keypoints else None
-    image, _ = read_film(png_path, preprocessor.bit_depth)
+    image, _ = read_film(png_path, preprocessor.bit_depth, max_pixels)
     height, width = image.shape[:2]
     if min(height, width) < min_size:
         raise UnusableFilmError(
@@ -195,7 +208,11 @@ ON_BAD_FILE = ("stop", "skip")
 
 
 def _preprocess_or_problem(
-    preprocessor: Preprocessor, png_path: str, json_path: str, min_size: int = MIN_SIZE
+    preprocessor: Preprocessor,
+    png_path: str,
+    json_path: str,
+    min_size: int = MIN_SIZE,
+    max_pixels: int = MAX_PIXELS,
 ) -> tuple[np.ndarray, int] | str:
     """The model input and the film's bit depth, or the message of the error that prevents it
     (one file's problem).
@@ -207,7 +224,7 @@ def _preprocess_or_problem(
     films a second time (a truncated PNG shows only when decoded) and parse 1.4 GB of JSON at
     every run start, where an entry's list is computed once and kept in its manifest."""
     try:
-        case = read_case(png_path, json_path, preprocessor.bit_depth, min_size)
+        case = read_case(png_path, json_path, preprocessor.bit_depth, min_size, max_pixels)
         # The same call as preprocess_file's: an entry holds exactly what it computes.
         keypoints = case.keypoints if preprocessor.needs_keypoints else None
         return preprocessor(case.image, keypoints), case.depth
@@ -242,7 +259,12 @@ def entry_shape(n: int, preprocessor: Preprocessor) -> tuple[int, int, int, int,
 
 
 def _build(
-    index: pd.DataFrame, preprocessor: Preprocessor, target: Path, workers: int, min_size: int
+    index: pd.DataFrame,
+    preprocessor: Preprocessor,
+    target: Path,
+    workers: int,
+    min_size: int,
+    max_pixels: int = MAX_PIXELS,
 ) -> tuple[dict[str, str], dict[str, int], str, int]:
     """Write the entry's .npy; returns {stem: problem} of the files that could not be used
     (their rows stay zero), so that one pass finds every problem of a damaged dataset, the
@@ -260,7 +282,12 @@ def _build(
             with ExitStack() as stack:
                 if workers <= 1:
                     results = map(
-                        _preprocess_or_problem, repeat(preprocessor), pngs, jsons, repeat(min_size)
+                        _preprocess_or_problem,
+                        repeat(preprocessor),
+                        pngs,
+                        jsons,
+                        repeat(min_size),
+                        repeat(max_pixels),
                     )
                 else:
                     pool = stack.enter_context(ProcessPoolExecutor(workers))
@@ -271,6 +298,7 @@ def _build(
                         pngs,
                         jsons,
                         repeat(min_size),
+                        repeat(max_pixels),
                         chunksize=chunk,
                     )
                 problems, depths = {}, Counter()
@@ -312,8 +340,7 @@ def _entry_problem(
     if doc.get("checks") != CASE_CHECKS:
         return (
             f"its list of unusable files was made by checks version {doc.get('checks', 1)}, "
-            f"not {CASE_CHECKS} (every case checked alike, whatever the crop; the film's size "
-            "against its annotation's)"
+            f"not {CASE_CHECKS} (the checks of every film changed since; see CASE_CHECKS)"
         ), {}
     if doc.get("fingerprint") != key:
         return f"manifest fingerprint {doc.get('fingerprint')!r} is not the entry's key", {}
@@ -360,6 +387,7 @@ def cached_inputs(
     workers: int | None = None,
     on_bad_file: str = "stop",
     min_size: int = MIN_SIZE,
+    max_pixels: int = MAX_PIXELS,
 ) -> CachedArray:
     """(N, variants, channels, S, S) uint8 model inputs of every index row, from the cache
     (built now if missing); read the rows you need with .read(rows).
@@ -369,10 +397,11 @@ def cached_inputs(
     caller to drop (on_bad_file="skip"). The list is kept in the manifest, so a cached entry
     reports the same problems without rebuilding; so is the number of usable films per bit
     depth (``.depths``), logged at INFO, and at WARNING when the set mixes depths.
-    min_size: films with a shorter side are unusable (data.min_size)."""
+    min_size: films with a shorter side are unusable (data.min_size); max_pixels: films with
+    more pixels are (data.max_pixels)."""
     if on_bad_file not in ON_BAD_FILE:
         raise ConfigValueError(f"data.on_bad_file={on_bad_file!r}; choose one of {ON_BAD_FILE}")
-    key = fingerprint(index, preprocessor, min_size)
+    key = fingerprint(index, preprocessor, min_size, max_pixels)
     folder = Path(cache_dir).expanduser() / "inputs"
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{key[:24]}.npy"
@@ -410,7 +439,7 @@ def cached_inputs(
                 len(index),
             )
             unusable, depths, checksum, size = _build(
-                index, preprocessor, target, workers or os.cpu_count() or 1, min_size
+                index, preprocessor, target, workers or os.cpu_count() or 1, min_size, max_pixels
             )
             doc = {
                 "fingerprint": key,
@@ -420,6 +449,7 @@ def cached_inputs(
                 "unusable": unusable,
                 "depths": depths,
                 "min_size": min_size,
+                "max_pixels": max_pixels,
                 "config": preprocessor.config(),
                 "stems": index["stem"].tolist(),
             }

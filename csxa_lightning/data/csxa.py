@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from csxa_lightning.data.images import crop_window, keypoint_box, read_film
+from csxa_lightning.data.images import MAX_PIXELS, crop_window, keypoint_box, read_film
 from csxa_lightning.data.keypoints import CANONICAL_BY_NORMALIZED, KEYPOINT_LABELS, normalize_label
 from csxa_lightning.data.sheet_cells import HiddenBlank, hidden_blanks
 from csxa_lightning.errors import UserError
@@ -608,6 +608,7 @@ def read_case(
     json_path: str | Path,
     bit_depth: str | int = "auto",
     min_size: int = MIN_SIZE,
+    max_pixels: int = MAX_PIXELS,
 ) -> Case:
     """The film (8 bits per channel, see images.read_film), its 23 landmarks and the depth
     the film was mapped from, checked as every preprocessing variant needs them.
@@ -624,7 +625,7 @@ def read_case(
     """
     annotation = read_annotation(json_path)  # the annotation first: as the landmark crops did
     json_path = annotation.path
-    image, depth = read_film(png_path, bit_depth)
+    image, depth = read_film(png_path, bit_depth, max_pixels)
     height, width = image.shape[:2]
     if min(width, height) < min_size:
         raise CSXAFormatError(

@@ -23,6 +23,7 @@ from csxa_lightning.data.cache import CachedArray, DatasetProblemsError, cached_
 from csxa_lightning.data.csxa import CSXA_SOURCE, MAX_JOIN_DISAGREEMENT, MIN_SIZE, load_index
 from csxa_lightning.data.dataset import ArrayDataset
 from csxa_lightning.data.device_augment import DeviceAugmentation
+from csxa_lightning.data.images import MAX_PIXELS
 from csxa_lightning.data.normalization import channel_stats
 from csxa_lightning.data.preprocess import Preprocessor
 from csxa_lightning.data.sampler import EpochSampler, FoldedBatchSampler, ShardSampler
@@ -77,6 +78,7 @@ class CSXADataModule(L.LightningDataModule):
         use_distributed_sampler: bool = True,
         bit_depth: str | int = "auto",
         min_size: int = MIN_SIZE,
+        max_pixels: int = MAX_PIXELS,
         max_join_disagreement: float = MAX_JOIN_DISAGREEMENT,
     ) -> None:
         super().__init__()
@@ -89,6 +91,7 @@ class CSXADataModule(L.LightningDataModule):
         # key, checkpoint spec) carries it.
         self.preprocess = replace(preprocess, bit_depth=bit_depth)
         self.min_size = min_size
+        self.max_pixels = max_pixels
         self.max_join_disagreement = max_join_disagreement
         self.balance = balance if balance is not None else NoBalancing()
         self.augment = augment if augment is not None else NoAugmentation()
@@ -152,6 +155,7 @@ class CSXADataModule(L.LightningDataModule):
             self.preprocess_workers,
             on_bad_file="skip" if listed else self.on_bad_file,
             min_size=self.min_size,
+            max_pixels=self.max_pixels,
         )
         unusable = {**listed, **inputs.unusable}
         if unusable and self.on_bad_file == "stop":
@@ -250,11 +254,13 @@ class CSXADataModule(L.LightningDataModule):
         become model inputs, so that prediction and export need only the .ckpt. The
         normalization lives in the model's buffers; OpenCV's version is noted because its
         resize and equalization define the pixels; min_size is the smallest film training
-        accepted, which predict and evaluate then hold every film to."""
+        accepted, and max_pixels the largest, which predict and evaluate then hold every film
+        to."""
         return {
             "preprocess": self.preprocess.spec(),
             "opencv": cv2.__version__,
             "min_size": self.min_size,
+            "max_pixels": self.max_pixels,
         }
 
     def load_state_dict(self, state_dict: dict) -> None:

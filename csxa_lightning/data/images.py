@@ -20,9 +20,9 @@ class UnusableFilmError(ImageReadError):
     blank (one value, or nearly)."""
 
 
-# Films larger than this are refused from the PNG header, before decoding: a 30000 x 30000
-# "decompression bomb" of under 1 MB would take 2.3 GB to decode (OpenCV's own limit is 2^30
-# pixels). A lateral cervical film is far smaller.
+# data.max_pixels' default. Larger films are refused from the PNG header, before decoding: a
+# 30000 x 30000 "decompression bomb" of under 1 MB is 900 MB per 8-bit channel once decoded
+# (OpenCV's own limit, 2^30 pixels, lets it through). A lateral cervical film is far smaller.
 MAX_PIXELS = 100_000_000
 # A film whose 8-bit values span fewer grey levels than this shows no anatomy (a blank, an
 # unexposed or a failed export); it would still train and be tested.
@@ -34,14 +34,16 @@ def read_image(path: str | Path) -> np.ndarray:
     return _decode(Path(path))[1]
 
 
-def read_film(path: str | Path, bit_depth: str | int = "auto") -> tuple[np.ndarray, int]:
+def read_film(
+    path: str | Path, bit_depth: str | int = "auto", max_pixels: int = MAX_PIXELS
+) -> tuple[np.ndarray, int]:
     """The film with 8 bits per channel, and the depth its values were mapped from.
 
     8-bit films come as stored. A 16-bit film is mapped by its real depth: bit_depth when it
     is a number, else (auto) the PNG's sBIT chunk, else the smallest of 10/12/14/16 bits that
     holds the film's maximum -- 12-bit data of a DICOM export spans 0..4095, and scaling it as
     0..65535 would leave 16 grey levels."""
-    buffer, image = _decode(Path(path))
+    buffer, image = _decode(Path(path), max_pixels)
     if image.dtype != np.uint16:
         return check_not_blank(path, image), 8
     depth = (
@@ -69,7 +71,7 @@ def check_not_blank(path: str | Path, image: np.ndarray) -> np.ndarray:
     return image
 
 
-def _decode(path: Path) -> tuple[bytes, np.ndarray]:
+def _decode(path: Path, max_pixels: int = MAX_PIXELS) -> tuple[bytes, np.ndarray]:
     if path.is_symlink() and not path.exists():
         # Counted as missing, a dangling link would hide a file the user believes is there.
         raise ImageReadError(
@@ -79,11 +81,11 @@ def _decode(path: Path) -> tuple[bytes, np.ndarray]:
         )
     buffer = np.fromfile(path, dtype=np.uint8) if path.exists() else None
     size = png_size(buffer[:24].tobytes()) if buffer is not None else None
-    if size is not None and size[0] * size[1] > MAX_PIXELS:
+    if size is not None and size[0] * size[1] > max_pixels:
         raise UnusableFilmError(
             f"{path}: {size[0]}x{size[1]} pixels ({size[0] * size[1] / 1e6:.0f} megapixels, "
-            f"more than the {MAX_PIXELS / 1e6:.0f} a film may have); not decoded. Is it a "
-            "radiograph? Remove it, or downscale it first."
+            f"more than data.max_pixels={max_pixels}); not decoded. Is it a radiograph? Remove "
+            "it, downscale it, or raise data.max_pixels."
         )
     image = (
         None if buffer is None or buffer.size == 0 else cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)

@@ -246,7 +246,8 @@ def test_a_wrong_stated_size_is_reported_as_such_not_as_landmarks_outside(phanto
 def test_a_film_below_the_minimum_size_is_refused_whatever_its_annotation(phantom_copy, side):
     row = load_index(phantom_copy).iloc[0]
     _unsized(row["json_path"])
-    cv2.imwrite(row["png_path"], np.full((side, 500), 128, np.uint8))
+    # A gradient, not a blank: a blank film is refused as such (test_film_checks.py).
+    cv2.imwrite(row["png_path"], (np.arange(side * 500).reshape(side, 500) % 256).astype(np.uint8))
     with pytest.raises(CSXAFormatError, match=rf"the film is 500x{side} pixels, smaller than "):
         read_case(row["png_path"], row["json_path"], min_size=64)
     with pytest.raises(CSXAFormatError, match="lie outside the 500x"):  # min_size=1 lets it by

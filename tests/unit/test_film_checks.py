@@ -69,5 +69,13 @@ def test_a_decompression_bomb_is_refused_from_its_header_before_decoding(tmp_pat
                      + chunk(b"IEND", b""))  # fmt: skip
     assert MAX_PIXELS < 30000 * 30000
     with pytest.raises(UnusableFilmError, match=r"30000x30000 pixels \(900 megapixels, more "
-                       r"than the 100 a film may have\); not decoded"):  # fmt: skip
+                       r"than data.max_pixels=100000000\); not decoded"):  # fmt: skip
         read_film(path)
+
+
+def test_data_max_pixels_sets_the_limit(tmp_path):
+    path = tmp_path / "film.png"
+    cv2.imwrite(str(path), film())  # 64 x 64 = 4096 pixels
+    assert read_film(path, max_pixels=4096)[0].shape == (64, 64)
+    with pytest.raises(UnusableFilmError, match=r"64x64 pixels .*more than data.max_pixels=4095"):
+        read_film(path, max_pixels=4095)
