@@ -70,6 +70,7 @@ def test_loading_a_planted_checkpoint_writes_nothing_and_names_it(tiny_run, tmp_
     assert str(raised.value).startswith(f"{evil}: ")  # the line names the file
 
 
+@pytest.mark.slow  # a command in a subprocess: tens of seconds
 def test_predict_on_a_planted_checkpoint_ends_with_one_line_and_no_file(tiny_run, tmp_path):
     victim = tmp_path / "planted.pth"
     evil = planted(tiny_run, tmp_path, "preprocess", victim)

@@ -30,6 +30,7 @@ def snapshot(*paths):
     return {p: p.read_bytes() for p in paths}
 
 
+@pytest.mark.slow  # a command in a subprocess: tens of seconds
 def test_predict_onto_one_of_its_films_ends_with_one_line_and_keeps_the_film(copies, tmp_path):
     _, ckpt, film = copies
     before = snapshot(film)
@@ -64,6 +65,7 @@ def test_evaluate_into_a_training_run_folder_keeps_its_files(copies, tiny_run):
     assert not (run / "report.md").exists()
 
 
+@pytest.mark.slow  # a command in a subprocess: tens of seconds
 def test_train_with_another_config_on_a_finished_run_folder_changes_nothing(tiny_run, tmp_path):
     """The report describes a run by its folder's saved config: a start with another config
     must not rewrite it (Hydra used to, before train() could say "finished earlier")."""
@@ -115,6 +117,7 @@ def test_predict_holds_films_to_the_checks_training_made(tiny_run, tmp_path):
     assert not (tmp_path / "p.csv").exists()
 
 
+@pytest.mark.slow  # a command in a subprocess: tens of seconds
 def test_a_full_disk_is_one_line_and_the_old_file_stays(tiny_run, tmp_path):
     """ulimit -f, as a full disk: the CSV cannot be written. One line, exit 1, and the file
     that was there before is intact (written whole)."""

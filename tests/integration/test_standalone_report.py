@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
 from omegaconf import OmegaConf
 
 from csxa_lightning.results.document import build_report
 from tests.helpers import run_module
 
 
+@pytest.mark.slow  # a command in a subprocess: tens of seconds
 def test_a_report_rebuilt_in_a_fresh_process_keeps_its_grad_cam_pictures(tiny_run, tmp_path):
     sweep = tmp_path / "sweep"
     for name, recorded in (("recorded", True), ("older", False)):
