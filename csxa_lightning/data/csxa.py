@@ -533,17 +533,19 @@ def read_annotation(json_path: str | Path) -> Annotation:
     result = {}
     for label in KEYPOINT_LABELS:
         points = np.asarray(collected[label], dtype=np.float64)
-        # Sum of x/n rather than np.mean: the plain sum overflows for finite coordinates near
-        # the float maximum, which would then be refused as "infinite" instead of "outside".
-        x, y = (points / len(points)).sum(axis=0)
-        result[label] = (float(x), float(y))
-        spread = landmark_spread(points, (x, y))
+        spread = landmark_spread(points)
         if spread > LANDMARK_SPREAD_TOLERANCE:
             raise CSXAFormatError(
                 f"{json_path}: landmark {label!r} is given {len(points)} times, up to "
-                f"{spread:.0f} pixels apart from their mean; their average would be neither "
-                "point and would move the crop. Keep the right one (LabelMe), or remove the case."
+                f"{spread:.0f} pixels apart; their average would be neither point and would "
+                "move the crop. Keep the right one (LabelMe), or remove the case."
             )
+        # The first point plus the mean offset of the others, not the plain mean: a sum of
+        # coordinates near the float maximum overflows (and would be refused as "infinite"
+        # instead of "outside"), and identical copies must give that very point.
+        with np.errstate(invalid="ignore"):  # inf - inf: a NaN, refused below
+            x, y = points[0] + ((points - points[0]) / len(points)).sum(axis=0)
+        result[label] = (float(x), float(y))
     bad = [label for label, xy in result.items() if not np.all(np.isfinite(xy))]
     if bad:
         raise CSXAFormatError(
@@ -556,18 +558,20 @@ def read_annotation(json_path: str | Path) -> Annotation:
 
 
 # A landmark saved twice or as a small polygon (2548130.json) is one point clicked again: its
-# copies lie within a few pixels. Farther apart, they are two different points.
-LANDMARK_SPREAD_TOLERANCE = 10.0
+# copies lie within a few pixels of each other. Farther apart, they are two different points.
+LANDMARK_SPREAD_TOLERANCE = 20.0
 
 
-def landmark_spread(points: np.ndarray, mean: tuple[float, float]) -> float:
-    """The largest distance (pixels) of a landmark's given points from their mean; 0 for one
-    point, and for coordinates that are not finite (refused as such below)."""
+def landmark_spread(points: np.ndarray) -> float:
+    """The largest distance (pixels) between two of a landmark's given points: 0 for one point,
+    for identical copies (whatever their size: a mean of huge equal values can round), and for
+    coordinates that are not finite (refused as such below)."""
     if len(points) < 2 or not np.all(np.isfinite(points)):
         return 0.0
-    with np.errstate(over="ignore"):  # copies 1e308 apart are far apart: inf is the answer
-        offsets = points - np.asarray(mean)
-        return float(np.hypot(offsets[:, 0], offsets[:, 1]).max())
+    with np.errstate(over="ignore", invalid="ignore"):  # 1e308 apart is far apart: inf
+        dx = points[:, None, 0] - points[None, :, 0]
+        dy = points[:, None, 1] - points[None, :, 1]
+        return float(np.nanmax(np.hypot(dx, dy)))
 
 
 def _annotation_bytes(json_path: Path) -> bytes:

@@ -57,11 +57,11 @@ def test_a_landmark_saved_twice_far_apart_is_refused_not_averaged(tmp_path):
     shapes = reference_shapes()
     i = KEYPOINT_LABELS.index("C3 top right")
     x, y = shapes[i]["points"][0]
-    shapes.append(point("C3 top right", x + 80, y))  # 40 px from the mean of the two
+    shapes.append(point("C3 top right", x + 80, y))  # 80 px from the first
     with pytest.raises(CSXAFormatError, match=r"far\.json: landmark 'C3 top right' is given 2 "
-                       r"times, up to 40 pixels apart from their mean"):  # fmt: skip
+                       r"times, up to 80 pixels apart;"):  # fmt: skip
         read_keypoints(write_labelme(tmp_path / "far.json", shapes))
-    shapes[-1] = point("C3 top right", x + 20, y)  # 10 px: the tolerance itself, kept
+    shapes[-1] = point("C3 top right", x + 20, y)  # 20 px: the tolerance itself, kept
     assert read_keypoints(write_labelme(tmp_path / "near.json", shapes))["C3 top right"] == (
         x + 10,
         y,

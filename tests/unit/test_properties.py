@@ -163,12 +163,13 @@ def reference_mean(points: list[list[float]]) -> tuple[float, float]:
 
 
 def reference_spread(points: list[list[float]]) -> float:
-    """The largest distance of the points from their mean (inf where it overflows)."""
-    if len(points) < 2:
-        return 0.0
-    mx, my = reference_mean(points)
+    """The largest distance between two of the points (inf where it overflows)."""
     with np.errstate(over="ignore"):
-        return max(float(np.hypot(np.float64(x) - mx, np.float64(y) - my)) for x, y in points)
+        return max(
+            (float(np.hypot(np.float64(a[0]) - b[0], np.float64(a[1]) - b[1]))
+             for a in points for b in points),
+            default=0.0,
+        )  # fmt: skip
 
 
 def close_to(got: float, want: float, points: list[list[float]]) -> bool:
