@@ -127,7 +127,14 @@ def preview(cfg: DictConfig) -> list[Path]:
     preprocessor: Preprocessor = datamodule.preprocess
     written = []
     for _, row in select_cases(index, list(cfg.cases)).iterrows():
-        inputs = preprocess_file(preprocessor, row["png_path"], row["json_path"])
+        # The film checks of training (data.min_size, data.max_pixels): preview what trains.
+        inputs = preprocess_file(
+            preprocessor,
+            row["png_path"],
+            row["json_path"],
+            datamodule.min_size,
+            datamodule.max_pixels,
+        )
         for order, array in zip(preprocessor.variants, inputs, strict=True):
             # The channel order is named where it says more than the color's own name.
             color = preprocessor.color.name

@@ -4,6 +4,7 @@ film, normalization kept with the model, and the preview a user looks at first."
 from __future__ import annotations
 
 import json
+import shutil
 
 import cv2
 import numpy as np
@@ -192,3 +193,26 @@ def test_on_bad_file_skip_gives_every_variant_the_same_split(phantom_copy, tmp_p
     assert len(none.split_frame) == len(stems) - 1
     test_ids = none.frames["test"]["case_id"].tolist()
     assert test_ids == tight.frames["test"]["case_id"].tolist() and test_ids
+
+
+def test_preview_holds_a_film_to_trainings_minimum_size(phantom, tmp_path):
+    """A film training would refuse (smaller than data.min_size) is refused by preview too."""
+    from csxa_lightning.data.images import UnusableFilmError
+
+    root = tmp_path / "CSXA"
+    shutil.copytree(phantom.root, root)
+    row = load_index(root).iloc[0]
+    cv2.imwrite(row["png_path"], (np.arange(40 * 40).reshape(40, 40) % 256).astype(np.uint8))
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(
+            config_name="preview",
+            overrides=[
+                "data=csxa",
+                f"data.root={root}",
+                f"cases=[{row['stem']}]",
+                f"out={tmp_path / 'preview'}",
+                "image_size=64",
+            ],
+        )
+    with pytest.raises(UnusableFilmError, match="the film is 40x40 pixels, smaller than the 64"):
+        preview(cfg)
