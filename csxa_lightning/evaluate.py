@@ -108,6 +108,12 @@ def evaluate(cfg: DictConfig) -> dict:
     return metrics
 
 
+def dataset_root_or_none(cfg: DictConfig) -> list:
+    """data.root when it is set (required() says so later when it is not)."""
+    root = OmegaConf.select(cfg, "data.root", default=None, throw_on_missing=False)
+    return [] if root is None else [root]
+
+
 def decision_threshold(setting, stored: dict) -> tuple[float, str]:
     """(threshold, how it was set) from evaluate's threshold= (null: the checkpoint's, fitted
     by its run on validation films, or 0.5)."""
@@ -132,9 +138,3 @@ def main(cfg: DictConfig) -> None:
 
 if __name__ == "__main__":
     main()
-
-
-def dataset_root_or_none(cfg: DictConfig) -> list:
-    """data.root when it is set (required() says so later when it is not)."""
-    root = OmegaConf.select(cfg, "data.root", default=None, throw_on_missing=False)
-    return [] if root is None else [root]

@@ -167,3 +167,19 @@ def test_the_command_line_ends_a_labels_mistake_with_one_error_line(tiny_run, tm
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "row 3" in lines[0] and "label 7 is outside {0, 1}" in lines[0]
     assert "Traceback" not in result.stderr and not (tmp_path / "evaluated").exists()
+
+
+def test_the_command_line_refuses_an_output_in_the_runs_folder_in_one_line(tiny_run, tmp_path):
+    """python -m, not the function: the output check reads data.root at the command line."""
+    result = run_module(
+        "csxa_lightning.evaluate",
+        f"ckpt={tiny_run.checkpoint}",
+        f"data.root={tiny_run.dataset}",
+        f"out={tiny_run.folder / 'evaluated'}",
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert result.returncode == 1, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "lies inside the training run folder" in lines[0]
+    assert not (tiny_run.folder / "evaluated").exists()
