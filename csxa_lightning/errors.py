@@ -75,18 +75,14 @@ def exit_on_user_error(logger: logging.Logger | None = None) -> Iterator[None]:
     HYDRA_FULL_ERROR=1 the error is raised as it is, traceback included."""
     try:
         yield
-    except (InstantiationException, UserError) as err:
+    except (InstantiationException, UserError, OSError, RuntimeError) as err:
         cause = user_error(err)
-        if cause is None or full_error_requested():
-            raise
-        if logger is not None:
-            # The run's log file keeps the error and where it was raised.
-            logger.debug("error: %s\nwhere the error was raised:", cause, exc_info=cause)
-        raise SystemExit(f"error: {cause}") from None
-    except (OSError, RuntimeError) as err:
-        message = no_space_message(err)
+        message = str(cause) if cause is not None else no_space_message(err)
         if message is None or full_error_requested():
             raise
+        if cause is None:
+            message += "."  # no_space_message is one sentence without its full stop
         if logger is not None:
-            logger.debug("error: %s", message, exc_info=err)
-        raise SystemExit(f"error: {message}.") from None
+            # The run's log file keeps the error and where it was raised.
+            logger.debug("error: %s\nwhere the error was raised:", message, exc_info=cause or err)
+        raise SystemExit(f"error: {message}") from None

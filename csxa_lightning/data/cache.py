@@ -279,28 +279,15 @@ def _build(
         with written_whole(target) as partial:
             # Written straight into a memory-mapped file: the set is never held twice in memory.
             out = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=shape)
+            # One call per film: (preprocessor, png, json, min_size, max_pixels).
+            calls = (repeat(preprocessor), pngs, jsons, repeat(min_size), repeat(max_pixels))
             with ExitStack() as stack:
                 if workers <= 1:
-                    results = map(
-                        _preprocess_or_problem,
-                        repeat(preprocessor),
-                        pngs,
-                        jsons,
-                        repeat(min_size),
-                        repeat(max_pixels),
-                    )
+                    results = map(_preprocess_or_problem, *calls)
                 else:
                     pool = stack.enter_context(ProcessPoolExecutor(workers))
                     chunk = max(1, min(32, n // (4 * workers)))
-                    results = pool.map(
-                        _preprocess_or_problem,
-                        repeat(preprocessor),
-                        pngs,
-                        jsons,
-                        repeat(min_size),
-                        repeat(max_pixels),
-                        chunksize=chunk,
-                    )
+                    results = pool.map(_preprocess_or_problem, *calls, chunksize=chunk)
                 problems, depths = {}, Counter()
                 for i, result in enumerate(results):
                     if isinstance(result, str):

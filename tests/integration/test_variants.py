@@ -20,7 +20,7 @@ from csxa_lightning.data.csxa import load_index
 from csxa_lightning.preview import preview
 from csxa_lightning.train import train
 from tests.helpers import TINY_TRAINING as TINY
-from tests.helpers import compose_train_config
+from tests.helpers import compose_config, compose_train_config
 
 
 def data_config(phantom, tmp_path, extra):
@@ -203,16 +203,10 @@ def test_preview_holds_a_film_to_trainings_minimum_size(phantom, tmp_path):
     shutil.copytree(phantom.root, root)
     row = load_index(root).iloc[0]
     cv2.imwrite(row["png_path"], (np.arange(40 * 40).reshape(40, 40) % 256).astype(np.uint8))
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(
-            config_name="preview",
-            overrides=[
-                "data=csxa",
-                f"data.root={root}",
-                f"cases=[{row['stem']}]",
-                f"out={tmp_path / 'preview'}",
-                "image_size=64",
-            ],
-        )
+    cfg = compose_config(
+        "preview",
+        ["data=csxa", f"data.root={root}", f"cases=[{row['stem']}]",
+         f"out={tmp_path / 'preview'}", "image_size=64"],
+    )  # fmt: skip
     with pytest.raises(UnusableFilmError, match="the film is 40x40 pixels, smaller than the 64"):
         preview(cfg)
