@@ -6,8 +6,9 @@ then decides (adopt_incoming):
 - a new folder: the incoming config becomes .hydra/;
 - the same config again (a restarted sweep, a resume): .hydra/ stays as it is;
 - another config on a finished run: refused, naming the keys that differ, and nothing in the
-  folder changes; with force=true the run is retrained and .hydra/ takes the new config only
-  once the new run has finished (train() calls replace_config then; a failure keeps the old);
+  folder changes; with force=true the run is retrained in a staging folder, and .hydra/ takes
+  the new config with the new run's files, once it has finished (retraining.py; a failure
+  keeps the old run whole);
 - another config on an interrupted run: refused unless every differing key is listed in
   resume.allow_changes (default: trainer.max_epochs); then .hydra/ takes the new config.
 Keys that say where rather than what (paths, data.root, force ...: hydra.job.config.

@@ -10,6 +10,8 @@ RunJob (a context manager train() runs in):
 - a run that fails with a problem the user can fix (a UserError) keeps its log (and the
   config Hydra saved) and nothing else -- unless it had earlier work (a checkpoint to resume
   from), which is kept;
+- force=true on a finished run trains the new one in a staging folder (retraining.py): any
+  failure or interruption removes that folder and leaves the finished run as it was;
 - an interrupted run (Ctrl-C, SIGTERM, a SLURM signal, all of which end training with
   KeyboardInterrupt or SystemExit) says which folder it leaves and the exact command that
   resumes it, quoted for the shell and for Hydra's override parser, and exits non-zero (143
@@ -44,6 +46,7 @@ from csxa_lightning.results.runs import (
     has_checkpoints,
     is_finished,
 )
+from csxa_lightning.retraining import discard_staging, recover
 from csxa_lightning.whole_files import remove_leftovers
 
 log = logging.getLogger(__name__)
@@ -61,17 +64,23 @@ class RunJob:
         self.lock = RunLock(self.folder, DEFAULT_STALE_AFTER_HOURS if hours is None else hours)
         self.trains = True
         self.fresh = True  # no earlier work in the folder: a failure leaves only the log
+        self.force = bool(cfg.get("force", False))
+        self.retrains = False  # force=true on a finished run: the new one trains staged
 
     def __enter__(self) -> RunJob:
-        self.fresh = not has_checkpoints(self.folder) and not is_finished(self.folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         if not is_global_zero():
             return self
         holder = self.lock.acquire()
         if holder is None:
-            # Under the lock no other job writes here: half-written files of a killed job go.
+            # Under the lock no other job writes here: half-written files of a killed job go,
+            # and so does what a killed retraining left (retraining.py).
             for path in remove_leftovers(self.folder, self.folder / CHECKPOINT_DIR):
                 log.info("removed %s, left half-written by a job that was killed", path)
+            for sentence in recover(self.folder):
+                log.warning("%s", sentence)
+            self.fresh = not has_checkpoints(self.folder) and not is_finished(self.folder)
+            self.retrains = self.force and is_finished(self.folder)
             return self
         message = locked_message(self.folder, holder, self.lock.stale_after_hours)
         if not in_multirun():
@@ -89,10 +98,12 @@ class RunJob:
         self.lock.release()  # first: a failed run's folder may go as a whole
         if error is None or not is_global_zero():
             return
+        if self.retrains:  # the finished run is as it was; the unfinished new one goes
+            discard_staging(self.folder)
         if self.fresh and user_error(error) is not None:
             discard_run_outputs(self.folder)
         elif isinstance(error, KeyboardInterrupt | SystemExit) and self.trains:
-            log.warning("%s", interrupted_message(self.folder))
+            log.warning("%s", interrupted_message(self.folder, self.retrains))
             if isinstance(error, SystemExit) and not error.code:
                 # Lightning ends a run stopped by SIGTERM with SystemExit() (exit code 0): a
                 # scheduler or `train && report` would read that as done. 128 + SIGTERM, as a
@@ -104,8 +115,13 @@ def in_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
-def interrupted_message(folder: Path) -> str:
+def interrupted_message(folder: Path, retraining: bool = False) -> str:
     """Where the interrupted run is and, under Hydra, the command that resumes it."""
+    if retraining:  # force=true starts over: nothing to resume
+        return (
+            f"interrupted: the retraining (force=true) of {folder} stopped before it finished; "
+            "the finished run there is unchanged. Run the same command again to retrain it"
+        )
     if not HydraConfig.initialized():
         return f"interrupted: the run in {folder} can resume; train it again in that folder"
     overrides = list(HydraConfig.get().overrides.task)

@@ -6,6 +6,7 @@ directly (the tests do).
 
 from __future__ import annotations
 
+import copy
 import logging
 from pathlib import Path
 
@@ -36,14 +37,18 @@ from csxa_lightning.results.runs import (
     METRICS_FILE,
     NORMALIZATION_FILE,
     PREDICTIONS_FILE,
+    STAGING_DIR,
     is_finished,
     predictions_frame,
     read_metrics,
+    rebased_checkpoint,
     recorded_checkpoint,
+    write_metrics,
     write_run,
     write_split,
 )
 from csxa_lightning.results.summary import Timer, run_summary, sweep_objective
+from csxa_lightning.retraining import start_staging, swap_in
 from csxa_lightning.run_identity import (
     INCOMING_DIR,
     adopt_incoming,
@@ -71,19 +76,35 @@ def train(cfg: DictConfig) -> dict:
                 out, finished, force, resume_allowed_changes(cfg), folder_name_excluded_keys()
             )
             if finished and not force:
-                # A restarted sweep skips what is done; force=true retrains in the same folder.
+                # A restarted sweep skips what is done; force=true retrains (retrain()).
                 print(f"metrics: {out / METRICS_FILE} (finished earlier; skipped)")
                 metrics = read_metrics(out)
                 if is_global_zero():  # what a job killed after metrics.json left undone
                     finish_run_checkpoints(cfg, recorded_checkpoint(metrics))
                 return metrics
-            metrics = fit_and_test(cfg, out)
-            if staged:  # force=true with another config: the new run has finished
-                replace_config(out / INCOMING_DIR, out / HYDRA_DIR)
+            metrics = retrain(cfg, out, staged) if finished else fit_and_test(cfg, out)
+            if is_global_zero():
+                print(f"metrics: {out / METRICS_FILE}")
             return metrics
     finally:
         if is_global_zero():
             settle_incoming(out)  # a config not adopted (refused, or the run failed)
+
+
+def retrain(cfg: DictConfig, out: Path, new_config: bool) -> dict:
+    """force=true on a finished run: the new run trains in a staging folder and replaces the
+    finished one only once it has finished (retraining.py); with new_config, the config Hydra
+    saved for this start becomes the folder's with it."""
+    staging = start_staging(out) if is_global_zero() else out / STAGING_DIR
+    staged_cfg = copy.deepcopy(cfg)
+    staged_cfg.paths.output_dir = str(staging)
+    metrics = rebased_checkpoint(fit_and_test(staged_cfg, staging), staging, out)
+    if is_global_zero():
+        write_metrics(staging, metrics)  # the checkpoint path it will have
+        if new_config:
+            replace_config(out / INCOMING_DIR, staging / HYDRA_DIR)
+        swap_in(staging, out)
+    return metrics
 
 
 def resume_allowed_changes(cfg: DictConfig) -> list[str]:
@@ -140,7 +161,6 @@ def fit_and_test(cfg: DictConfig, out: Path) -> dict:
             *map(metrics.get, ("balanced_accuracy", "auroc")),
         )
         metrics_file = write_run(out, predictions, metrics)
-        print(f"metrics: {metrics_file}")
         files = [out / PREDICTIONS_FILE, metrics_file]
         log_final_metrics(loggers, cfg, metrics, trainer.global_step, files)
         finish_run_checkpoints(cfg, tested)

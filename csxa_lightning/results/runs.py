@@ -10,6 +10,8 @@
                          presence means "finished"
     .hydra/              the config and overrides Hydra saved
     run.lock             while a job trains the folder (results/lock.py)
+    .retraining/         while force=true retrains a finished run: the new run's files, which
+                         replace these only once it has finished (retraining.py); never a run
 
 Nothing here trains or plots: train.py calls the writers, the report (results/document.py) and
 the Grad-CAM section the readers.
@@ -52,6 +54,7 @@ HYDRA_DIR = ".hydra"
 CONFIG_FILE = "config.yaml"
 OVERRIDES_FILE = "overrides.yaml"
 LOGS_DIR = "logs"  # conf/logger/csv.yaml's name
+STAGING_DIR = ".retraining"  # a forced retraining's run, until it replaces the finished one
 # What a training job writes into its folder (a run that fails keeps only its log and .hydra/).
 RUN_OUTPUTS = (
     SPLIT_FILE,
@@ -107,7 +110,25 @@ def write_run(folder: Path, predictions: pd.DataFrame, metrics: dict) -> Path:
     the path of metrics.json. Each is written whole (whole_files): a job killed meanwhile
     leaves no half metrics.json that would read as a finished run."""
     write_text_whole(folder / PREDICTIONS_FILE, predictions.to_csv(index=False))
+    return write_metrics(folder, metrics)
+
+
+def write_metrics(folder: Path, metrics: dict) -> Path:
     return write_text_whole(folder / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
+
+
+def rebased_checkpoint(metrics: dict, old: Path, new: Path) -> dict:
+    """metrics with its checkpoint path moved from under folder old to under folder new (a
+    forced retraining's run moving into place); any other path is kept."""
+    named = recorded_checkpoint(metrics)
+    if named is None or not Path(named).is_relative_to(old):
+        return metrics
+    return {**metrics, "checkpoint": str(new / Path(named).relative_to(old))}
+
+
+def is_staging(folder: Path) -> bool:
+    """Inside a forced retraining's staging folder: not a run (yet)."""
+    return STAGING_DIR in folder.parts
 
 
 def is_finished(folder: Path) -> bool:
@@ -320,7 +341,8 @@ def unfinished_runs(sweep_dir: Path) -> list[UnfinishedRun]:
     folders = sorted(
         p.parent.parent
         for p in Path(sweep_dir).rglob(f"{HYDRA_DIR}/{CONFIG_FILE}")
-        if not is_finished(p.parent.parent)
+        if not is_staging(p.parent.parent)
+        and not is_finished(p.parent.parent)
         and ((p.parent.parent / LOCK_FILE).exists() or has_checkpoints(p.parent.parent))
     )
     return [UnfinishedRun(f, read_holder(f / LOCK_FILE)) for f in folders]
@@ -331,7 +353,9 @@ def find_runs(sweep_dir: Path) -> list[Run]:
     folders = sorted(
         p.parent
         for p in sweep_dir.rglob(PREDICTIONS_FILE)
-        if is_finished(p.parent) and (p.parent / HYDRA_DIR / CONFIG_FILE).exists()
+        if not is_staging(p.parent)
+        and is_finished(p.parent)
+        and (p.parent / HYDRA_DIR / CONFIG_FILE).exists()
     )
     if not folders:
         unfinished = unfinished_runs(sweep_dir)

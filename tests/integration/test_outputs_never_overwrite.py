@@ -146,3 +146,83 @@ def test_a_full_disk_is_one_line_and_the_old_file_stays(tiny_run, tmp_path):
     assert "(File too large)" in lines[0]
     assert out.read_text() == "the previous predictions\n"
     assert [p.name for p in tmp_path.iterdir()] == ["p.csv"]  # no partial file left
+
+
+def retrain_overrides(tiny_run, run, *extra: str) -> list[str]:
+    from tests.helpers import TINY_TRAINING
+    from tests.integration.conftest import TINY_RUN_OVERRIDES
+
+    return [*TINY_TRAINING, *TINY_RUN_OVERRIDES, "data=csxa", f"data.root={tiny_run.dataset}",
+            f"paths.output_dir={run}", f"paths.cache_dir={run.parent / 'cache'}", "force=true",
+            *extra]  # fmt: skip
+
+
+def every_file(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_force_on_a_finished_run_that_then_fails_leaves_the_run_byte_identical(tiny_run, tmp_path):
+    """force=true replaces a finished run only once the new one has finished: a failure
+    leaves every file of the old one, and no staging folder."""
+    from csxa_lightning.train import train
+    from tests.helpers import compose_train_config
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run.folder, run)
+    before = every_file(run)
+    bug = ["+callbacks.bug._target_=tests.helpers.BugAtFitStart", "seed=7"]
+    with pytest.raises(ValueError, match="simulated bug"):
+        train(compose_train_config(retrain_overrides(tiny_run, run, *bug)))
+    assert every_file(run) == before
+    assert sorted(p.name for p in run.iterdir()) == sorted(
+        p.name for p in tiny_run.folder.iterdir()
+    )
+
+
+def test_force_with_another_config_replaces_the_run_and_its_config_once_finished(
+    tiny_run, tmp_path
+):
+    import json
+
+    from omegaconf import OmegaConf
+
+    from csxa_lightning.train import train
+    from tests.helpers import compose_train_config
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run.folder, run)
+    cfg = compose_train_config(retrain_overrides(tiny_run, run, "seed=7"))
+    (run / ".hydra-incoming").mkdir()  # what Hydra's command line saves for this start
+    OmegaConf.save(cfg, run / ".hydra-incoming" / "config.yaml")
+    old_predictions = (run / "predictions.csv").read_bytes()
+    metrics = train(cfg)
+    recorded = json.loads((run / "metrics.json").read_text())
+    assert (run / "predictions.csv").read_bytes() != old_predictions  # seed 7's model
+    checkpoint = run / "checkpoints" / tiny_run.checkpoint.name
+    assert recorded["checkpoint"] == metrics["checkpoint"] == str(checkpoint)
+    assert [p.name for p in (run / "checkpoints").iterdir()] == [checkpoint.name]
+    assert OmegaConf.load(run / ".hydra" / "config.yaml").seed == 7
+    assert not {".retraining", ".replaced", ".hydra-incoming"} & {p.name for p in run.iterdir()}
+
+
+def test_ctrl_c_during_a_forced_retraining_says_the_finished_run_is_unchanged(
+    tiny_run, tmp_path, caplog
+):
+    from csxa_lightning.train import train
+    from tests.helpers import compose_train_config
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run.folder, run)
+    before = every_file(run)
+    ctrl_c = [
+        "+callbacks.interrupt._target_=tests.helpers.SignalOnce",
+        "+callbacks.interrupt.epoch=0",
+    ]
+    with pytest.raises((SystemExit, KeyboardInterrupt)):
+        train(compose_train_config(retrain_overrides(tiny_run, run, *ctrl_c)))
+    assert (
+        f"interrupted: the retraining (force=true) of {run} stopped before it finished; the "
+        "finished run there is unchanged" in caplog.text
+    )
+    assert every_file(run) == before
+    assert not (run / ".retraining").exists()
