@@ -20,22 +20,28 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from csxa_lightning import config as _config  # noqa: F401  (registers the resolvers)
-from csxa_lightning.checkpoint import load_trained_model
-from csxa_lightning.config import CONFIG_DIR
-from csxa_lightning.config_checks import SCORING_RULES, check_values
-from csxa_lightning.environment import ENVIRONMENT_KEY, run_environment
-from csxa_lightning.errors import ConfigValueError, exit_on_user_error
-from csxa_lightning.labelled_films import csv_films, csxa_films
-from csxa_lightning.output_paths import check_output
+from csxa_lightning.config.checks import SCORING_RULES, check_values
+from csxa_lightning.config.location import CONFIG_DIR
+from csxa_lightning.config.resolvers import register_resolvers
+from csxa_lightning.inference.labelled_films import csv_films, csxa_films
+from csxa_lightning.inference.loading import load_trained_model
+from csxa_lightning.inference.output_paths import check_output
+from csxa_lightning.inference.scoring import pick_device, required, score
+from csxa_lightning.metrics.classification import DEFAULT_RESAMPLES, metrics_with_intervals
+from csxa_lightning.metrics.thresholds import parse_rule
 from csxa_lightning.results.evaluation_report import write_evaluation_report
-from csxa_lightning.results.metrics import DEFAULT_RESAMPLES, metrics_with_intervals
-from csxa_lightning.results.runs import is_finished, predictions_frame, read_metrics, write_run
-from csxa_lightning.results.summary import decision_keys
-from csxa_lightning.results.thresholds import parse_rule
-from csxa_lightning.scoring import pick_device, required, score
+from csxa_lightning.runs.environment import ENVIRONMENT_KEY, run_environment
+from csxa_lightning.runs.folder import is_finished, predictions_frame, read_metrics, write_run
+from csxa_lightning.runs.summary import decision_keys
+from csxa_lightning.utils.errors import ConfigValueError, exit_on_user_error
+from csxa_lightning.utils.quiet import silence_known_noise
 
 log = logging.getLogger(__name__)
+
+# Before Hydra composes: a launcher's worker imports this module and names the run folder
+# with our resolvers before main() runs (config/resolvers.py).
+register_resolvers()
+silence_known_noise()
 
 
 def evaluate(cfg: DictConfig) -> dict:

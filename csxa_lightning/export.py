@@ -29,15 +29,22 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from csxa_lightning.checkpoint import TRAINING_THRESHOLD, TrainedModel, load_trained_model
-from csxa_lightning.command_options import own_options, refuse_foreign_options
-from csxa_lightning.config import CONFIG_DIR
-from csxa_lightning.errors import UserError, exit_on_user_error
-from csxa_lightning.labels import CLASS_NAMES
-from csxa_lightning.output_paths import check_output
-from csxa_lightning.whole_files import write_text_whole, written_whole
+from csxa_lightning.config.command_options import own_options, refuse_foreign_options
+from csxa_lightning.config.location import CONFIG_DIR
+from csxa_lightning.config.resolvers import register_resolvers
+from csxa_lightning.inference.loading import TRAINING_THRESHOLD, TrainedModel, load_trained_model
+from csxa_lightning.inference.output_paths import check_output
+from csxa_lightning.utils.errors import UserError, exit_on_user_error
+from csxa_lightning.utils.labels import CLASS_NAMES
+from csxa_lightning.utils.quiet import silence_known_noise
+from csxa_lightning.utils.whole_files import write_text_whole, written_whole
 
 log = logging.getLogger(__name__)
+
+# Before Hydra composes: a launcher's worker imports this module and names the run folder
+# with our resolvers before main() runs (config/resolvers.py).
+register_resolvers()
+silence_known_noise()
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
 INPUT_NAME, OUTPUT_NAMES = "input", ("logits", "probabilities")
@@ -192,7 +199,7 @@ def export(cfg: DictConfig) -> dict[str, Path]:
     size = model.preprocessor.image_size
     # A fixed example: tracing records shapes, the batch axis is declared dynamic.
     example = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
-    # Written whole: a failed export leaves the file that was there (whole_files.py).
+    # Written whole: a failed export leaves the file that was there (utils/whole_files.py).
     with written_whole(out) as partial:
         if fmt == "onnx":
             export_onnx(module, example, partial, int(cfg.opset))

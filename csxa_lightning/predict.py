@@ -22,15 +22,14 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig
 
-from csxa_lightning.checkpoint import load_trained_model
-from csxa_lightning.command_options import own_options, refuse_foreign_options
-from csxa_lightning.config import CONFIG_DIR
-from csxa_lightning.config_checks import PREDICT_RULES, check_values
-from csxa_lightning.errors import exit_on_user_error
-from csxa_lightning.output_paths import as_list, check_output
-from csxa_lightning.predict_inputs import find_annotations
-from csxa_lightning.results.runs import predictions_frame
-from csxa_lightning.scoring import (
+from csxa_lightning.config.checks import PREDICT_RULES, check_values
+from csxa_lightning.config.command_options import own_options, refuse_foreign_options
+from csxa_lightning.config.location import CONFIG_DIR
+from csxa_lightning.config.resolvers import register_resolvers
+from csxa_lightning.inference.inputs import find_annotations
+from csxa_lightning.inference.loading import load_trained_model
+from csxa_lightning.inference.output_paths import as_list, check_output
+from csxa_lightning.inference.scoring import (
     ScoringInputError,
     cam_folder,
     case_id,
@@ -39,9 +38,17 @@ from csxa_lightning.scoring import (
     required,
     score,
 )
-from csxa_lightning.whole_files import write_text_whole
+from csxa_lightning.runs.folder import predictions_frame
+from csxa_lightning.utils.errors import exit_on_user_error
+from csxa_lightning.utils.quiet import silence_known_noise
+from csxa_lightning.utils.whole_files import write_text_whole
 
 log = logging.getLogger(__name__)
+
+# Before Hydra composes: a launcher's worker imports this module and names the run folder
+# with our resolvers before main() runs (config/resolvers.py).
+register_resolvers()
+silence_known_noise()
 
 DEFAULT_OUT = "predict.csv"
 

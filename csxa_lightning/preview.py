@@ -19,16 +19,22 @@ import pandas as pd
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from csxa_lightning import config as _config  # noqa: F401  (registers the resolvers)
-from csxa_lightning.config import CONFIG_DIR
+from csxa_lightning.config.location import CONFIG_DIR
+from csxa_lightning.config.resolvers import register_resolvers
 from csxa_lightning.data.cache import preprocess_file
 from csxa_lightning.data.csxa import load_index, read_keypoints
 from csxa_lightning.data.images import read_film, to_gray
 from csxa_lightning.data.preprocess import Preprocessor
-from csxa_lightning.errors import UserError, exit_on_user_error
-from csxa_lightning.output_paths import check_output
+from csxa_lightning.inference.output_paths import check_output
+from csxa_lightning.utils.errors import UserError, exit_on_user_error
+from csxa_lightning.utils.quiet import silence_known_noise
 
 log = logging.getLogger(__name__)
+
+# Before Hydra composes: a launcher's worker imports this module and names the run folder
+# with our resolvers before main() runs (config/resolvers.py).
+register_resolvers()
+silence_known_noise()
 
 CROPS = ("none", "tight", "wide")
 COLORS = ("none", "enhanced")

@@ -14,9 +14,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from csxa_lightning.errors import exit_on_user_error
+from csxa_lightning.config.resolvers import register_resolvers
 from csxa_lightning.results.document import build_report
-from csxa_lightning.results.runs import latest_sweep
+from csxa_lightning.runs.folder import latest_sweep
+from csxa_lightning.utils.errors import exit_on_user_error
+from csxa_lightning.utils.quiet import silence_known_noise
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -33,6 +35,8 @@ def main(argv: list[str] | None = None) -> None:
         help="Grad-CAM pictures per category and variant (default 3; 0: no Grad-CAM section)",
     )
     args = parser.parse_args(argv)
+    register_resolvers()  # the saved configs' ${csxa_precision:} and ${csxa_cache_dir:}
+    silence_known_noise()
     with exit_on_user_error():
         sweep = Path(args.sweep_dir) if args.sweep_dir else latest_sweep(Path(args.log_dir))
         paths = build_report(sweep, cam_examples=args.cam_examples)

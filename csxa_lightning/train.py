@@ -17,22 +17,14 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from csxa_lightning import config as _config  # noqa: F401  (registers the resolvers)
-from csxa_lightning.checkpoint import (
-    build_callbacks,
-    finish_run_checkpoints,
-    is_global_zero,
-    resume_checkpoint,
-)
-from csxa_lightning.config import CONFIG_DIR
-from csxa_lightning.config_checks import check_config
+from csxa_lightning.config.checks import check_config
+from csxa_lightning.config.location import CONFIG_DIR
+from csxa_lightning.config.preflight import preflight
+from csxa_lightning.config.protocol import departures
+from csxa_lightning.config.resolvers import register_resolvers
 from csxa_lightning.data.datamodule import CSXADataModule
-from csxa_lightning.decision import DecisionSettings, decide
-from csxa_lightning.errors import exit_on_user_error
-from csxa_lightning.model import CSXAClassifier
-from csxa_lightning.preflight import preflight
-from csxa_lightning.protocol import departures
-from csxa_lightning.results.runs import (
+from csxa_lightning.models.classifier import CSXAClassifier
+from csxa_lightning.runs.folder import (
     HYDRA_DIR,
     METRICS_FILE,
     NORMALIZATION_FILE,
@@ -47,18 +39,32 @@ from csxa_lightning.results.runs import (
     write_run,
     write_split,
 )
-from csxa_lightning.results.summary import Timer, run_summary, sweep_objective
-from csxa_lightning.retraining import start_staging, swap_in
-from csxa_lightning.run_identity import (
+from csxa_lightning.runs.identity import (
     INCOMING_DIR,
     adopt_incoming,
     replace_config,
     settle_incoming,
 )
-from csxa_lightning.run_job import RunJob
-from csxa_lightning.trackers import log_config, log_final_metrics
+from csxa_lightning.runs.retraining import start_staging, swap_in
+from csxa_lightning.runs.summary import Timer, run_summary, sweep_objective
+from csxa_lightning.training.checkpoints import (
+    build_callbacks,
+    finish_run_checkpoints,
+    is_global_zero,
+    resume_checkpoint,
+)
+from csxa_lightning.training.decision import DecisionSettings, decide
+from csxa_lightning.training.run_job import RunJob
+from csxa_lightning.training.trackers import log_config, log_final_metrics
+from csxa_lightning.utils.errors import exit_on_user_error
+from csxa_lightning.utils.quiet import silence_known_noise
 
 log = logging.getLogger(__name__)
+
+# Before Hydra composes: a launcher's worker imports this module and names the run folder
+# with our resolvers before main() runs (config/resolvers.py).
+register_resolvers()
+silence_known_noise()
 
 
 def train(cfg: DictConfig) -> dict:
@@ -71,7 +77,7 @@ def train(cfg: DictConfig) -> dict:
             if not job.trains:
                 return {}  # another live job trains this folder (a sweep goes on)
             finished, force = is_finished(out), bool(cfg.get("force", False))
-            # The folder's saved config is the run's identity (run_identity.py).
+            # The folder's saved config is the run's identity (runs/identity.py).
             staged = is_global_zero() and adopt_incoming(
                 out, finished, force, resume_allowed_changes(cfg), folder_name_excluded_keys()
             )
@@ -93,7 +99,7 @@ def train(cfg: DictConfig) -> dict:
 
 def retrain(cfg: DictConfig, out: Path, new_config: bool) -> dict:
     """force=true on a finished run: the new run trains in a staging folder and replaces the
-    finished one only once it has finished (retraining.py); with new_config, the config Hydra
+    finished one only once it has finished (runs/retraining.py); with new_config, the config Hydra
     saved for this start becomes the folder's with it."""
     staging = start_staging(out) if is_global_zero() else out / STAGING_DIR
     staged_cfg = copy.deepcopy(cfg)
@@ -137,7 +143,7 @@ def fit_and_test(cfg: DictConfig, out: Path) -> dict:
     callbacks = build_callbacks(cfg, datamodule.has_validation)
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-    log_config(loggers, cfg)  # each tracker's hyperparameters (trackers.py)
+    log_config(loggers, cfg)  # each tracker's hyperparameters (training/trackers.py)
     resume_from = resume_checkpoint(trainer.checkpoint_callback, cfg.get("force", False))
     # weights_only: checkpoints are read as data, never executed as pickles.
     trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)

@@ -7,8 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from csxa_lightning.config.resolvers import register_resolvers
 from csxa_lightning.phantom import PhantomSummary, generate_phantom
+from csxa_lightning.utils.quiet import silence_known_noise
 from tests.helpers import PHANTOM_HEALTHY, PHANTOM_N, PHANTOM_SEED
+
+# What every command does first (config/resolvers.py): the tests compose and run the same
+# configs in this process.
+register_resolvers()
+silence_known_noise()
 
 
 @pytest.fixture(scope="session")

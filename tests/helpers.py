@@ -16,7 +16,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from csxa_lightning.config import CONFIG_DIR
+from csxa_lightning.config.location import CONFIG_DIR
 
 PHANTOM_N = 40
 PHANTOM_SEED = 7

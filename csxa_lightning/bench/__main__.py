@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 from csxa_lightning.bench import data, device, training
-from csxa_lightning.config import default_cache_dir
-from csxa_lightning.errors import exit_on_user_error
+from csxa_lightning.utils.errors import exit_on_user_error
+from csxa_lightning.utils.paths import default_cache_dir
 
 MODES = """modes:
   (none)   training throughput: images/s of the model alone (model_only), of a real training

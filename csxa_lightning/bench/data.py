@@ -85,7 +85,7 @@ def peak_rss_mb() -> float:
 def smote_child(entry: str, rows_file: str) -> None:
     """In a fresh process, as CSXADataModule._setup_train does it: read the training rows from
     the cache into the preallocated balanced array, then SMOTE. Prints JSON."""
-    import csxa_lightning.model  # noqa: F401  (torch and lightning loaded, as in training)
+    import csxa_lightning.models.classifier  # noqa: F401  (torch and lightning loaded, as in training)
 
     saved = np.load(rows_file)
     rows, labels = saved["rows"], saved["labels"]

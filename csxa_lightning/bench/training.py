@@ -38,11 +38,11 @@ from hydra.utils import instantiate
 from torch.utils.data import DataLoader, Dataset
 
 from csxa_lightning.bench.data import NaiveDataset
-from csxa_lightning.config import default_cache_dir
 from csxa_lightning.data.augment import PaperAugmentation
-from csxa_lightning.environment import run_environment
-from csxa_lightning.model import IMAGENET_MEAN, IMAGENET_STD, CSXAClassifier
+from csxa_lightning.models.classifier import IMAGENET_MEAN, IMAGENET_STD, CSXAClassifier
 from csxa_lightning.phantom import CSXA_HEALTHY_FRACTION, CSXA_IMAGES, ensure_phantom
+from csxa_lightning.runs.environment import run_environment
+from csxa_lightning.utils.paths import default_cache_dir
 
 
 @dataclass
@@ -212,7 +212,7 @@ def compose(settings: Settings, root: Path, cache_dir: Path, out: Path):
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
-    from csxa_lightning.config import CONFIG_DIR
+    from csxa_lightning.config.location import CONFIG_DIR
 
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         return hydra_compose(
@@ -274,7 +274,7 @@ def _bench_training(args: argparse.Namespace, scratch: Path) -> dict:
         "loader_workers": 0 if datamodule.batches_on_device else datamodule.num_workers,
         "settings": asdict(settings),
         "train_samples": len(datamodule.datasets["train"]),
-        # what measured it: the record every run's metrics.json keeps (environment.py)
+        # what measured it: the record every run's metrics.json keeps (runs/environment.py)
         "versions": run_environment("cuda" if torch.cuda.is_available() else "cpu"),
     }
     sample_shape = tuple(next(iter(datamodule.train_dataloader()))["image"].shape[1:])

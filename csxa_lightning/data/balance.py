@@ -55,7 +55,7 @@ import numpy as np
 from imblearn.over_sampling import SMOTE, RandomOverSampler
 from sklearn.base import BaseEstimator
 
-from csxa_lightning.errors import ConfigValueError, UserError
+from csxa_lightning.utils.errors import ConfigValueError, UserError
 
 _MIB = 1024 * 1024
 # Rows copied per step when duplicating samples: bounds the temporary of fancy indexing.

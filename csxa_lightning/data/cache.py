@@ -46,8 +46,8 @@ from tqdm.auto import tqdm
 from csxa_lightning.data.csxa import MIN_SIZE, read_case, read_keypoints
 from csxa_lightning.data.images import MAX_PIXELS, UnusableFilmError, read_film
 from csxa_lightning.data.preprocess import Preprocessor
-from csxa_lightning.errors import ConfigValueError, UserError
-from csxa_lightning.whole_files import write_text_whole, written_whole
+from csxa_lightning.utils.errors import ConfigValueError, UserError
+from csxa_lightning.utils.whole_files import write_text_whole, written_whole
 
 log = logging.getLogger(__name__)
 

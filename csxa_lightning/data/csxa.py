@@ -23,7 +23,7 @@ import pandas as pd
 from csxa_lightning.data.images import MAX_PIXELS, crop_window, keypoint_box, read_film
 from csxa_lightning.data.keypoints import CANONICAL_BY_NORMALIZED, KEYPOINT_LABELS, normalize_label
 from csxa_lightning.data.sheet_cells import HiddenBlank, hidden_blanks
-from csxa_lightning.errors import UserError
+from csxa_lightning.utils.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,21 @@ DROP_KEYS = (
 
 class CSXAFormatError(UserError):
     """The folder does not look like CSXA; the message says what is missing and how to fix it."""
+
+
+def is_dataset_folder(folder: Path) -> bool:
+    """A dataset folder in CSXA's layout (one holding datasets-PNG/ or datasets-JSON/), or one
+    of those two folders."""
+    marks = (PNG_DIR, JSON_DIR)
+    return folder.name in marks or any((folder / m).is_dir() for m in marks)
+
+
+def stem_patients(stems: pd.Series) -> pd.DataFrame:
+    """The gender code (text) and age (a number) each file stem carries, NaN where a stem is
+    not CSXA's <case id><gender code><age> (an external set's file names)."""
+    parsed = stems.astype(str).str.extract(STEM_PATTERN.pattern)
+    ages = pd.to_numeric(parsed["age"], errors="coerce")
+    return pd.DataFrame({"gender": parsed["gender"], "age": ages}, index=stems.index)
 
 
 def parse_stem(stem: str) -> tuple[int, int, int]:

@@ -15,7 +15,6 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
-from csxa_lightning.config import default_cache_dir
 from csxa_lightning.data.augment import NoAugmentation, seed_worker
 from csxa_lightning.data.balance import NoBalancing
 from csxa_lightning.data.batches import BatchedDataset, EpochBatchSampler
@@ -28,8 +27,9 @@ from csxa_lightning.data.normalization import channel_stats
 from csxa_lightning.data.preprocess import Preprocessor
 from csxa_lightning.data.sampler import EpochSampler, FoldedBatchSampler, ShardSampler
 from csxa_lightning.data.split import SPLITS, make_split
-from csxa_lightning.errors import ConfigValueError, UserError
-from csxa_lightning.whole_files import write_text_whole
+from csxa_lightning.utils.errors import ConfigValueError, UserError
+from csxa_lightning.utils.paths import default_cache_dir
+from csxa_lightning.utils.whole_files import write_text_whole
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from csxa_lightning.errors import UserError
+from csxa_lightning.utils.errors import UserError
 
 
 class ImageReadError(UserError):

@@ -18,12 +18,12 @@ from csxa_lightning.data.transforms import (
     KeypointCrop,
     Keypoints,
 )
-from csxa_lightning.errors import UserError
+from csxa_lightning.utils.errors import UserError
 
 
 class PreprocessSpecError(UserError):
     """A checkpoint's preprocessing spec this version cannot build (edited, foreign, or from
-    another version); checkpoint.py reports it with the checkpoint's path."""
+    another version); training/checkpoints.py reports it with the checkpoint's path."""
 
 
 class Crop(Protocol):

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from csxa_lightning.errors import ConfigValueError, UserError
-from csxa_lightning.labels import CLASS_NAMES
+from csxa_lightning.utils.errors import ConfigValueError, UserError
+from csxa_lightning.utils.labels import CLASS_NAMES
 
 SPLITS = ("train", "val", "test")
 

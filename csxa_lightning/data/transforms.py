@@ -24,7 +24,7 @@ from csxa_lightning.data.images import (
     inverted,
     keypoint_box,
 )
-from csxa_lightning.errors import ConfigValueError, UserError
+from csxa_lightning.utils.errors import ConfigValueError, UserError
 
 Keypoints = dict[str, tuple[float, float]]
 

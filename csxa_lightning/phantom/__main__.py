@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
             effect=args.effect,
         )
     except (FileExistsError, ValueError) as err:
-        raise SystemExit(f"error: {err}") from None  # the one-line contract (errors.py)
+        raise SystemExit(f"error: {err}") from None  # the one-line contract (utils/errors.py)
     print(
         f"wrote {summary.n_images} images ({summary.n_healthy} healthy, effect "
         f"{args.effect}) and a sheet of "

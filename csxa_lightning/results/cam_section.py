@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 
 from csxa_lightning.data.csxa import JSON_DIR, PNG_DIR
 from csxa_lightning.results.figures import png_bytes
-from csxa_lightning.results.runs import Run, checkpoint_candidates, run_repeat
+from csxa_lightning.runs.folder import Run, checkpoint_candidates, load_saved_config, run_repeat
 
 # (title, true label, predicted label, sort by probability ascending: the most telling first)
 CATEGORIES = (
@@ -67,7 +67,7 @@ def dataset_root(run: Run, config) -> Path:
 
 def configured_root(config) -> str | Path | None:
     """The dataset folder a saved config names (a phantom set: its cache path)."""
-    from csxa_lightning.config import register_resolvers
+    from csxa_lightning.config.resolvers import register_resolvers
     from csxa_lightning.phantom.store import phantom_dir
 
     register_resolvers()  # paths.cache_dir is ${csxa_cache_dir:}
@@ -91,7 +91,7 @@ def run_precision(run: Run, config) -> str:
     must register first (register_resolvers)."""
     recorded = run.recorded.get("trainer_precision")
     if recorded is None:
-        from csxa_lightning.config import register_resolvers
+        from csxa_lightning.config.resolvers import register_resolvers
 
         register_resolvers()
         try:
@@ -120,16 +120,16 @@ def run_figure(run: Run, per_category: int) -> tuple[bytes, str]:
     if not examples:
         raise CamUnavailable("no true positives, false positives or false negatives")
     checkpoint = tested_checkpoint(run)
-    config = OmegaConf.load(run.config_file)
+    config = load_saved_config(run.config_file)
     root = dataset_root(run, config)
     precision = run_precision(run, config)
     tolerance = PROBABILITY_TOLERANCE.get(precision, PROBABILITY_TOLERANCE["16"])
 
     import torch  # heavy imports only for runs that get a picture
 
-    from csxa_lightning.cam import grad_cam, overlay
-    from csxa_lightning.checkpoint import load_trained_model
     from csxa_lightning.data.cache import preprocess_file
+    from csxa_lightning.inference.loading import load_trained_model
+    from csxa_lightning.models.cam import grad_cam, overlay
 
     model = load_trained_model(checkpoint, "cpu")
     chosen = pd.concat(examples.values(), ignore_index=True)

@@ -13,13 +13,6 @@ import pandas as pd
 from csxa_lightning.results.cam_section import cam_section
 from csxa_lightning.results.figures import figures
 from csxa_lightning.results.judgement import judgement_sections, runs_reliability_figure
-from csxa_lightning.results.runs import (
-    Run,
-    UnfinishedRun,
-    find_runs,
-    run_repeat,
-    unfinished_runs,
-)
 from csxa_lightning.results.software import environment_warning, software_markdown
 from csxa_lightning.results.tables import (
     decoded_paper_markdown,
@@ -34,7 +27,14 @@ from csxa_lightning.results.tables import (
     training_markdown,
     undefined_markdown,
 )
-from csxa_lightning.whole_files import remove_leftovers, write_bytes_whole, write_text_whole
+from csxa_lightning.runs.folder import (
+    Run,
+    UnfinishedRun,
+    find_runs,
+    run_repeat,
+    unfinished_runs,
+)
+from csxa_lightning.utils.whole_files import remove_leftovers, write_bytes_whole, write_text_whole
 
 
 def markdown_report(

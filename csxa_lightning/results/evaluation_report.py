@@ -10,11 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from csxa_lightning.environment import NOT_RECORDED, recorded_environment
+from csxa_lightning.data.csxa import stem_patients
+from csxa_lightning.metrics.subgroups import DEFAULT_MIN_COUNT, subgroup_table
 from csxa_lightning.results.document import html_report
 from csxa_lightning.results.figures import png_bytes, reliability_figure
-from csxa_lightning.results.subgroups import DEFAULT_MIN_COUNT, subgroup_table
-from csxa_lightning.results.summary import AT_DEFAULT, DEFAULT_THRESHOLD
 from csxa_lightning.results.tables import (
     Column,
     counts,
@@ -25,7 +24,9 @@ from csxa_lightning.results.tables import (
     ratio,
     with_interval,
 )
-from csxa_lightning.whole_files import write_bytes_whole, write_text_whole
+from csxa_lightning.runs.environment import NOT_RECORDED, recorded_environment
+from csxa_lightning.runs.summary import AT_DEFAULT, DEFAULT_THRESHOLD
+from csxa_lightning.utils.whole_files import write_bytes_whole, write_text_whole
 
 METRIC_COLUMNS = (
     Column("accuracy % [95 % CI]", with_interval("accuracy"), pct_ci),
@@ -142,7 +143,13 @@ def evaluation_markdown(
         f"![curves]({figures['curves.png']})",
         "## Subgroups",
         subgroup_markdown(
-            subgroup_table(predictions, m["threshold"], min_count=min_count), min_count
+            subgroup_table(
+                predictions,
+                stem_patients(predictions["stem"]),
+                m["threshold"],
+                min_count=min_count,
+            ),
+            min_count,
         ),
     ]
     return "\n\n".join(parts) + "\n"

@@ -9,10 +9,10 @@ import io
 import numpy as np
 import pandas as pd
 
-from csxa_lightning.labels import CLASS_NAMES
-from csxa_lightning.results.calibration import reliability_table
-from csxa_lightning.results.runs import Run, run_repeat
+from csxa_lightning.metrics.calibration import reliability_table
 from csxa_lightning.results.tables import seed_tag
+from csxa_lightning.runs.folder import Run, run_repeat
+from csxa_lightning.utils.labels import CLASS_NAMES
 
 
 def figures(runs: list[Run], table: pd.DataFrame) -> dict[str, bytes]:

@@ -10,15 +10,22 @@ from __future__ import annotations
 import pandas as pd
 from omegaconf import OmegaConf
 
-from csxa_lightning.results.calibration import (
+from csxa_lightning.data.csxa import stem_patients
+from csxa_lightning.metrics.calibration import (
     DEFAULT_BINS,
     brier_score,
     expected_calibration_error,
 )
+from csxa_lightning.metrics.subgroups import DEFAULT_MIN_COUNT, subgroup_table
 from csxa_lightning.results.figures import reliability_figure
-from csxa_lightning.results.runs import SKIPPED_FILE, SPLIT_FILE, Run, run_repeat
-from csxa_lightning.results.subgroups import DEFAULT_MIN_COUNT, subgroup_table
 from csxa_lightning.results.tables import Column, field_of, markdown_table, pct, ratio
+from csxa_lightning.runs.folder import (
+    SKIPPED_FILE,
+    SPLIT_FILE,
+    Run,
+    load_saved_config,
+    run_repeat,
+)
 
 CALIBRATION_COLUMNS = (
     Column("variant", field_of("label")),
@@ -75,8 +82,15 @@ def runs_reliability_figure(runs: list[Run]) -> bytes:
 def subgroups_markdown(runs: list[Run], min_count: int = DEFAULT_MIN_COUNT) -> str:
     """Accuracy [95 % Wilson CI] per subgroup (columns) and run (rows), with each subgroup's
     film counts in its header; '—' where a subgroup has fewer than min_count films."""
-    tables = {label(run, runs): subgroup_table(run.predictions, float(
-        run.recorded.get("threshold", 0.5)), min_count=min_count) for run in runs}  # fmt: skip
+    tables = {
+        label(run, runs): subgroup_table(
+            run.predictions,
+            stem_patients(run.predictions["stem"]),
+            float(run.recorded.get("threshold", 0.5)),
+            min_count=min_count,
+        )
+        for run in runs
+    }
     first = next(iter(tables.values()))
     groups = first[first["attribute"] != "all"]
     headers = [
@@ -121,7 +135,7 @@ def split_counts(run: Run) -> str:
 
 
 def setting(run: Run, key: str, default: str = "not recorded") -> str:
-    config = OmegaConf.load(run.config_file)
+    config = load_saved_config(run.config_file)
     value = OmegaConf.select(config, key, default=None, throw_on_missing=False)
     return default if value is None else str(value)
 

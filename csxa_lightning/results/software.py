@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import platform
 
-from csxa_lightning.environment import (
+from csxa_lightning.runs.environment import (
     NOT_RECORDED,
     differences,
     package_version,
     recorded_environment,
 )
-from csxa_lightning.results.runs import Run, run_repeat
+from csxa_lightning.runs.folder import Run, run_repeat
 
 # The report's own machine: it reads files and draws figures, it trains nothing.
 REPORT_PACKAGES = ("pandas", "matplotlib", "statsmodels", "scikit-learn", "numpy")

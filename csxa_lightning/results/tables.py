@@ -11,15 +11,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from csxa_lightning.phantom.anatomy import EFFECTS
-from csxa_lightning.results.metrics import (
+from csxa_lightning.metrics.classification import (
     INTERVAL_BOOTSTRAP_METRICS,
     bootstrap_seed,
     compute_metrics,
 )
-from csxa_lightning.results.paper import PUBLISHED_N_TEST, decode_paper_table, published_table
-from csxa_lightning.results.runs import Run, run_repeat
-from csxa_lightning.results.stats import (
+from csxa_lightning.metrics.paper import PUBLISHED_N_TEST, decode_paper_table, published_table
+from csxa_lightning.metrics.stats import (
     balanced_accuracy_detectable_difference,
     holm,
     mcnemar_detectable_difference,
@@ -29,6 +27,8 @@ from csxa_lightning.results.stats import (
     paired_ttest,
     two_proportion_ztest,
 )
+from csxa_lightning.phantom.anatomy import EFFECTS
+from csxa_lightning.runs.folder import Run, run_repeat
 
 # The paper's reference (original images, ResNet50), used to find the baseline only in sweeps
 # written before variants carried their own marker (variant.baseline in conf/variant/).

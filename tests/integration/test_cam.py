@@ -9,11 +9,11 @@ import shutil
 import numpy as np
 import torch
 
-from csxa_lightning.cam import grad_cam, overlay
-from csxa_lightning.checkpoint import load_trained_model
 from csxa_lightning.data.cache import preprocess_file
+from csxa_lightning.inference.loading import load_trained_model
+from csxa_lightning.models.cam import grad_cam, overlay
 from csxa_lightning.results.cam_section import cam_section
-from csxa_lightning.results.runs import load_run
+from csxa_lightning.runs.folder import load_run
 
 
 def test_cam_has_the_inputs_size_and_is_not_constant(tiny_run):

@@ -12,18 +12,18 @@ from pathlib import Path
 import pytest
 import torch
 
-from csxa_lightning.checkpoint import DATAMODULE_KEY, CheckpointError, load_trained_model
 from csxa_lightning.data.preprocess import Preprocessor, PreprocessSpecError
-from csxa_lightning.errors import UserError
 from csxa_lightning.evaluate import evaluate
 from csxa_lightning.export import export
-from csxa_lightning.model import DECISION_KEY
+from csxa_lightning.inference.loading import DATAMODULE_KEY, CheckpointError, load_trained_model
+from csxa_lightning.models.classifier import DECISION_KEY
 from csxa_lightning.results.cam_section import cam_section
-from csxa_lightning.results.runs import load_run
-from csxa_lightning.run_checkpoint import CheckpointStateError, RunModelCheckpoint
+from csxa_lightning.runs.folder import load_run
+from csxa_lightning.training.model_checkpoint import CheckpointStateError, RunModelCheckpoint
+from csxa_lightning.utils.errors import UserError
 from tests.helpers import compose_config, run_module
 
-WRITER = "csxa_lightning.whole_files.write_text_whole"
+WRITER = "csxa_lightning.utils.whole_files.write_text_whole"
 
 
 def write_payload(victim: Path) -> dict:

@@ -16,7 +16,7 @@ from hydra import compose, initialize_config_dir
 from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 from omegaconf import OmegaConf
 
-from csxa_lightning.config import CONFIG_DIR
+from csxa_lightning.config.location import CONFIG_DIR
 from tests.helpers import TINY_TRAINING, run_module
 
 

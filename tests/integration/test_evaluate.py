@@ -12,11 +12,11 @@ import cv2
 import pandas as pd
 import pytest
 
-from csxa_lightning.errors import ConfigValueError
 from csxa_lightning.evaluate import evaluate
-from csxa_lightning.labelled_films import LabelledSetError
+from csxa_lightning.inference.inputs import MissingAnnotationError
+from csxa_lightning.inference.labelled_films import LabelledSetError
 from csxa_lightning.phantom import generate_phantom
-from csxa_lightning.predict_inputs import MissingAnnotationError
+from csxa_lightning.utils.errors import ConfigValueError
 from tests.helpers import compose_config, run_module
 
 # Counts must agree exactly; probabilities are float32 sums over batches of another size.

@@ -12,10 +12,10 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from csxa_lightning.checkpoint import load_trained_model
-from csxa_lightning.config import CONFIG_DIR
+from csxa_lightning.config.location import CONFIG_DIR
 from csxa_lightning.data.cache import preprocess_file
 from csxa_lightning.export import ExportError, export
+from csxa_lightning.inference.loading import load_trained_model
 
 
 def export_config(*overrides: str):

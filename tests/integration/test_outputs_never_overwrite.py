@@ -10,7 +10,7 @@ import pytest
 
 from csxa_lightning.evaluate import evaluate
 from csxa_lightning.export import export
-from csxa_lightning.output_paths import OutputPathError
+from csxa_lightning.inference.output_paths import OutputPathError
 from csxa_lightning.predict import predict
 from tests.helpers import compose_config, run_module
 
@@ -96,7 +96,7 @@ def test_predict_holds_films_to_the_checks_training_made(tiny_run, tmp_path):
     import cv2
     import numpy as np
 
-    from csxa_lightning.errors import UserError
+    from csxa_lightning.utils.errors import UserError
 
     stem = sorted(tiny_run.predictions["stem"])[0]  # its annotation is in the dataset
     small, blank = tmp_path / "small" / f"{stem}.png", tmp_path / "blank" / f"{stem}.png"

@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from csxa_lightning.checkpoint import CheckpointError
-from csxa_lightning.errors import exit_on_user_error
+from csxa_lightning.inference.inputs import MissingAnnotationError
+from csxa_lightning.inference.loading import CheckpointError
+from csxa_lightning.inference.scoring import ScoringInputError
 from csxa_lightning.predict import predict
-from csxa_lightning.predict_inputs import MissingAnnotationError
-from csxa_lightning.scoring import ScoringInputError
+from csxa_lightning.utils.errors import exit_on_user_error
 from tests.helpers import compose_config, run_module
 
 

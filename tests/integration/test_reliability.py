@@ -15,7 +15,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from csxa_lightning.config import CONFIG_DIR
+from csxa_lightning.config.location import CONFIG_DIR
 from csxa_lightning.data.csxa import load_index
 from csxa_lightning.preview import preview
 from csxa_lightning.train import train

@@ -18,12 +18,12 @@ import pandas as pd
 import pytest
 import torch
 
-from csxa_lightning import run_job
-from csxa_lightning.backbones import WeightsNotFoundError
-from csxa_lightning.divergence import NonFiniteLossError
+from csxa_lightning.models.backbones import WeightsNotFoundError
 from csxa_lightning.results.document import build_report
-from csxa_lightning.results.lock import LOCK_FILE, RunLockedError
+from csxa_lightning.runs.lock import LOCK_FILE, RunLockedError
 from csxa_lightning.train import train
+from csxa_lightning.training import run_job
+from csxa_lightning.training.divergence import NonFiniteLossError
 from tests.helpers import REPO, TINY_TRAINING, compose_train_config, run_module
 
 

@@ -14,7 +14,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from csxa_lightning.config import CONFIG_DIR
+from csxa_lightning.config.location import CONFIG_DIR
 from csxa_lightning.data.cache import preprocess_file
 from csxa_lightning.data.csxa import load_index
 from csxa_lightning.preview import preview

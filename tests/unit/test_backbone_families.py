@@ -7,16 +7,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from csxa_lightning.backbones import (
+from csxa_lightning.models.backbones import (
     NoCamLayerError,
     build_backbone,
     cam_layer_name,
     head_name,
     known_archs,
 )
-from csxa_lightning.cam import grad_cam
-from csxa_lightning.errors import ConfigValueError
-from csxa_lightning.model import CSXAClassifier
+from csxa_lightning.models.cam import grad_cam
+from csxa_lightning.models.classifier import CSXAClassifier
+from csxa_lightning.utils.errors import ConfigValueError
 from tests.helpers import compose_train_config
 
 FAMILIES = {

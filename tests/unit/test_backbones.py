@@ -11,8 +11,8 @@ import pytest
 import torch
 import torchvision
 
-from csxa_lightning import backbones
-from csxa_lightning.backbones import (
+from csxa_lightning.models import backbones
+from csxa_lightning.models.backbones import (
     WeightsNotFoundError,
     build_backbone,
     ensure_imagenet_weights,

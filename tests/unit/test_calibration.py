@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from csxa_lightning.results.calibration import (
+from csxa_lightning.metrics.calibration import (
     brier_score,
     calibration_metrics,
     expected_calibration_error,

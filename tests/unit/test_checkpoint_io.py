@@ -1,11 +1,11 @@
-"""Lightning's checkpoints written whole, beside their target (checkpoint_io.py)."""
+"""Lightning's checkpoints written whole, beside their target (training/checkpoint_io.py)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from csxa_lightning.checkpoint_io import WholeFileCheckpointIO, is_local
+from csxa_lightning.training.checkpoint_io import WholeFileCheckpointIO, is_local
 from tests.helpers import compose_train_config
 
 
@@ -36,4 +36,4 @@ def test_every_trainer_config_writes_checkpoints_whole(tmp_path):
     for overrides in ([], ["trainer=ddp"], ["trainer=gpu"], ["launcher=slurm"]):
         cfg = compose_train_config(overrides)
         targets = [p["_target_"] for p in cfg.trainer.plugins]
-        assert "csxa_lightning.checkpoint_io.WholeFileCheckpointIO" in targets, overrides
+        assert "csxa_lightning.training.checkpoint_io.WholeFileCheckpointIO" in targets, overrides

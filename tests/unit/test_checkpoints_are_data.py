@@ -27,7 +27,8 @@ def weights_only(call: ast.Call) -> object:
 
 def test_every_torch_load_is_weights_only():
     loads = calls("torch.load")
-    assert len(loads) >= 3  # checkpoint.py (two), backbones.py, decision.py
+    # inference/loading.py, training/checkpoints.py, models/backbones.py, training/decision.py
+    assert len(loads) >= 3
     unsafe = [f"{p.name}:{c.lineno}" for p, c in loads if weights_only(c) is not True]
     assert not unsafe, f"torch.load without weights_only=True: {unsafe}"
 
@@ -42,19 +43,19 @@ def test_train_resumes_and_tests_with_weights_only():
 # Every place the package builds an object from a name, and what the name comes from. Each
 # builds from the command's own composed config (what the user typed, and conf/), never from a
 # file a run, a checkpoint or a colleague wrote: those go through registries (preprocess.py's
-# SPEC_CLASSES, checkpoint.py's MODEL_SETTINGS, model.py's checked_decision).
+# SPEC_CLASSES, inference/loading.py's MODEL_SETTINGS, models/classifier.py's checked_decision).
 BUILDERS = ("instantiate", "get_class", "get_method", "get_object", "import_module", "_locate",
             "__import__", "locate", "import_string")  # fmt: skip
 COMPOSED_CONFIG_ONLY = {
     ("train.py", "fit_and_test"): "cfg.data, cfg.model, cfg.logger, cfg.trainer",
-    ("checkpoint.py", "build_callbacks"): "cfg.callbacks",
+    ("training/checkpoints.py", "build_callbacks"): "cfg.callbacks",
     ("preview.py", "group_option"): "cfg's crop/color, or the package's own conf/ yaml",
     ("preview.py", "preview"): "cfg.data",
-    ("training.py", "_bench_training"): "the bench's composed cfg.data",
-    ("training.py", "real_model"): "the bench's composed cfg.model",
-    ("training.py", "compiled_end_to_end"): "the bench's composed cfg.model",
-    ("preflight.py", "logger_problems"): "cfg.logger's _target_, to name its class",
-    ("protocol.py", "_augment_value"): "cfg.augment's _target_, to read a default",
+    ("bench/training.py", "_bench_training"): "the bench's composed cfg.data",
+    ("bench/training.py", "real_model"): "the bench's composed cfg.model",
+    ("bench/training.py", "compiled_end_to_end"): "the bench's composed cfg.model",
+    ("config/preflight.py", "logger_problems"): "cfg.logger's _target_, to name its class",
+    ("config/protocol.py", "_augment_value"): "cfg.augment's _target_, to read a default",
 }
 
 
@@ -67,7 +68,8 @@ def builder_sites() -> dict[tuple[str, str], int]:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             function = node.name
         if isinstance(node, ast.Call) and ast.unparse(node.func).rsplit(".", 1)[-1] in BUILDERS:
-            found[(path.name, function)] = found.get((path.name, function), 0) + 1
+            site = (path.relative_to(PACKAGE).as_posix(), function)
+            found[site] = found.get(site, 0) + 1
         for child in ast.iter_child_nodes(node):
             visit(child, path, function)
 
@@ -82,7 +84,9 @@ def test_objects_are_built_from_names_only_where_the_name_is_the_users_config():
     assert not unexpected, f"builds an object from a name outside the list: {unexpected}"
     assert set(sites) == set(COMPOSED_CONFIG_ONLY), "a listed site is gone: update the list"
     # The readers of checkpoints and run folders build nothing from a name.
-    readers = ("preprocess.py", "checkpoint.py", "model.py", "decision.py", "runs.py",
-               "cam_section.py", "predict.py", "evaluate.py", "export.py", "report.py")  # fmt: skip
+    readers = ("data/preprocess.py", "inference/loading.py", "training/checkpoints.py",
+               "models/classifier.py", "training/decision.py", "runs/folder.py",
+               "runs/identity.py", "results/cam_section.py", "predict.py", "evaluate.py",
+               "export.py", "report.py")  # fmt: skip
     for reader in readers:
         assert not [s for s in sites if s[0] == reader and s[1] != "build_callbacks"], reader

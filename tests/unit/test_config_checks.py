@@ -9,11 +9,11 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from csxa_lightning.config import CONFIG_DIR
-from csxa_lightning.config_checks import check_config, check_sweep_variants, config_problems
-from csxa_lightning.errors import ConfigValueError
+from csxa_lightning.config.checks import check_config, check_sweep_variants, config_problems
+from csxa_lightning.config.location import CONFIG_DIR
 from csxa_lightning.phantom.store import COMPLETE_MARKER, phantom_dir
 from csxa_lightning.train import train
+from csxa_lightning.utils.errors import ConfigValueError
 from tests.helpers import compose_train_config, run_module
 
 

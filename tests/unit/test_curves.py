@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from csxa_lightning.curves import rows_before
+from csxa_lightning.training.csv_logger import rows_before
 
 # What Lightning's CSV logger wrote before a kill in epoch 1 (3 batches per epoch): the learning
 # rate at steps 0 and 3 (no epoch), epoch 0's curves at step 2, a train loss inside epoch 1.
@@ -39,7 +39,7 @@ def test_a_resumed_writer_keeps_the_earlier_rows_once_and_a_failed_save_keeps_th
 
     import pytest
 
-    from csxa_lightning.curves import KeepingExperimentWriter
+    from csxa_lightning.training.csv_logger import KeepingExperimentWriter
 
     first = KeepingExperimentWriter(str(tmp_path))
     first.log_metrics({"lr-Adam": 0.0003}, step=0)

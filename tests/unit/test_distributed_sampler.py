@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 from hydra.utils import instantiate
 
-from csxa_lightning.errors import ConfigValueError
+from csxa_lightning.utils.errors import ConfigValueError
 from tests.helpers import TINY_TRAINING, compose_train_config
 
 

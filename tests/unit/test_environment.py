@@ -8,8 +8,8 @@ import platform
 
 import cv2
 
-from csxa_lightning.environment import differences, run_environment
 from csxa_lightning.results.document import build_report
+from csxa_lightning.runs.environment import differences, run_environment
 from tests.helpers import git_head
 from tests.unit.test_report import fake_run
 

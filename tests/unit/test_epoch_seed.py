@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import torch
 
-from csxa_lightning.epoch_seed import SeedEachEpoch, epoch_seed
+from csxa_lightning.training.epoch_seed import SeedEachEpoch, epoch_seed
 
 
 def dropout_mask_at(epoch: int, rank: int = 0, draws_before: int = 0) -> torch.Tensor:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from hydra.errors import InstantiationException
 
-from csxa_lightning.errors import UserError, exit_on_user_error, user_error
+from csxa_lightning.utils.errors import UserError, exit_on_user_error, user_error
 from tests.helpers import TINY_TRAINING, run_module
 
 PACKAGE = Path(__file__).resolve().parents[2] / "csxa_lightning"
@@ -106,7 +106,7 @@ def test_the_report_without_runs_ends_in_one_line(tmp_path, monkeypatch):
 def test_a_checkpoint_whose_preprocessing_cannot_be_built_is_a_user_error(tmp_path):
     import torch
 
-    from csxa_lightning.checkpoint import DATAMODULE_KEY, CheckpointError, load_trained_model
+    from csxa_lightning.inference.loading import DATAMODULE_KEY, CheckpointError, load_trained_model
 
     path = tmp_path / "foreign.ckpt"
     stored = {"preprocess": {"_target_": "os.system", "command": "true"}}
@@ -118,7 +118,7 @@ def test_a_checkpoint_whose_preprocessing_cannot_be_built_is_a_user_error(tmp_pa
 def test_a_full_disk_is_one_line_not_a_traceback(monkeypatch):
     import errno as codes
 
-    from csxa_lightning.errors import exit_on_user_error
+    from csxa_lightning.utils.errors import exit_on_user_error
 
     monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
     with pytest.raises(SystemExit) as caught, exit_on_user_error():

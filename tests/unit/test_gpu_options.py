@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from hydra.utils import instantiate
 
-from csxa_lightning.config import cudnn_benchmark, default_precision
+from csxa_lightning.config.resolvers import cudnn_benchmark, default_precision
 from tests.helpers import compose_train_config
 
 

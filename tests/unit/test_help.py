@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from omegaconf import OmegaConf
 
-from csxa_lightning.command_options import own_options, refuse_foreign_options
-from csxa_lightning.config import CONFIG_DIR
-from csxa_lightning.errors import ConfigValueError
+from csxa_lightning.config.command_options import own_options, refuse_foreign_options
+from csxa_lightning.config.location import CONFIG_DIR
+from csxa_lightning.utils.errors import ConfigValueError
 from tests.helpers import REPO, run_module
 
 

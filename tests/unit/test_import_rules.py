@@ -4,7 +4,9 @@
   TYPE_CHECKING count as much as those at the top (a circle hidden in a function is still one);
 - no private name (starting with _) imported from another module of the package;
 - no entry point imports another entry point: an entry point is glue, and what two of them
-  share belongs in a module below both.
+  share belongs in a module below both;
+- the layers (README, "Development"): utils imports nothing else of ours; metrics only utils;
+  data no models, training or results; results no training; and no module imports a command.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import pytest
 
 PACKAGE = "csxa_lightning"
 ROOT = Path(__file__).resolve().parents[2] / PACKAGE
-ENTRY_POINTS = {"train", "predict", "report", "export", "preview", "evaluate", "callbacks"}
+COMMANDS = {"train", "predict", "report", "export", "preview", "evaluate"}
+ENTRY_POINTS = COMMANDS | {"hydra_callbacks"}  # Hydra's callbacks: glue, called by Hydra
 
 
 def module_name(path: Path) -> str:
@@ -32,7 +35,8 @@ PACKAGES = {module_name(p) for p in ROOT.rglob("__init__.py")}
 
 def is_entry_point(module: str) -> bool:
     leaf = module.rsplit(".", 1)[-1]
-    return module == f"{PACKAGE}.{leaf}" and leaf in ENTRY_POINTS or leaf == "__main__"
+    top_command = leaf in COMMANDS and module == f"{PACKAGE}.{leaf}"
+    return top_command or leaf in ENTRY_POINTS - COMMANDS or leaf == "__main__"
 
 
 def absolute(module: str, node: ast.ImportFrom) -> str:
@@ -133,3 +137,57 @@ def test_an_entry_point_imports_no_other_entry_point(module):
         if target != module and is_entry_point(target)
     ]
     assert others == []
+
+
+# layer -> the package's layers it may not import (a layer is the first folder under the
+# package; a command is one of COMMANDS at the top).
+FORBIDDEN = {
+    "utils": "everything but utils",
+    "metrics": "everything but utils and metrics",
+    "data": {"models", "training", "results"},
+    "results": {"training"},
+}
+
+
+def layer(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 else "commands" if parts[-1] in COMMANDS else parts[-1]
+
+
+def layer_breaches(graph: dict[str, set[str]]) -> list[str]:
+    found = []
+    for module, targets in sorted(graph.items()):
+        for target in sorted(targets):
+            source, imported = layer(module), layer(target)
+            if target == PACKAGE or source == imported:
+                continue
+            rule = FORBIDDEN.get(source, set())
+            if rule == "everything but utils":
+                rule = {imported} - {"utils"}
+            elif rule == "everything but utils and metrics":
+                rule = {imported} - {"utils", "metrics"}
+            if imported in rule or imported == "commands":
+                found.append(f"{module} imports {target}")
+    return found
+
+
+def test_the_layer_rule_sees_a_breach():
+    graph = {
+        f"{PACKAGE}.metrics.stats": {f"{PACKAGE}.data.csxa", f"{PACKAGE}.utils.errors"},
+        f"{PACKAGE}.results.tables": {f"{PACKAGE}.training.decision", f"{PACKAGE}.train"},
+        f"{PACKAGE}.training.decision": {f"{PACKAGE}.metrics.stats"},
+    }
+    assert layer_breaches(graph) == [
+        f"{PACKAGE}.metrics.stats imports {PACKAGE}.data.csxa",
+        f"{PACKAGE}.results.tables imports {PACKAGE}.train",
+        f"{PACKAGE}.results.tables imports {PACKAGE}.training.decision",
+    ]
+
+
+def test_each_layer_imports_only_the_layers_below_it():
+    assert layer_breaches(GRAPH) == []
+
+
+def test_the_top_level_holds_the_commands_only():
+    top = {p.stem for p in ROOT.glob("*.py")} - {"__init__"}
+    assert top == COMMANDS

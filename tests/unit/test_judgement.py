@@ -9,10 +9,10 @@ import json
 import pandas as pd
 import pytest
 
-from csxa_lightning.results.calibration import brier_score, expected_calibration_error
+from csxa_lightning.metrics.calibration import brier_score, expected_calibration_error
 from csxa_lightning.results.document import build_report
 from csxa_lightning.results.judgement import calibration_rows, checklist_markdown
-from csxa_lightning.results.runs import find_runs
+from csxa_lightning.runs.folder import find_runs
 from tests.unit.test_report import N_DISEASED, N_HEALTHY, fake_run
 
 

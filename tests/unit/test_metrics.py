@@ -8,7 +8,7 @@ import pytest
 from sklearn import metrics as skm
 from statsmodels.stats.proportion import proportion_confint
 
-from csxa_lightning.results.metrics import (
+from csxa_lightning.metrics.classification import (
     accuracy_interval,
     auprc_rows,
     bootstrap_seed,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from csxa_lightning.output_paths import OutputPathError, check_output
+from csxa_lightning.inference.output_paths import OutputPathError, check_output
 
 
 def run_folder(root):

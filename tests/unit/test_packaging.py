@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from csxa_lightning.config import CONFIG_DIR, default_cache_dir, find_config_dir
+from csxa_lightning.config.location import CONFIG_DIR, find_config_dir
+from csxa_lightning.utils.paths import default_cache_dir
 from tests.helpers import REPO, compose_train_config
 
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+; 3.10 skips

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from csxa_lightning.results.paper import (
+from csxa_lightning.metrics.paper import (
     PUBLISHED_N_TEST,
     PUBLISHED_TABLE1,
     decode_paper_table,
     published_table,
 )
-from csxa_lightning.results.stats import decode_published_row, two_proportion_ztest
+from csxa_lightning.metrics.stats import decode_published_row, two_proportion_ztest
 
 RESNET50_ROWS = [row for row in PUBLISHED_TABLE1 if row.arch == "resnet50"]
 BASELINE = PUBLISHED_TABLE1[0]

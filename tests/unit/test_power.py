@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from csxa_lightning.results.stats import (
+from csxa_lightning.metrics.stats import (
     balanced_accuracy_detectable_difference,
     mcnemar_detectable_difference,
     mcnemar_exact,

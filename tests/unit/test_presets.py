@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from csxa_lightning.checkpoint import build_callbacks
+from csxa_lightning.training.checkpoints import build_callbacks
 from tests.helpers import TINY_TRAINING, compose_train_config
 
 
@@ -28,7 +28,7 @@ def test_default_callbacks_compose_each_file_and_none_keeps_the_checkpoint(tmp_p
 def test_a_missing_tracker_package_names_the_extra(monkeypatch, tmp_path):
     import importlib.util
 
-    from csxa_lightning.preflight import MachineSetupError, preflight
+    from csxa_lightning.config.preflight import MachineSetupError, preflight
 
     paths = [f"paths.output_dir={tmp_path / 'run'}", f"paths.cache_dir={tmp_path / 'cache'}"]
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
@@ -41,7 +41,7 @@ def test_a_missing_tracker_package_names_the_extra(monkeypatch, tmp_path):
 def test_mlflow_skinny_without_the_sqlite_store_names_what_is_missing(monkeypatch, tmp_path):
     import importlib.util
 
-    from csxa_lightning.preflight import MachineSetupError, preflight
+    from csxa_lightning.config.preflight import MachineSetupError, preflight
 
     paths = [f"paths.output_dir={tmp_path / 'run'}", f"paths.cache_dir={tmp_path / 'cache'}"]
     found = importlib.util.find_spec

@@ -1,14 +1,14 @@
 """protocol=paper | strict through the real config, and the departures from the paper each run
-records (csxa_lightning/protocol.py)."""
+records (csxa_lightning/config/protocol.py)."""
 
 from __future__ import annotations
 
 import pytest
 from omegaconf import OmegaConf
 
-from csxa_lightning.checkpoint import checkpoint_overrides
-from csxa_lightning.protocol import departures
-from csxa_lightning.results.summary import sweep_objective, variant_name
+from csxa_lightning.config.protocol import departures
+from csxa_lightning.runs.summary import sweep_objective, variant_name
+from csxa_lightning.training.checkpoints import checkpoint_overrides
 from tests.helpers import compose_train_config
 
 VARIANTS = (

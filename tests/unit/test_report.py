@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from csxa_lightning.metrics.stats import mcnemar_exact, two_proportion_ztest
 from csxa_lightning.results.document import build_report
-from csxa_lightning.results.stats import mcnemar_exact, two_proportion_ztest
 
 N_HEALTHY, N_DISEASED = 20, 80
 
@@ -199,7 +199,7 @@ def test_the_report_names_the_runs_whose_test_images_differ(tmp_path):
 
 
 def test_intervals_in_the_report_are_those_of_metrics_json(tmp_path):
-    from csxa_lightning.results.metrics import metrics_with_intervals
+    from csxa_lightning.metrics.classification import metrics_with_intervals
 
     labels = np.r_[np.zeros(N_HEALTHY, int), np.ones(N_DISEASED, int)]
     prob = np.where(labels == 1, 0.9, 0.1)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from csxa_lightning import retraining
-from csxa_lightning.retraining import recover, start_staging, swap_in
+from csxa_lightning.runs import retraining
+from csxa_lightning.runs.retraining import recover, start_staging, swap_in
 
 OLD = {
     "metrics.json": '{"seed": 42}',

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from csxa_lightning.run_identity import (
+from csxa_lightning.runs.identity import (
     INCOMING_DIR,
     RunConfigChangedError,
     adopt_incoming,
@@ -86,7 +86,7 @@ def test_without_hydras_command_line_there_is_nothing_to_decide(tmp_path):
 
 
 def test_after_a_start_a_new_folder_keeps_its_config_and_a_refused_one_goes(tmp_path):
-    from csxa_lightning.run_identity import settle_incoming
+    from csxa_lightning.runs.identity import settle_incoming
 
     new = folder_with(tmp_path / "new", SAVED, saved=None)  # stopped before adopting it
     settle_incoming(new)
@@ -94,3 +94,21 @@ def test_after_a_start_a_new_folder_keeps_its_config_and_a_refused_one_goes(tmp_
     refused = folder_with(tmp_path / "old", {**SAVED, "seed": 7})
     settle_incoming(refused)
     assert saved_config(refused) == SAVED and not (refused / INCOMING_DIR).exists()
+
+
+def test_a_class_named_by_its_path_before_the_modules_moved_is_no_change():
+    """Run folders saved before the layered layout name csxa_lightning.model.CSXAClassifier;
+    the sweep started again on them must skip or resume them, not refuse them."""
+    old = {**SAVED, "model": {"_target_": "csxa_lightning.model.CSXAClassifier", "lr": 1},
+           "logger": {"csv": {"_target_": "csxa_lightning.curves.ResumableCSVLogger"}}}  # fmt: skip
+    new = {**SAVED, "model": {"_target_": "csxa_lightning.models.classifier.CSXAClassifier",
+           "lr": 1}, "logger": {"csv": {"_target_":
+           "csxa_lightning.training.csv_logger.ResumableCSVLogger"}}}  # fmt: skip
+    assert differing_keys(old, new, IGNORED) == {}
+    elsewhere = {**new, "model": {"_target_": "mypackage.model.CSXAClassifier", "lr": 1}}
+    assert differing_keys(old, elsewhere, IGNORED) == {
+        "model._target_": (
+            "csxa_lightning.models.classifier.CSXAClassifier",
+            "mypackage.model.CSXAClassifier",
+        )  # fmt: skip
+    }

@@ -1,5 +1,6 @@
-"""The run folder's lock (results/lock.py), the resume command an interrupted run prints
-(run_job.py) and the metrics' refusal of NaN probabilities: the small parts, without training."""
+"""The run folder's lock (runs/lock.py), the resume command an interrupted run prints
+(training/run_job.py) and the metrics' refusal of NaN probabilities: the small parts, without
+training."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ import numpy as np
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from csxa_lightning.results.lock import LOCK_FILE, LockHolder, RunLock, is_stale
-from csxa_lightning.results.metrics import NonFiniteProbabilityError, metrics_with_intervals
-from csxa_lightning.run_job import hydra_quoted, resume_command
+from csxa_lightning.metrics.classification import NonFiniteProbabilityError, metrics_with_intervals
+from csxa_lightning.runs.lock import LOCK_FILE, LockHolder, RunLock, is_stale
+from csxa_lightning.training.run_job import hydra_quoted, resume_command
 
 NOW = datetime(2026, 1, 2, 8, 0, tzinfo=timezone.utc)
 

@@ -1,4 +1,4 @@
-"""The run folder's files as results/runs.py writes and reads them."""
+"""The run folder's files as runs/folder.py writes and reads them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from csxa_lightning.results.runs import (
+from csxa_lightning.runs.folder import (
     CHECKPOINT_DIR,
     METRICS_FILE,
     PREDICTIONS_FILE,
@@ -77,3 +77,40 @@ def test_a_variant_names_itself_as_the_paper_does(variant, model):
     cfg = compose_train_config([f"+variant={variant}", f"model={model}"])
     arch, crop, color = str(cfg.model.arch), str(cfg.crop.name), str(cfg.color.name)
     assert run_title(cfg.variant.title, arch, crop, color) == default_title(arch, crop, color)
+
+
+@pytest.mark.parametrize("key", ["seed", "model.arch", "data.root"])
+def test_a_saved_config_calling_the_phantom_generator_is_refused_before_it_writes(tmp_path, key):
+    """Reading a value resolves it: an edited saved config must not make the report generate
+    files (here: a phantom set under tmp_path/planted)."""
+    import yaml
+
+    from csxa_lightning.runs.folder import RunFolderError, load_run
+    from tests.unit.test_report import fake_run
+
+    fake_run(tmp_path, "run", "resnet50", "none", "none", 1, 1)
+    config_file = tmp_path / "run" / ".hydra" / "config.yaml"
+    config = yaml.safe_load(config_file.read_text())
+    section, _, leaf = key.rpartition(".")
+    node = config.setdefault(section, {}) if section else config
+    node[leaf] = f"${{csxa_phantom_root:{tmp_path / 'planted'},4,1,0.5}}"
+    config_file.write_text(yaml.safe_dump(config))
+    with pytest.raises(RunFolderError, match=rf"{key} calls the resolver \$\{{csxa_phantom_root"):
+        load_run(tmp_path / "run")
+    assert not (tmp_path / "planted").exists()
+
+
+def test_a_phantom_runs_saved_data_root_is_read_without_generating_anything(tmp_path):
+    import yaml
+
+    from csxa_lightning.runs.folder import load_run
+    from tests.unit.test_report import fake_run
+
+    fake_run(tmp_path, "run", "resnet50", "none", "none", 1, 1)
+    config_file = tmp_path / "run" / ".hydra" / "config.yaml"
+    config = yaml.safe_load(config_file.read_text())
+    config["data"] = {"phantom": {"n": 4, "seed": 1, "healthy_fraction": 0.5},
+                      "root": f"${{csxa_phantom_root:{tmp_path / 'planted'},4,1,0.5}}"}  # fmt: skip
+    config_file.write_text(yaml.safe_dump(config))
+    assert load_run(tmp_path / "run").arch == "resnet50"
+    assert not (tmp_path / "planted").exists()

@@ -12,9 +12,9 @@ from scipy.stats import binom, binomtest, norm, ttest_rel
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 
-from csxa_lightning.results import metrics
-from csxa_lightning.results.metrics import compute_metrics
-from csxa_lightning.results.stats import (
+from csxa_lightning.metrics import classification as metrics
+from csxa_lightning.metrics.classification import compute_metrics
+from csxa_lightning.metrics.stats import (
     BOOTSTRAP_METRICS,
     holm,
     mcnemar_exact,

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from csxa_lightning.results.subgroups import age_band, patient_groups, subgroup_table
+from csxa_lightning.data.csxa import stem_patients
+from csxa_lightning.metrics.subgroups import age_band, patient_groups, subgroup_table
 
 
 def predictions(n: int = 60, seed: int = 0) -> pd.DataFrame:
@@ -27,14 +28,14 @@ def test_age_bands_by_default_edges():
 
 
 def test_groups_come_from_the_stem_and_other_names_are_unknown():
-    groups = patient_groups(pd.Series(["2548130", "0001065", "IMG_0001"]))
+    groups = patient_groups(stem_patients(pd.Series(["2548130", "0001065", "IMG_0001"])))
     assert groups["gender"].tolist() == ["gender 1", "gender 0", "unknown"]
     assert groups["age_band"].tolist() == ["<40", ">=60", "unknown"]
 
 
 def test_subgroup_counts_add_up_to_the_test_set_and_small_groups_show_no_number():
     frame = predictions()
-    table = subgroup_table(frame, min_count=10)
+    table = subgroup_table(frame, stem_patients(frame["stem"]), min_count=10)
     for attribute in ("gender", "age_band"):
         part = table[table["attribute"] == attribute]
         assert part["n"].sum() == len(frame)

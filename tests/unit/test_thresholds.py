@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from csxa_lightning.errors import ConfigValueError
-from csxa_lightning.results.thresholds import ThresholdRule, choose_threshold, parse_rule
+from csxa_lightning.metrics.thresholds import ThresholdRule, choose_threshold, parse_rule
+from csxa_lightning.utils.errors import ConfigValueError
 
 # 4 healthy, 6 diseased; called diseased when prob >= threshold
 Y = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 1])

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from csxa_lightning.config_checks import (
+from csxa_lightning.config.checks import (
     PREDICT_RULES,
     SCORING_RULES,
     check_config,
     check_values,
 )
-from csxa_lightning.errors import ConfigValueError
+from csxa_lightning.utils.errors import ConfigValueError
 from tests.helpers import TINY_TRAINING, compose_config, compose_train_config
 
 
@@ -49,7 +49,7 @@ def test_evaluate_shares_the_scoring_rules():
 
 
 def test_an_image_size_whose_batch_cannot_fit_stops_before_any_data(tmp_path):
-    from csxa_lightning.preflight import MachineSetupError, batch_memory_problems, preflight
+    from csxa_lightning.config.preflight import MachineSetupError, batch_memory_problems, preflight
 
     cfg = compose_train_config(
         [*TINY_TRAINING, "image_size=100000", f"paths.output_dir={tmp_path}"]
@@ -65,7 +65,7 @@ def test_an_image_size_whose_batch_cannot_fit_stops_before_any_data(tmp_path):
 
 
 def test_an_output_folder_where_nothing_can_be_written_is_one_line_before_any_work(tmp_path):
-    from csxa_lightning.preflight import MachineSetupError, preflight
+    from csxa_lightning.config.preflight import MachineSetupError, preflight
 
     cfg = compose_train_config([*TINY_TRAINING, "paths.output_dir=/proc/csxa-run"])
     with pytest.raises(MachineSetupError, match=r"paths.output_dir=/proc/csxa-run: cannot create "

@@ -1,4 +1,4 @@
-"""Files written whole or not at all (whole_files.py), and the leftovers of killed writers."""
+"""Files written whole or not at all (utils/whole_files.py), and the leftovers of killed writers."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from csxa_lightning.processes import pid_alive
-from csxa_lightning.whole_files import (
+from csxa_lightning.utils.processes import pid_alive
+from csxa_lightning.utils.whole_files import (
     leftovers,
     partial_path,
     partial_writer,
@@ -49,7 +49,7 @@ def test_the_partial_name_says_which_file_and_which_process(tmp_path):
 # A writer SIGKILLed halfway: what a scheduler's kill or the OOM killer leaves.
 KILLED_WRITER = """
 import os, signal, sys
-from csxa_lightning.whole_files import written_whole
+from csxa_lightning.utils.whole_files import written_whole
 with written_whole(sys.argv[1]) as partial:
     partial.write_text('{"accura')
     os.kill(os.getpid(), signal.SIGKILL)

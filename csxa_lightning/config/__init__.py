@@ -1,0 +1,3 @@
+"""The configuration layer: resolvers, value checks, the paper's protocol, preflight, and
+the Hydra callbacks.
+"""

@@ -1,0 +1,44 @@
+"""Hydra callbacks: check a sweep before its first job, build the report when it ends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+
+class ReportOnMultirunEnd(Callback):
+    """After the last job of a --multirun: report.md, report.csv and report.html in the sweep
+    folder, computed from the run folders' files alone (make report rebuilds it the same way)."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        from csxa_lightning.results.document import build_report  # heavy imports when needed
+
+        sweep_dir = Path(config.hydra.sweep.dir)
+        paths = build_report(sweep_dir)
+        print(f"report: {paths['html']}")  # once: a log.info too would echo it on the console
+
+
+class CheckVariantsOnMultirunStart(Callback):
+    """Before the first job of a --multirun: refuse a sweep in which two +variant values would
+    be the same run (config_checks.check_sweep_variants), e.g. `model=vgg19` making Original a
+    second Original (VGG19). Here and not at the start of each job: only the sweep's own config
+    still holds the whole list of variants (a job sees its own override), and nothing has run.
+
+    Hydra turns an exception raised by a callback into a warning and goes on with the sweep, so
+    the refusal ends the command here, as every entry point ends a user error: one
+    `error: ...` line and exit code 1 (a SystemExit, which Hydra lets through)."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from hydra import compose
+
+        from csxa_lightning.config.checks import check_sweep_variants
+        from csxa_lightning.utils.errors import exit_on_user_error
+
+        def compose_job(config_name: str | None, overrides: list[str]) -> DictConfig:
+            return compose(config_name=config_name, overrides=overrides)
+
+        with exit_on_user_error():
+            check_sweep_variants(config, kwargs.get("config_name"), compose_job)

@@ -1,0 +1,3 @@
+"""Using a trained model: loading a checkpoint, scoring films, and the inputs and outputs
+of predict and evaluate.
+"""

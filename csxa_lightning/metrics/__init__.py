@@ -1,0 +1,3 @@
+"""Pure statistics: classification metrics, tests, calibration, thresholds, subgroups and
+the paper's published table. They import only utils.
+"""

@@ -1,0 +1,1 @@
+"""The networks: the LightningModule classifier, its backbones, and Grad-CAM."""

@@ -1,0 +1,1 @@
+"""The run folder, the one owner of its format: files, lock, identity, metrics.json's content."""

@@ -1,0 +1,45 @@
+"""Run folders written before the package took its layered layout (models/, training/ ...)
+still work: their saved config names classes by the old module paths."""
+
+from __future__ import annotations
+
+import shutil
+
+from omegaconf import OmegaConf
+
+from csxa_lightning.runs.identity import MOVED_MODULES
+from csxa_lightning.train import train
+from tests.helpers import TINY_TRAINING, compose_train_config
+from tests.integration.conftest import TINY_RUN_OVERRIDES
+
+
+def as_saved_before_the_move(text: str) -> str:
+    for old, new in MOVED_MODULES.items():
+        text = text.replace(f"{new}.", f"{old}.")
+    return text
+
+
+def test_a_sweep_started_again_skips_a_run_folder_saved_before_the_move(tiny_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run.folder, run)
+    cfg = compose_train_config(
+        [
+            *TINY_TRAINING,
+            *TINY_RUN_OVERRIDES,
+            "data=csxa",
+            f"data.root={tiny_run.dataset}",
+            f"paths.output_dir={run}",
+            f"paths.cache_dir={tmp_path / 'cache'}",
+        ]  # fmt: skip
+    )
+    saved = run / ".hydra" / "config.yaml"
+    old_text = as_saved_before_the_move(OmegaConf.to_yaml(cfg))
+    assert "_target_: csxa_lightning.model.CSXAClassifier" in old_text
+    saved.write_text(old_text)
+    (run / ".hydra-incoming").mkdir()  # what Hydra's command line saves for this start
+    OmegaConf.save(cfg, run / ".hydra-incoming" / "config.yaml")
+    before = (run / "metrics.json").read_bytes()
+    metrics = train(cfg)  # finished earlier: skipped, not refused as "another config"
+    assert metrics["n"] == tiny_run.predictions.shape[0]
+    assert (run / "metrics.json").read_bytes() == before
+    assert saved.read_text() == old_text
