@@ -62,24 +62,11 @@ def evaluate(cfg: DictConfig) -> dict:
     threshold, rule = decision_threshold(cfg.threshold, model.classifier.decision)
     run_folder = ckpt.expanduser().resolve().parent.parent  # <run>/checkpoints/x.ckpt
     run = read_metrics(run_folder) if is_finished(run_folder) else {}
-    crop = model.preprocessor.crop.name if model.preprocessor.needs_keypoints else None
-    if cfg.labels:
-        films = csv_films(cfg.labels, cfg.images, cfg.annotations, crop)
-        films_from, subset = str(cfg.labels), "all"
-    else:
-        root = required(cfg, "data.root", "/path/to/CSXA (or labels=FILE.csv images=DIR)")
-        films = csxa_films(root, str(cfg.subset), run_folder)
-        films_from, subset = str(root), str(cfg.subset)
+    films, films_from, subset = labelled_films(cfg, model, run_folder)
     log.info("evaluating %s on %d film(s) from %s", ckpt, len(films), films_from)
     jsons = [None if pd.isna(j) else Path(j) for j in films["json_path"]]
-    prob = score(
-        model,
-        [Path(p) for p in films["png_path"]],
-        jsons,
-        threshold,
-        int(cfg.batch_size),
-        int(cfg.num_workers),
-    )
+    pngs = [Path(p) for p in films["png_path"]]
+    prob = score(model, pngs, jsons, threshold, int(cfg.batch_size), int(cfg.num_workers))
     predictions = predictions_frame(films, torch.arange(len(films)), prob, threshold)
     seed = cfg.seed if cfg.seed is not None else run.get("bootstrap_seed", 0)
     metrics = metrics_with_intervals(
@@ -99,19 +86,24 @@ def evaluate(cfg: DictConfig) -> dict:
     metrics[ENVIRONMENT_KEY] = run_environment(device)
     # How the threshold was set, the checkpoint's temperature (already applied to
     # prob_diseased; 1: none) and the headline metrics at 0.5 beside those at the threshold.
-    stored = model.classifier.decision
-    metrics.update(
-        decision_keys(
-            predictions["label"].to_numpy(),
-            predictions["prob_diseased"].to_numpy(),
-            {**stored, "threshold_rule": rule},
-        )
-    )
+    labels, probabilities = (predictions[c].to_numpy() for c in ("label", "prob_diseased"))
+    stored = {**model.classifier.decision, "threshold_rule": rule}
+    metrics.update(decision_keys(labels, probabilities, stored))
     out.mkdir(parents=True, exist_ok=True)
     written = write_run(out, predictions, metrics)
     report = write_evaluation_report(out, predictions, metrics, int(cfg.subgroup_min_count))
     print(f"metrics: {written}\nreport: {report['html']}")
     return metrics
+
+
+def labelled_films(cfg: DictConfig, model, run_folder: Path) -> tuple[pd.DataFrame, str, str]:
+    """(films, where they come from, subset): a labels CSV with its images folder, or a
+    CSXA-layout data.root (all its films, or the checkpoint's run's test films)."""
+    crop = model.preprocessor.crop.name if model.preprocessor.needs_keypoints else None
+    if cfg.labels:
+        return csv_films(cfg.labels, cfg.images, cfg.annotations, crop), str(cfg.labels), "all"
+    root = required(cfg, "data.root", "/path/to/CSXA (or labels=FILE.csv images=DIR)")
+    return csxa_films(root, str(cfg.subset), run_folder), str(root), str(cfg.subset)
 
 
 def dataset_root_or_none(cfg: DictConfig) -> list:

@@ -59,19 +59,7 @@ def predict(cfg: DictConfig) -> pd.DataFrame:
     ckpt = required(cfg, "ckpt", "outputs/train/runs/.../checkpoints/epoch009.ckpt")
     given = required(cfg, "input", "/path/to/CSXA/datasets-PNG")
     pngs = list_pngs(given)
-    out = Path(str(cfg.out or DEFAULT_OUT)).expanduser()
-    if out.is_dir():
-        raise ScoringInputError(
-            f"out={out} is a folder; name the CSV, e.g. out={out / DEFAULT_OUT}"
-        )
-    # Before any work: the CSV (and its Grad-CAM folder) replaces none of what is read.
-    inputs = {
-        "film": pngs,
-        "input folder": [p for p in as_list(given) if Path(str(p)).expanduser().is_dir()],
-        "checkpoint": [ckpt],
-        "annotations folder": as_list(cfg.annotations) if cfg.annotations else [],
-    }
-    out = check_output("out", out, inputs)
+    out = checked_out(cfg, given, pngs, ckpt)  # before any work
     model = load_trained_model(ckpt, pick_device(str(cfg.device)))
     preprocessor = model.preprocessor
     jsons = (
@@ -79,15 +67,7 @@ def predict(cfg: DictConfig) -> pd.DataFrame:
         if preprocessor.needs_keypoints
         else [None] * len(pngs)
     )
-    cam_dir = cam_folder(out) if cfg.cam else None
-    if cam_dir is not None:
-        twice = [s for s, n in Counter(p.stem for p in pngs).items() if n > 1]
-        if twice:
-            raise ScoringInputError(
-                f"{twice[0]}.png: given twice (from different folders); with cam=true their "
-                "overlays would share a name: predict the folders separately"
-            )
-        cam_dir.mkdir(parents=True, exist_ok=True)
+    cam_dir = cam_folder_for(out, pngs) if cfg.cam else None
     log.info(
         "predicting %d image(s) with %s (%s, %s, %d px) on %s",
         len(pngs),
@@ -100,8 +80,49 @@ def predict(cfg: DictConfig) -> pd.DataFrame:
     stored = model.classifier.decision["threshold"]
     threshold = float(stored if cfg.threshold is None else cfg.threshold)
     prob = score(model, pngs, jsons, threshold, int(cfg.batch_size), int(cfg.num_workers), cam_dir)
+    rows = prediction_rows(pngs, prob, threshold, cam_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_text_whole(out, rows.to_csv(index=False))  # a failure leaves the file that was there
+    print(f"predictions: {out}" + (f" (Grad-CAM overlays in {cam_dir})" if cam_dir else ""))
+    return rows
 
-    # The columns and decision rule of the run's predictions.csv; no label here (unknown).
+
+def checked_out(cfg: DictConfig, given, pngs: list[Path], ckpt: str) -> Path:
+    """cfg.out resolved, refused when it is a folder or would replace anything predict reads
+    (the CSV, and its Grad-CAM folder, never overwrite an input)."""
+    out = Path(str(cfg.out or DEFAULT_OUT)).expanduser()
+    if out.is_dir():
+        raise ScoringInputError(
+            f"out={out} is a folder; name the CSV, e.g. out={out / DEFAULT_OUT}"
+        )
+    inputs = {
+        "film": pngs,
+        "input folder": [p for p in as_list(given) if Path(str(p)).expanduser().is_dir()],
+        "checkpoint": [ckpt],
+        "annotations folder": as_list(cfg.annotations) if cfg.annotations else [],
+    }
+    return check_output("out", out, inputs)
+
+
+def cam_folder_for(out: Path, pngs: list[Path]) -> Path:
+    """The Grad-CAM overlays' folder beside out, created; refused when two films share a name
+    (their overlays would overwrite each other)."""
+    twice = [s for s, n in Counter(p.stem for p in pngs).items() if n > 1]
+    if twice:
+        raise ScoringInputError(
+            f"{twice[0]}.png: given twice (from different folders); with cam=true their "
+            "overlays would share a name: predict the folders separately"
+        )
+    cam_dir = cam_folder(out)
+    cam_dir.mkdir(parents=True, exist_ok=True)
+    return cam_dir
+
+
+def prediction_rows(
+    pngs: list[Path], prob: torch.Tensor, threshold: float, cam_dir: Path | None
+) -> pd.DataFrame:
+    """The columns and decision rule of a run's predictions.csv, without the label (unknown
+    here), with the file, the threshold and, with cam=true, each overlay's path."""
     stems = [p.stem for p in pngs]
     files = pd.DataFrame(
         {
@@ -116,9 +137,6 @@ def predict(cfg: DictConfig) -> pd.DataFrame:
     rows["threshold"] = threshold
     if cam_dir is not None:
         rows["cam"] = [str(cam_dir / f"{s}.png") for s in stems]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_text_whole(out, rows.to_csv(index=False))  # a failure leaves the file that was there
-    print(f"predictions: {out}" + (f" (Grad-CAM overlays in {cam_dir})" if cam_dir else ""))
     return rows
 
 

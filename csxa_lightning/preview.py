@@ -21,8 +21,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from csxa_lightning.config.location import CONFIG_DIR
 from csxa_lightning.config.resolvers import register_resolvers
+from csxa_lightning.data.annotations import read_keypoints
 from csxa_lightning.data.cache import preprocess_file
-from csxa_lightning.data.csxa import load_index, read_keypoints
+from csxa_lightning.data.csxa import load_index
 from csxa_lightning.data.images import read_film, to_gray
 from csxa_lightning.data.preprocess import Preprocessor
 from csxa_lightning.inference.output_paths import check_output

@@ -169,7 +169,7 @@ def fit_and_test(cfg: DictConfig, out: Path) -> dict:
         metrics_file = write_run(out, predictions, metrics)
         files = [out / PREDICTIONS_FILE, metrics_file]
         log_final_metrics(loggers, cfg, metrics, trainer.global_step, files)
-        finish_run_checkpoints(cfg, tested)
+        trainer.checkpoint_callback.finish(tested)  # RunModelCheckpoint: the tidy-up
     return metrics
 
 

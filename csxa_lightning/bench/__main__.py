@@ -1,23 +1,25 @@
 """python -m csxa_lightning.bench [--quick] ...          training throughput (bench.json)
 python -m csxa_lightning.bench device --out DIR [...]  the GPU check: bench + 30-epoch run
-python -m csxa_lightning.bench data [...]              data pipeline and SMOTE memory"""
+python -m csxa_lightning.bench data [...]              data pipeline and SMOTE memory
+
+One subcommand per kind of benchmark (training, data, device); without one, training."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
-from pathlib import Path
 
 from csxa_lightning.bench import data, device, training
+from csxa_lightning.bench.settings import add_arguments
 from csxa_lightning.utils.errors import exit_on_user_error
 from csxa_lightning.utils.paths import default_cache_dir
 
+PROG = "python -m csxa_lightning.bench"
 MODES = """modes:
   (none)   training throughput: images/s of the model alone (model_only), of a real training
            step with its data pipeline (end_to_end), of a naive PNG loader and of the loader
            settings (--parts). Writes OUT/bench.json (--out, default outputs/bench).
+           The same as `bench training`; options: bench training --help.
   data     the data pipeline at CSXA size: cache build images/s, a training epoch's loader
            from the cache against a naive loader, peak memory (RSS) of SMOTE on the full
            training split. Writes OUT/data-<time>.json. Options: bench data --help.
@@ -31,6 +33,100 @@ example:
   python -m csxa_lightning.bench data --n 1000
   python -m csxa_lightning.bench device --out /tmp/device --budget 600
 """
+# The subcommands, and the one that runs when none is named (`make bench` names none).
+SUBCOMMANDS = ("training", "data", "device", "smote-child")
+DEFAULT_SUBCOMMAND = "training"
+HELP = ("-h", "--help")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Problems the user can fix (a bad folder or option) end as one `error:` line."""
+    with exit_on_user_error():
+        run(sys.argv[1:] if argv is None else argv)
+
+
+def run(argv: list[str]) -> None:
+    args = build_parser().parse_args(with_subcommand(argv))
+    args.run(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        usage=f"{PROG} [training | data | device] [options]",
+        description="Benchmarks on a phantom set. Without a mode: training throughput "
+        "(bench.json); `data`: the data pipeline; `device`: the GPU check.",
+        epilog=MODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    subcommands = parser.add_subparsers(
+        title="subcommands", metavar="{training,data,device}", prog=PROG, required=True
+    )
+    add_training_command(subcommands)
+    add_data_command(subcommands)
+    add_device_command(subcommands)
+    add_smote_child_command(subcommands)
+    return parser
+
+
+def add_training_command(subcommands) -> None:
+    parser = subcommands.add_parser(
+        "training",
+        help="training throughput (the default mode)",
+        description="Training throughput: images/s of the model alone (model_only), of a real "
+        "training step with its data pipeline (end_to_end), of a naive PNG loader and of the "
+        "loaders alone (--parts). Writes OUT/bench.json.",
+    )
+    add_arguments(parser)
+    parser.set_defaults(run=training.run)
+
+
+def add_data_command(subcommands) -> None:
+    parser = subcommands.add_parser(
+        "data",
+        help="data pipeline speed and SMOTE memory",
+        description="Data pipeline speed and SMOTE memory on a CSXA-sized phantom: cache "
+        "build images/s, a training epoch's loader from the cache against a naive loader "
+        "(PNG decoded every item), peak RSS of SMOTE. Writes OUT/data-<time>.json.",
+        formatter_class=DefaultsHelpFormatter,
+    )
+    parser.add_argument("--n", type=int, default=4963, help="phantom images (CSXA: 4963)")
+    parser.add_argument("--image-size", type=int, default=224, help="model input side, px")
+    parser.add_argument(
+        "--naive-items", type=int, default=320, help="items the (slow) naive loader is timed on"
+    )
+    parser.add_argument(
+        "--cache-dir", default=default_cache_dir(), help="phantom sets and input caches"
+    )
+    parser.add_argument("--out", default="outputs/bench", help="folder for the results")
+    parser.set_defaults(run=data.run)
+
+
+def add_device_command(subcommands) -> None:
+    parser = subcommands.add_parser(
+        "device",
+        help="the GPU check: GPU tests, this benchmark, the 30-epoch run",
+        description="The GPU check: the GPU tests (gpu-tests.txt), the training benchmark "
+        "(bench.json), then the paper's 30-epoch ResNet50 run on a 4963-image phantom with "
+        "Lightning's profiler (run.log); all parts in device.json and device.txt, in --out.",
+        formatter_class=DefaultsHelpFormatter,
+    )
+    add_arguments(parser)
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help="seconds for the whole check: the compiled run (--compile) only if it fits",
+    )
+    parser.set_defaults(run=device.run_device)
+
+
+def add_smote_child_command(subcommands) -> None:
+    """Not listed in the help: the fresh process `data` measures SMOTE's memory in."""
+    parser = subcommands.add_parser("smote-child")
+    parser.add_argument("entry")
+    parser.add_argument("rows_file")
+    parser.set_defaults(run=lambda args: data.smote_child(args.entry, args.rows_file))
 
 
 class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -43,69 +139,12 @@ class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Problems the user can fix (a bad folder or option) end as one `error:` line."""
-    with exit_on_user_error():
-        run(sys.argv[1:] if argv is None else argv)
-
-
-def run(argv: list[str]) -> None:
-    if argv[:1] == ["smote-child"]:  # the fresh process bench_data measures SMOTE in
-        data.smote_child(*argv[1:3])
-        return
-    if argv[:1] == ["data"]:
-        parser = argparse.ArgumentParser(
-            prog="python -m csxa_lightning.bench data",
-            description="Data pipeline speed and SMOTE memory on a CSXA-sized phantom: cache "
-            "build images/s, a training epoch's loader from the cache against a naive loader "
-            "(PNG decoded every item), peak RSS of SMOTE. Writes OUT/data-<time>.json.",
-            formatter_class=DefaultsHelpFormatter,
-        )
-        parser.add_argument("--n", type=int, default=4963, help="phantom images (CSXA: 4963)")
-        parser.add_argument("--image-size", type=int, default=224, help="model input side, px")
-        parser.add_argument(
-            "--naive-items", type=int, default=320, help="items the (slow) naive loader is timed on"
-        )
-        parser.add_argument(
-            "--cache-dir", default=default_cache_dir(), help="phantom sets and input caches"
-        )
-        parser.add_argument("--out", default="outputs/bench", help="folder for the results")
-        args = parser.parse_args(argv[1:])
-        results = data.bench_data(args)
-        data.report(results)
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / f"data-{time.strftime('%Y%m%d-%H%M%S')}.json"
-        path.write_text(json.dumps(results, indent=2) + "\n")
-        print(f"\nresults: {path}")
-        return
-    if argv[:1] == ["device"]:
-        parser = argparse.ArgumentParser(
-            prog="python -m csxa_lightning.bench device",
-            description="The GPU check: the GPU tests (gpu-tests.txt), the training benchmark "
-            "(bench.json), then the paper's 30-epoch ResNet50 run on a 4963-image phantom with "
-            "Lightning's profiler (run.log); all parts in device.json and device.txt, in --out.",
-            formatter_class=DefaultsHelpFormatter,
-        )
-        training.add_arguments(parser)
-        parser.add_argument(
-            "--budget",
-            type=float,
-            default=None,
-            help="seconds for the whole check: the compiled run (--compile) only if it fits",
-        )
-        device.run_device(parser.parse_args(argv[1:]))
-        return
-    parser = argparse.ArgumentParser(
-        prog="python -m csxa_lightning.bench",
-        usage="python -m csxa_lightning.bench [data | device] [options]",
-        description="Benchmarks on a phantom set. Without a mode: training throughput "
-        "(bench.json); `data`: the data pipeline; `device`: the GPU check.",
-        epilog=MODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    training.add_arguments(parser)
-    training.run(parser.parse_args(argv))
+def with_subcommand(argv: list[str]) -> list[str]:
+    """argv with the default subcommand in front when it names none: `bench --quick` is
+    `bench training --quick`. A help flag first is the top-level help."""
+    if argv[:1] and (argv[0] in SUBCOMMANDS or argv[0] in HELP):
+        return argv
+    return [DEFAULT_SUBCOMMAND, *argv]
 
 
 if __name__ == "__main__":

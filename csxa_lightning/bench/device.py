@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from csxa_lightning.bench import training
+from csxa_lightning.bench.training_report import report
 from csxa_lightning.phantom import CSXA_HEALTHY_FRACTION, CSXA_IMAGES, ensure_phantom
 
 FULL_RUN = [
@@ -50,6 +51,48 @@ QUICK_RUN = [
 ]
 QUICK_IMAGES = 300
 GPU_TESTS_TIMEOUT_S = 300
+
+
+def run_device(args: argparse.Namespace) -> dict:
+    start = time.perf_counter()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    summary: dict = {"started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+
+    def save(key: str, value) -> None:  # after each part: a timeout keeps what was done
+        summary[key] = value
+        summary["elapsed_s"] = round(time.perf_counter() - start, 1)
+        (out / "device.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+    phantom = phantom_in_background(args.cache_dir, args.quick)
+    tests = gpu_tests(out)  # first: a broken GPU path shows before minutes of benchmark
+    save("gpu_tests", tests)
+    print(f"gpu tests: {tests}", flush=True)
+    phantom.join()
+    try:
+        bench = training.run(args)  # writes out/bench.json
+    except Exception as err:  # the baseline run still tells whether the GPU path trains
+        bench = {"error": f"{type(err).__name__}: {err}"[:2000]}
+        print(f"benchmark failed: {bench['error']}", flush=True)
+    save("bench", bench)
+    run = baseline_run(out, args.cache_dir, args.quick)
+    save("baseline_run", run)
+    runs = [run]
+    if args.compile:
+        # The compiled run costs about one more run, plus compilation.
+        needed = 1.2 * run["wall_seconds"] + 90
+        if seconds_left(start, args.budget) > needed:
+            compiled = baseline_run(
+                out, args.cache_dir, args.quick, ("model.compile=true",), "run-compile.log"
+            )
+            save("baseline_run_compiled", compiled)
+            runs.append(compiled)
+        else:
+            save("baseline_run_compiled", {"skipped": f"--budget leaves under {needed:.0f} s"})
+    text = table(bench, *runs)
+    (out / "device.txt").write_text(text + "\n")
+    print("\n" + text, flush=True)
+    return summary
 
 
 def baseline_run(
@@ -99,28 +142,6 @@ def _baseline_run(
     }
 
 
-def table(bench: dict, *runs: dict) -> str:
-    head = f"benchmark failed: {bench['error']}" if "error" in bench else training.report(bench)
-    return "\n\n".join([head, *(run_lines(run) for run in runs)])
-
-
-def run_lines(run: dict) -> str:
-    seconds = run["seconds"]
-    compiled = " compiled" if "model.compile=true" in run["command"] else ""
-    return "\n".join(
-        [
-            f"baseline run{compiled} ({run['epochs']} epochs x "
-            f"{run['train_samples_per_epoch']} samples, "
-            f"{run['precision']}, input pipeline {run['input_pipeline']}, {run['device']}):",
-            f"  data {seconds['data']:.1f} s (phantom, cache, SMOTE), fit {seconds['fit']:.1f} s "
-            f"({run['train_img_s']:.0f} img/s), test {seconds['test']:.1f} s, whole command "
-            f"{run['wall_seconds']:.1f} s",
-            f"  test balanced accuracy {run['test']['balanced_accuracy']:.3f}, AUROC "
-            f"{run['test']['auroc']:.3f} (n = {run['test']['n']}; a phantom, not CSXA)",
-        ]
-    )
-
-
 def gpu_tests(out: Path) -> dict:
     """The repository's GPU tests (pytest -m gpu), when run from a checkout that has them."""
     tests = Path("tests/integration/test_gpu.py")
@@ -152,47 +173,27 @@ def phantom_in_background(cache_dir: str, quick: bool) -> threading.Thread:
     return thread
 
 
+def table(bench: dict, *runs: dict) -> str:
+    head = f"benchmark failed: {bench['error']}" if "error" in bench else report(bench)
+    return "\n\n".join([head, *(run_lines(run) for run in runs)])
+
+
+def run_lines(run: dict) -> str:
+    seconds = run["seconds"]
+    compiled = " compiled" if "model.compile=true" in run["command"] else ""
+    return "\n".join(
+        [
+            f"baseline run{compiled} ({run['epochs']} epochs x "
+            f"{run['train_samples_per_epoch']} samples, "
+            f"{run['precision']}, input pipeline {run['input_pipeline']}, {run['device']}):",
+            f"  data {seconds['data']:.1f} s (phantom, cache, SMOTE), fit {seconds['fit']:.1f} s "
+            f"({run['train_img_s']:.0f} img/s), test {seconds['test']:.1f} s, whole command "
+            f"{run['wall_seconds']:.1f} s",
+            f"  test balanced accuracy {run['test']['balanced_accuracy']:.3f}, AUROC "
+            f"{run['test']['auroc']:.3f} (n = {run['test']['n']}; a phantom, not CSXA)",
+        ]
+    )
+
+
 def seconds_left(start: float, budget: float | None) -> float:
     return float("inf") if budget is None else budget - (time.perf_counter() - start)
-
-
-def run_device(args: argparse.Namespace) -> dict:
-    start = time.perf_counter()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    summary: dict = {"started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
-
-    def save(key: str, value) -> None:  # after each part: a timeout keeps what was done
-        summary[key] = value
-        summary["elapsed_s"] = round(time.perf_counter() - start, 1)
-        (out / "device.json").write_text(json.dumps(summary, indent=2) + "\n")
-
-    phantom = phantom_in_background(args.cache_dir, args.quick)
-    tests = gpu_tests(out)  # first: a broken GPU path shows before minutes of benchmark
-    save("gpu_tests", tests)
-    print(f"gpu tests: {tests}", flush=True)
-    phantom.join()
-    try:
-        bench = training.run(args)  # writes out/bench.json
-    except Exception as err:  # the baseline run still tells whether the GPU path trains
-        bench = {"error": f"{type(err).__name__}: {err}"[:2000]}
-        print(f"benchmark failed: {bench['error']}", flush=True)
-    save("bench", bench)
-    run = baseline_run(out, args.cache_dir, args.quick)
-    save("baseline_run", run)
-    runs = [run]
-    if args.compile:
-        # The compiled run costs about one more run, plus compilation.
-        needed = 1.2 * run["wall_seconds"] + 90
-        if seconds_left(start, args.budget) > needed:
-            compiled = baseline_run(
-                out, args.cache_dir, args.quick, ("model.compile=true",), "run-compile.log"
-            )
-            save("baseline_run_compiled", compiled)
-            runs.append(compiled)
-        else:
-            save("baseline_run_compiled", {"skipped": f"--budget leaves under {needed:.0f} s"})
-    text = table(bench, *runs)
-    (out / "device.txt").write_text(text + "\n")
-    print("\n" + text, flush=True)
-    return summary

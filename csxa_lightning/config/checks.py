@@ -22,6 +22,9 @@ from lightning.pytorch.plugins.environments import SLURMEnvironment
 from omegaconf import DictConfig, OmegaConf
 
 from csxa_lightning.data.augment import BORDER_MODES, INTERPOLATIONS
+from csxa_lightning.data.balance import MIN_K_NEIGHBORS, MIN_MEMORY_BUDGET_MB
+from csxa_lightning.data.cache import ON_BAD_FILE
+from csxa_lightning.data.datamodule import AUGMENT_ON
 from csxa_lightning.data.images import BIT_DEPTHS
 from csxa_lightning.data.transforms import ENHANCED_ORDERS
 from csxa_lightning.phantom.anatomy import EFFECTS
@@ -107,13 +110,13 @@ RULES = (
     ),
     Rule(
         "data.on_bad_file",
-        lambda v: v in ("stop", "skip"),
+        lambda v: v in ON_BAD_FILE,
         "stop (list every unusable file and stop) or skip (leave them out, list them)",
         "skip",
     ),
     Rule(
         "data.augment_on",
-        lambda v: v in ("auto", "loader", "device"),
+        lambda v: v in AUGMENT_ON,
         "auto (device on CUDA), loader (per image, in the loader) or device (batched, on the GPU)",
         "auto",
     ),
@@ -203,8 +206,18 @@ RULES = (
         "true or false (a stratified split, or a plain seeded random one as the paper's)",
         "false",
     ),
-    Rule("balance.k_neighbors", lambda v: _integer(v) and v >= 1, "an integer >= 1", "5"),
-    Rule("balance.memory_budget_mb", lambda v: _number(v) and v > 0, "a number > 0", "512"),
+    Rule(
+        "balance.k_neighbors",
+        lambda v: _integer(v) and v >= MIN_K_NEIGHBORS,
+        f"an integer >= {MIN_K_NEIGHBORS}",
+        "5",
+    ),
+    Rule(
+        "balance.memory_budget_mb",
+        lambda v: _integer(v) and v >= MIN_MEMORY_BUDGET_MB,
+        f"an integer >= {MIN_MEMORY_BUDGET_MB} (MiB)",
+        "512",
+    ),
     Rule("model.optimizer.lr", lambda v: _number(v) and v > 0, "a number > 0", "3.0e-4"),
     Rule("model.scheduler.step_size", lambda v: _integer(v) and v >= 1, "an integer >= 1", "5"),
     Rule("model.scheduler.gamma", lambda v: _number(v) and 0 < v <= 1, "a number in (0, 1]", "0.5"),
@@ -258,9 +271,29 @@ def check_values(cfg: DictConfig, rules: Sequence[Rule]) -> None:
     raise_problems(value_problems(cfg, rules))
 
 
+# The callbacks every training run needs, and why (conf/callbacks/none.yaml keeps them all).
+REQUIRED_CALLBACKS = {
+    "model_checkpoint": "train tests the selected epoch's checkpoint and resumes from last.ckpt",
+    "seed_each_epoch": "without it a resumed run draws other dropout masks than one that never "
+    "stopped, and ends differently",
+}
+
+
+def callback_problems(cfg: DictConfig) -> list[str]:
+    callbacks = cfg.get("callbacks")
+    if callbacks is None:
+        return []  # not a training config
+    return [
+        f"callbacks.{name} is missing: {why}. Keep it in your callbacks list (conf/callbacks/"
+        f"default.yaml and none.yaml include it), e.g. callbacks=none for no extras"
+        for name, why in REQUIRED_CALLBACKS.items()
+        if name not in callbacks
+    ]
+
+
 def config_problems(cfg: DictConfig) -> list[str]:
     """One line per impossible value: `key=value: must be ...; e.g. key=example`."""
-    problems = value_problems(cfg, RULES)
+    problems = value_problems(cfg, RULES) + callback_problems(cfg)
     if "threshold" in cfg or "calibrate" in cfg:
         val_fraction = OmegaConf.select(cfg, "data.val_fraction", default=0)
         has_validation = _number(val_fraction) and val_fraction > 0

@@ -127,15 +127,23 @@ class RandomOversampling(NoBalancing):
         return sum(_deficits(_as_labels(labels)).values())
 
 
+# The smallest settings SMOTE works with (config/checks.py states the same rules from these).
+MIN_K_NEIGHBORS = 1
+MIN_MEMORY_BUDGET_MB = 1
+
+
 class SMOTEBalancing(NoBalancing):
     """balance=smote (the paper): imblearn's SMOTE, memory-bounded; see the module docstring."""
 
     def __init__(self, k_neighbors: int = 5, memory_budget_mb: int = 512) -> None:
-        if int(k_neighbors) < 1:
-            raise ConfigValueError(f"balance.k_neighbors={k_neighbors}: must be at least 1")
-        if int(memory_budget_mb) < 1:
+        if int(k_neighbors) < MIN_K_NEIGHBORS:
             raise ConfigValueError(
-                f"balance.memory_budget_mb={memory_budget_mb}: must be at least 1"
+                f"balance.k_neighbors={k_neighbors}: must be at least {MIN_K_NEIGHBORS}"
+            )
+        if int(memory_budget_mb) < MIN_MEMORY_BUDGET_MB:
+            raise ConfigValueError(
+                f"balance.memory_budget_mb={memory_budget_mb}: must be at least "
+                f"{MIN_MEMORY_BUDGET_MB}"
             )
         self.k_neighbors = int(k_neighbors)
         self.memory_budget_mb = int(memory_budget_mb)

@@ -8,11 +8,8 @@ time, so editing, replacing or adding a file makes a new entry. Entries are writ
 temporary file and renamed into place (a reader never sees half an entry), under a file lock so
 that concurrent sweep jobs build an entry once while the others wait and then reuse it.
 
-Every use of an entry first verifies it, under the lock: manifest present and readable, its
-fingerprint and stems those of the index, the file size that of the manifest, the shape in the
-.npy header that of the index and the preprocessor, and the CRC-32 of the whole file that of the
-manifest. A damaged entry (disk error, truncated copy, crash between the two renames, a file
-edited by hand) is reported with a WARNING naming the file and the problem, deleted and rebuilt;
+Every use of an entry first verifies it, under the lock (what is checked: cache_entry.py). A
+damaged entry is reported with a WARNING naming the file and the problem, deleted and rebuilt;
 it is never used.
 
 Order of the writes: the .npy is renamed into place first and the manifest last, so the
@@ -30,8 +27,6 @@ import hashlib
 import json
 import logging
 import os
-import time
-import zlib
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
@@ -43,7 +38,14 @@ import pandas as pd
 from filelock import FileLock
 from tqdm.auto import tqdm
 
-from csxa_lightning.data.csxa import MIN_SIZE, read_case, read_keypoints
+from csxa_lightning.data.annotations import read_keypoints
+from csxa_lightning.data.cache_entry import (
+    CASE_CHECKS,
+    entry_problem,
+    file_checksum,
+    read_npy_header,
+)
+from csxa_lightning.data.case import MIN_SIZE, read_case
 from csxa_lightning.data.images import MAX_PIXELS, UnusableFilmError, read_film
 from csxa_lightning.data.preprocess import Preprocessor
 from csxa_lightning.utils.errors import ConfigValueError, UserError
@@ -52,54 +54,6 @@ from csxa_lightning.utils.whole_files import write_text_whole, written_whole
 log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1  # bump when the layout of an entry changes
-# Which checks decided an entry's list of unusable files. 2: every case is checked as every
-# variant needs it (film, landmarks, landmark box), whatever the crop (csxa.read_case), so all
-# variants of a dataset leave out the same cases. An entry listed by other checks (1: only what
-# its crop read) is rebuilt in place, like one without checksum, not orphaned under a new key.
-# 3: also the film's size against its annotation's, a minimum film size, and the films' bit
-# depths (16-bit films mapped by their real depth, counted in the manifest).
-# 4: also blank and near-constant films, films over data.max_pixels (from the PNG header), and
-# a landmark given twice far apart (images.read_film, csxa.read_annotation).
-CASE_CHECKS = 4
-# Not bumped for the checksum: an entry of the previous version (a manifest without checksum) is
-# reported as damaged and rebuilt in place, rather than left behind under an orphaned key.
-
-# The checksum guards against accidental damage (bit rot, truncation, torn writes), not against
-# an adversary, and every run start reads the whole entry (300 MB - 1.5 GB) through it, so the
-# fastest is chosen. Measured on 1.5 GiB read from the page cache (Python 3.11, zlib 1.2.13,
-# 2-core VM): zlib.crc32 3.0-3.3 GiB/s (0.49 s), hashlib.blake2b 0.88 GiB/s (1.7 s; md5 0.72,
-# sha256 1.1 GB/s in memory); the read alone 8 GiB/s. blake2b would be the bottleneck even from
-# disk (cold read with crc32: 1.45 GiB/s); crc32 is not, and with the size check it misses a
-# random corruption with probability 2**-32.
-CHECKSUM = "crc32"
-_CHECKSUM_CHUNK = 1 << 20  # 1 MiB: fits in L2, measured fastest (3.3 GiB/s against 3.0 at 8 MiB)
-
-
-def file_checksum(path: str | Path) -> str:
-    """The file's checksum as "crc32:<8 hex digits>", streamed in 1 MiB chunks through one
-    buffer (never the whole file in memory)."""
-    crc = 0
-    buffer = bytearray(_CHECKSUM_CHUNK)
-    view = memoryview(buffer)
-    with open(path, "rb", buffering=0) as f:
-        if hasattr(os, "posix_fadvise"):
-            os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)  # larger read-ahead
-        while n := f.readinto(buffer):
-            crc = zlib.crc32(view[:n], crc)
-    return f"{CHECKSUM}:{crc:08x}"
-
-
-def read_npy_header(path: str | Path) -> tuple[tuple[int, ...], bool, np.dtype, int]:
-    """(shape, fortran_order, dtype, data offset) of a .npy file; ValueError if unreadable."""
-    with open(path, "rb") as f:
-        major, _ = np.lib.format.read_magic(f)
-        read_header = (
-            np.lib.format.read_array_header_1_0
-            if major == 1
-            else np.lib.format.read_array_header_2_0
-        )
-        shape, fortran_order, dtype = read_header(f)
-        return tuple(shape), fortran_order, dtype, f.tell()
 
 
 class CachedArray:
@@ -304,69 +258,6 @@ def _build(
         progress.close()
 
 
-def _entry_problem(
-    target: Path, manifest: Path, key: str, index: pd.DataFrame, preprocessor: Preprocessor
-) -> tuple[str | None, dict]:
-    """(None, manifest) if the entry is intact and belongs to this index and preprocessor,
-    else (what is wrong, {}). Cheap checks first; the checksum reads the whole file."""
-    if not manifest.exists():
-        return "manifest missing (the build was interrupted, or the manifest deleted)", {}
-    if not target.exists():
-        return "data file missing (only its manifest is there)", {}
-    try:
-        doc = json.loads(manifest.read_text())
-    except (OSError, ValueError) as err:
-        return f"manifest unreadable ({err})", {}
-    if not isinstance(doc, dict):
-        return "manifest unreadable (not a JSON object)", {}
-    expected_checksum, expected_size = doc.get("checksum"), doc.get("size")
-    if not isinstance(expected_checksum, str) or not isinstance(expected_size, int):
-        return "manifest has no checksum and size (written by an older version)", {}
-    if not expected_checksum.startswith(f"{CHECKSUM}:"):
-        return f"manifest checksum {expected_checksum!r} is not a {CHECKSUM}", {}
-    if doc.get("checks") != CASE_CHECKS:
-        return (
-            f"its list of unusable files was made by checks version {doc.get('checks', 1)}, "
-            f"not {CASE_CHECKS} (the checks of every film changed since; see CASE_CHECKS)"
-        ), {}
-    if doc.get("fingerprint") != key:
-        return f"manifest fingerprint {doc.get('fingerprint')!r} is not the entry's key", {}
-    stems, listed = index["stem"].tolist(), doc.get("stems")
-    if listed != stems:
-        if not isinstance(listed, list):
-            return "manifest has no list of stems", {}
-        first = next(
-            (i for i, (a, b) in enumerate(zip(listed, stems, strict=False)) if a != b),
-            min(len(listed), len(stems)),
-        )
-        return (
-            f"stems differ from the index's: {len(listed)} in the manifest, {len(stems)} in the "
-            f"index, first difference at row {first}"
-        ), {}
-    size = target.stat().st_size
-    if size < expected_size:
-        return f"truncated: {size} of {expected_size} bytes", {}
-    if size > expected_size:
-        return f"size {size} bytes, the manifest says {expected_size}", {}
-    try:
-        shape, fortran_order, dtype, offset = read_npy_header(target)
-    except (OSError, ValueError) as err:
-        return f"unreadable .npy header ({err})", {}
-    expected_shape = entry_shape(len(index), preprocessor)
-    if fortran_order or dtype != np.uint8:
-        return f"not a C-ordered uint8 array (dtype {dtype}, fortran_order {fortran_order})", {}
-    if shape != expected_shape:
-        return f"shape {shape} in the .npy header, expected {expected_shape}", {}
-    if offset + int(np.prod(shape)) != size:
-        return f"the header describes {offset + int(np.prod(shape))} bytes, the file has {size}", {}
-    start = time.perf_counter()
-    checksum = file_checksum(target)
-    if checksum != expected_checksum:
-        return f"checksum mismatch: {checksum} computed, {expected_checksum} in the manifest", {}
-    log.debug("verified %s (%d bytes) in %.2f s", target, size, time.perf_counter() - start)
-    return None, doc
-
-
 def cached_inputs(
     index: pd.DataFrame,
     preprocessor: Preprocessor,
@@ -394,52 +285,19 @@ def cached_inputs(
     target = folder / f"{key[:24]}.npy"
     manifest = target.with_suffix(".json")
     with FileLock(str(target) + ".lock"):
-        # Under the lock nobody else writes this entry: temporary files of it are left over
-        # from a crashed build.
-        for stale in [
-            *folder.glob(f".{target.name}.*.partial"),
-            *folder.glob(f".{manifest.name}.*"),
-        ]:
-            log.info("removing %s, left over from an interrupted build", stale)
-            stale.unlink(missing_ok=True)
-        if not target.exists() and not manifest.exists():
-            problem, doc = "missing", {}
-        else:
-            problem, doc = _entry_problem(target, manifest, key, index, preprocessor)
-            if problem is None:
-                log.info("preprocessed cache hit: %s (%s)", target, preprocessor.label)
-            else:
-                log.warning(
-                    "preprocessed cache entry %s is damaged: %s; deleting it and its manifest "
-                    "%s, and rebuilding it",
-                    target,
-                    problem,
-                    manifest.name,
-                )
-                manifest.unlink(missing_ok=True)  # manifest first: data alone is never trusted
-                target.unlink(missing_ok=True)
-        if problem is not None:
+        _remove_leftovers(folder, target, manifest)
+        doc = _intact_manifest(target, manifest, key, index, preprocessor)
+        if doc is None:
             log.info(
                 "building preprocessed cache %s (%s, %d images)",
                 target,
                 preprocessor.label,
                 len(index),
             )
-            unusable, depths, checksum, size = _build(
+            built = _build(
                 index, preprocessor, target, workers or os.cpu_count() or 1, min_size, max_pixels
             )
-            doc = {
-                "fingerprint": key,
-                "checksum": checksum,
-                "size": size,
-                "checks": CASE_CHECKS,
-                "unusable": unusable,
-                "depths": depths,
-                "min_size": min_size,
-                "max_pixels": max_pixels,
-                "config": preprocessor.config(),
-                "stems": index["stem"].tolist(),
-            }
+            doc = _manifest(key, built, index, preprocessor, min_size, max_pixels)
             write_text_whole(manifest, json.dumps(doc, indent=1))  # last: the commit record
         arrays = CachedArray(target)
     arrays.unusable = doc.get("unusable", {})
@@ -453,3 +311,62 @@ def cached_inputs(
             "delete the file to rebuild it"
         )
     return arrays
+
+
+def _remove_leftovers(folder: Path, target: Path, manifest: Path) -> None:
+    """Under the entry's lock nobody else writes it: temporary files of it are left over from
+    a crashed build."""
+    for stale in [
+        *folder.glob(f".{target.name}.*.partial"),
+        *folder.glob(f".{manifest.name}.*"),
+    ]:
+        log.info("removing %s, left over from an interrupted build", stale)
+        stale.unlink(missing_ok=True)
+
+
+def _intact_manifest(
+    target: Path, manifest: Path, key: str, index: pd.DataFrame, preprocessor: Preprocessor
+) -> dict | None:
+    """The manifest of an intact entry (a cache hit); None when there is none to use, a
+    damaged entry reported with a WARNING and deleted (to be rebuilt)."""
+    if not target.exists() and not manifest.exists():
+        return None
+    stems, shape = index["stem"].tolist(), entry_shape(len(index), preprocessor)
+    problem, doc = entry_problem(target, manifest, key, stems, shape)
+    if problem is None:
+        log.info("preprocessed cache hit: %s (%s)", target, preprocessor.label)
+        return doc
+    log.warning(
+        "preprocessed cache entry %s is damaged: %s; deleting it and its manifest "
+        "%s, and rebuilding it",
+        target,
+        problem,
+        manifest.name,
+    )
+    manifest.unlink(missing_ok=True)  # manifest first: data alone is never trusted
+    target.unlink(missing_ok=True)
+    return None
+
+
+def _manifest(
+    key: str,
+    built: tuple[dict[str, str], dict[str, int], str, int],
+    index: pd.DataFrame,
+    preprocessor: Preprocessor,
+    min_size: int,
+    max_pixels: int,
+) -> dict:
+    """The manifest of an entry _build has just written (built: what it returned)."""
+    unusable, depths, checksum, size = built
+    return {
+        "fingerprint": key,
+        "checksum": checksum,
+        "size": size,
+        "checks": CASE_CHECKS,
+        "unusable": unusable,
+        "depths": depths,
+        "min_size": min_size,
+        "max_pixels": max_pixels,
+        "config": preprocessor.config(),
+        "stems": index["stem"].tolist(),
+    }

@@ -19,9 +19,11 @@ from csxa_lightning.data.augment import NoAugmentation, seed_worker
 from csxa_lightning.data.balance import NoBalancing
 from csxa_lightning.data.batches import BatchedDataset, EpochBatchSampler
 from csxa_lightning.data.cache import CachedArray, DatasetProblemsError, cached_inputs
-from csxa_lightning.data.csxa import CSXA_SOURCE, MAX_JOIN_DISAGREEMENT, MIN_SIZE, load_index
+from csxa_lightning.data.case import MIN_SIZE
+from csxa_lightning.data.csxa import MAX_JOIN_DISAGREEMENT, load_index
 from csxa_lightning.data.dataset import ArrayDataset
 from csxa_lightning.data.device_augment import DeviceAugmentation
+from csxa_lightning.data.format_error import CSXA_SOURCE
 from csxa_lightning.data.images import MAX_PIXELS
 from csxa_lightning.data.normalization import channel_stats
 from csxa_lightning.data.preprocess import Preprocessor
@@ -82,11 +84,7 @@ class CSXADataModule(L.LightningDataModule):
         max_join_disagreement: float = MAX_JOIN_DISAGREEMENT,
     ) -> None:
         super().__init__()
-        if root is None:
-            raise ConfigValueError(
-                f"data=csxa needs the dataset folder: data.root=/path/to/CSXA (or set CSXA_ROOT). "
-                f"{CSXA_SOURCE} Without it, data=phantom trains on the built-in synthetic set."
-            )
+        check_settings(root, augment_on)
         # data.bit_depth is a data setting; it changes the pixels, so the preprocessor (cache
         # key, checkpoint spec) carries it.
         self.preprocess = replace(preprocess, bit_depth=bit_depth)
@@ -111,13 +109,13 @@ class CSXADataModule(L.LightningDataModule):
         self.pin_memory = pin_memory
         self.preprocess_workers = preprocess_workers or os.cpu_count() or 1
         self.on_bad_file = on_bad_file
-        if augment_on not in AUGMENT_ON:
-            raise ConfigValueError(
-                f"data.augment_on={augment_on!r}: must be one of {', '.join(AUGMENT_ON)}"
-            )
         self.augment_on = augment_on
         # trainer.use_distributed_sampler, passed in by the config (Lightning keeps it private)
         self.use_distributed_sampler = use_distributed_sampler
+        self._clear_prepared()
+
+    def _clear_prepared(self) -> None:
+        """What setup() prepares, none of it yet."""
         self.device_augment: DeviceAugmentation | None = None
         self.skipped = pd.DataFrame(columns=["stem", "problem"])
         self.index: pd.DataFrame | None = None
@@ -144,37 +142,7 @@ class CSXADataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.index is not None:
             return  # fit, validate and test share one preparation
-        full_index = load_index(self.dataset_root(), self.max_join_disagreement)
-        # Cases the listing already found unusable (two files differing only in case) are not
-        # in the index; the cache build finds the rest. Both go the way data.on_bad_file says.
-        listed = full_index.attrs.get("bad_files", {})
-        inputs = cached_inputs(
-            full_index,
-            self.preprocess,
-            self.cache_dir,
-            self.preprocess_workers,
-            on_bad_file="skip" if listed else self.on_bad_file,
-            min_size=self.min_size,
-            max_pixels=self.max_pixels,
-        )
-        unusable = {**listed, **inputs.unusable}
-        if unusable and self.on_bad_file == "stop":
-            raise DatasetProblemsError(list(unusable.values()))
-        # data.on_bad_file=skip: unusable files leave the index before the split is drawn. Every
-        # case was checked alike whatever the crop (csxa.read_case), so every variant of a sweep
-        # leaves out the same cases and draws the same split.
-        usable = ~full_index["stem"].isin(list(inputs.unusable)).to_numpy()
-        self.skipped = pd.DataFrame({"stem": list(unusable), "problem": list(unusable.values())})
-        if len(self.skipped):
-            stems = self.skipped["stem"].tolist()
-            log.warning(
-                "left out %d unusable case(s) (data.on_bad_file=skip), the same for every "
-                "variant: %s%s",
-                len(stems),
-                ", ".join(stems[:10]),
-                " ..." if len(stems) > 10 else "",
-            )
-        self.index = full_index[usable].reset_index(drop=True)
+        inputs, usable = self._usable_cases()
         self.split_frame = make_split(
             self.index,
             self.split_seed,
@@ -209,6 +177,42 @@ class CSXADataModule(L.LightningDataModule):
             type(self.balance).__name__,
             self.balance_counts,
         )
+
+    def _usable_cases(self) -> tuple[CachedArray, np.ndarray]:
+        """Sets ``index`` (the usable cases) and ``skipped``; returns the cache entry of every
+        listed case and which of its rows are usable."""
+        full_index = load_index(self.dataset_root(), self.max_join_disagreement)
+        # Cases the listing already found unusable (two files differing only in case) are not
+        # in the index; the cache build finds the rest. Both go the way data.on_bad_file says.
+        listed = full_index.attrs.get("bad_files", {})
+        inputs = cached_inputs(
+            full_index,
+            self.preprocess,
+            self.cache_dir,
+            self.preprocess_workers,
+            on_bad_file="skip" if listed else self.on_bad_file,
+            min_size=self.min_size,
+            max_pixels=self.max_pixels,
+        )
+        unusable = {**listed, **inputs.unusable}
+        if unusable and self.on_bad_file == "stop":
+            raise DatasetProblemsError(list(unusable.values()))
+        # data.on_bad_file=skip: unusable files leave the index before the split is drawn. Every
+        # case was checked alike whatever the crop (case.read_case), so every variant of a sweep
+        # leaves out the same cases and draws the same split.
+        usable = ~full_index["stem"].isin(list(inputs.unusable)).to_numpy()
+        self.skipped = pd.DataFrame({"stem": list(unusable), "problem": list(unusable.values())})
+        if len(self.skipped):
+            stems = self.skipped["stem"].tolist()
+            log.warning(
+                "left out %d unusable case(s) (data.on_bad_file=skip), the same for every "
+                "variant: %s%s",
+                len(stems),
+                ", ".join(stems[:10]),
+                " ..." if len(stems) > 10 else "",
+            )
+        self.index = full_index[usable].reset_index(drop=True)
+        return inputs, usable
 
     def _setup_train(self, inputs: CachedArray, rows: np.ndarray, labels: np.ndarray) -> None:
         """Balance whole films (all channel orders together, so a synthetic film's orders agree),
@@ -357,3 +361,17 @@ class CSXADataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)
+
+
+def check_settings(root: str | None, augment_on: str) -> None:
+    """The settings the datamodule cannot start without: a dataset folder, and a known place
+    to augment on."""
+    if root is None:
+        raise ConfigValueError(
+            f"data=csxa needs the dataset folder: data.root=/path/to/CSXA (or set CSXA_ROOT). "
+            f"{CSXA_SOURCE} Without it, data=phantom trains on the built-in synthetic set."
+        )
+    if augment_on not in AUGMENT_ON:
+        raise ConfigValueError(
+            f"data.augment_on={augment_on!r}: must be one of {', '.join(AUGMENT_ON)}"
+        )

@@ -51,6 +51,27 @@ def make_split(
     Every class must have at least one image in every part used (train, test, and val when
     val_fraction > 0); a split that leaves one out is refused with what to change.
     """
+    stratify = check_split_settings(test_fraction, val_fraction, folds, fold, stratify)
+    # Sort by case id so the split does not depend on the order files were listed in.
+    ordered = index.sort_values("case_id", ignore_index=True)
+    labels = ordered["label"].to_numpy()
+    train_pos, val_pos, test_pos = _draw_parts(
+        labels, seed, test_fraction, val_fraction, folds, fold, stratify
+    )
+    split = np.empty(len(ordered), dtype=object)
+    split[train_pos], split[val_pos], split[test_pos] = "train", "val", "test"
+    _check_every_class_in_every_split(
+        labels, split, test_fraction, val_fraction, folds, stratified=stratify or bool(folds)
+    )
+    out = ordered[["case_id", "stem", "label"]].copy()
+    out["split"] = split
+    return out
+
+
+def check_split_settings(
+    test_fraction: float, val_fraction: float, folds: int, fold: int, stratify: object
+) -> bool:
+    """The split's settings refused with what to change; returns stratify as a bool."""
     if folds and not (folds >= 2 and 0 <= fold < folds):
         raise ConfigValueError(
             f"cv.folds={folds}, cv.fold={fold}: need folds >= 2, 0 <= fold < folds"
@@ -66,11 +87,21 @@ def make_split(
             f"data.stratify={stratify!r}: must be true (stratified split) or false (plain "
             "random split, the paper's)"
         )
-    stratify = bool(stratify)
-    # Sort by case id so the split does not depend on the order files were listed in.
-    ordered = index.sort_values("case_id", ignore_index=True)
-    positions = np.arange(len(ordered))
-    labels = ordered["label"].to_numpy()
+    return bool(stratify)
+
+
+def _draw_parts(
+    labels: np.ndarray,
+    seed: int,
+    test_fraction: float,
+    val_fraction: float,
+    folds: int,
+    fold: int,
+    stratify: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The positions (in case-id order) of the train, val and test parts: the test part first,
+    then val out of train; a split that cannot be drawn is refused with the class counts."""
+    positions = np.arange(len(labels))
     try:
         if folds:
             kfold = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
@@ -96,19 +127,12 @@ def make_split(
         }
         kind = "stratified" if stratify or folds else "random"
         raise SplitError(
-            f"cannot make a {kind} split of {len(ordered)} images with class counts "
+            f"cannot make a {kind} split of {len(labels)} images with class counts "
             f"{counts} (data.test_fraction={test_fraction}, "
             f"data.val_fraction={val_fraction}): {err}. Use more images, or fractions that "
             "leave every class at least one image in each part."
         ) from err
-    split = np.empty(len(ordered), dtype=object)
-    split[train_pos], split[val_pos], split[test_pos] = "train", "val", "test"
-    _check_every_class_in_every_split(
-        labels, split, test_fraction, val_fraction, folds, stratified=stratify or bool(folds)
-    )
-    out = ordered[["case_id", "stem", "label"]].copy()
-    out["split"] = split
-    return out
+    return train_pos, val_pos, test_pos
 
 
 def class_name(label: int) -> str:

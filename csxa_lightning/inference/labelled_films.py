@@ -54,6 +54,32 @@ def csxa_films(root: str | Path, subset: str, run_folder: Path | None) -> pd.Dat
     return index.reset_index(drop=True)[COLUMNS]
 
 
+def listed_film(where: str, file, label, folder: Path | None) -> tuple[Path, int]:
+    """(PNG path, label) of one CSV row; LabelledSetError naming the row otherwise."""
+    if pd.isna(file) or not str(file).strip():
+        raise LabelledSetError(f"{where}: no file name; every row names a PNG.")
+    value = pd.to_numeric(pd.Series([label]), errors="coerce").iloc[0]
+    if pd.isna(label) or pd.isna(value):
+        shown = "nothing" if pd.isna(label) else repr(label)
+        raise LabelledSetError(
+            f"{where} ({file}): the label is {shown}; every film needs 0 (healthy) or 1 (diseased)."
+        )
+    if value not in LABELS:
+        raise LabelledSetError(
+            f"{where} ({file}): label {label!r} is outside {{0, 1}}; use 0 (healthy) or 1 "
+            "(diseased)."
+        )
+    png = Path(str(file)).expanduser()
+    if not png.is_absolute() and folder is not None:
+        png = folder / png
+    if not png.is_file():
+        raise LabelledSetError(
+            f"{where}: {png} does not exist; file is a PNG relative to images= ({folder}) "
+            "or an absolute path."
+        )
+    return png, int(value)
+
+
 def csv_films(
     labels: str | Path, images: str | Path | None, annotations: str | None, crop: str | None
 ) -> pd.DataFrame:
@@ -75,33 +101,11 @@ def csv_films(
     if table.empty:
         raise LabelledSetError(f"{labels}: no rows; list one film per row (file,label).")
     folder = None if images in (None, "") else Path(str(images)).expanduser()
-    pngs, values = [], []
-    for row, (file, label) in enumerate(zip(table["file"], table["label"], strict=True), start=2):
-        where = f"{labels}, row {row}"  # row 1 is the header
-        if pd.isna(file) or not str(file).strip():
-            raise LabelledSetError(f"{where}: no file name; every row names a PNG.")
-        value = pd.to_numeric(pd.Series([label]), errors="coerce").iloc[0]
-        if pd.isna(label) or pd.isna(value):
-            shown = "nothing" if pd.isna(label) else repr(label)
-            raise LabelledSetError(
-                f"{where} ({file}): the label is {shown}; every film needs 0 (healthy) or 1 "
-                "(diseased)."
-            )
-        if value not in LABELS:
-            raise LabelledSetError(
-                f"{where} ({file}): label {label!r} is outside {{0, 1}}; use 0 (healthy) or 1 "
-                "(diseased)."
-            )
-        png = Path(str(file)).expanduser()
-        if not png.is_absolute() and folder is not None:
-            png = folder / png
-        if not png.is_file():
-            raise LabelledSetError(
-                f"{where}: {png} does not exist; file is a PNG relative to images= ({folder}) "
-                "or an absolute path."
-            )
-        pngs.append(png)
-        values.append(int(value))
+    rows = zip(table["file"], table["label"], strict=True)
+    # Row 1 is the header.
+    listed = [listed_film(f"{labels}, row {n}", file, label, folder)
+              for n, (file, label) in enumerate(rows, start=2)]  # fmt: skip
+    pngs, values = [png for png, _ in listed], [value for _, value in listed]
     stems = [p.stem for p in pngs]
     twice = pd.Series(stems)[pd.Series(stems).duplicated()]
     if len(twice):

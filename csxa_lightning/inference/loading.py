@@ -66,6 +66,29 @@ def load_trained_model(path: str | Path, device: str | torch.device = "cpu") -> 
     ImageNet file is needed on the machine that predicts.
     """
     path = Path(path).expanduser()
+    checkpoint = read_checkpoint(path)
+    stored = checkpoint[DATAMODULE_KEY]
+    try:
+        preprocessor = Preprocessor.from_spec(stored["preprocess"])
+    except ValueError as err:  # a spec this version cannot build; the message says why
+        raise CheckpointError(f"{path}: {err}") from err
+    opencv = str(stored.get("opencv", "unknown"))
+    if opencv != cv2.__version__:
+        log.warning(
+            "%s was trained on inputs made with OpenCV %s, this is %s: resize and equalization "
+            "may differ slightly from training",
+            path,
+            opencv,
+            cv2.__version__,
+        )
+    classifier = trained_classifier(checkpoint, path).eval().to(device)
+    arch = str(classifier.hparams["arch"])
+    return TrainedModel(classifier, preprocessor, path, arch, opencv, **film_limits(stored, path))
+
+
+def read_checkpoint(path: Path) -> dict:
+    """The checkpoint file's contents (weights_only), with the parts a trained model needs;
+    CheckpointError, one line, for a missing file, another kind of file, or one without them."""
     if not path.is_file():
         raise CheckpointError(
             f"{path}: no such checkpoint; pass ckpt= the .ckpt of a run (its checkpoints/ "
@@ -91,21 +114,12 @@ def load_trained_model(path: str | Path, device: str | torch.device = "cpu") -> 
             else "is it a checkpoint of python -m csxa_lightning.train?"
         )
         raise CheckpointError(f"{path}: checkpoint has no {missing}; {why}")
+    return checkpoint
 
-    stored = checkpoint[DATAMODULE_KEY]
-    try:
-        preprocessor = Preprocessor.from_spec(stored["preprocess"])
-    except ValueError as err:  # a spec this version cannot build; the message says why
-        raise CheckpointError(f"{path}: {err}") from err
-    opencv = str(stored.get("opencv", "unknown"))
-    if opencv != cv2.__version__:
-        log.warning(
-            "%s was trained on inputs made with OpenCV %s, this is %s: resize and equalization "
-            "may differ slightly from training",
-            path,
-            opencv,
-            cv2.__version__,
-        )
+
+def trained_classifier(checkpoint: dict, path: Path) -> CSXAClassifier:
+    """The classifier with the checkpoint's weights and decision rule, built from its checked
+    settings (checked_hyperparameters)."""
     hparams = checked_hyperparameters(checkpoint["hyper_parameters"], path)
     # All weights come from the checkpoint: build the backbone empty.
     hparams.update(pretrained="none", weights_path=None)
@@ -124,15 +138,20 @@ def load_trained_model(path: str | Path, device: str | torch.device = "cpu") -> 
         classifier.on_load_checkpoint(checkpoint)  # the decision rule fitted after training
     except DecisionError as err:
         raise CheckpointError(f"{path}: {err}") from err
-    classifier.eval().to(device)
-    sizes = {
+    return classifier
+
+
+def film_limits(stored: dict, path: Path) -> dict[str, int]:
+    """The film sizes training accepted (data.min_size, data.max_pixels), as the datamodule
+    stored them; checkpoints written before they were stored get the permissive defaults."""
+    limits = {
         "min_size": stored.get("min_size", 1),
         "max_pixels": stored.get("max_pixels", MAX_PIXELS),
     }
-    for key, value in sizes.items():
+    for key, value in limits.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise CheckpointError(f"{path}: {key}={value!r} is not a size in pixels; edited?")
-    return TrainedModel(classifier, preprocessor, path, str(hparams["arch"]), opencv, **sizes)
+    return limits
 
 
 # What a checkpoint's hyper_parameters may hold: CSXAClassifier's own settings, as plain values

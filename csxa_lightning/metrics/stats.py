@@ -427,20 +427,8 @@ def decode_published_row(
     (diseased recall), specificity (healthy recall), precision_weighted, f1_weighted and
     majority_accuracy (always answering the larger class).
     """
-    if rounding not in ROUNDING_RULES:
-        raise ValueError(f"rounding must be one of {ROUNDING_RULES}, got {rounding!r}")
-    if isinstance(decimals, bool) or not isinstance(decimals, int) or decimals < 0:
-        raise ValueError(f"decimals must be a non-negative integer, got {decimals!r}")
-    if n_test < 2:
-        raise ValueError(f"n_test must be at least 2 (both classes), got {n_test}")
-    for name, value in (("accuracy", accuracy_pct), ("precision", precision_pct), ("f1", f1_pct)):
-        if not 0 <= value <= 100:
-            raise ValueError(f"{name}_pct must be a percentage in [0, 100], got {value}")
-    counts = sorted({int(h) for h in healthy_counts})
-    bad = [h for h in counts if not 0 < h < n_test]
-    if bad:
-        raise ValueError(f"healthy counts must lie in 1..{n_test - 1} (n_test={n_test}): {bad}")
-
+    published = {"accuracy": accuracy_pct, "precision": precision_pct, "f1": f1_pct}
+    counts = checked_decoding(published, n_test, healthy_counts, decimals, rounding)
     acc_range = _shortened_range(accuracy_pct, decimals, rounding)
     prec_range = _shortened_range(precision_pct, decimals, rounding)
     f1_range = _shortened_range(f1_pct, decimals, rounding)
@@ -462,17 +450,45 @@ def decode_published_row(
         ok = _prints_as(100 * m["precision_weighted"], prec_range) & _prints_as(
             100 * m["f1_weighted"], f1_range
         )
-        for i in np.flatnonzero(ok):
-            found.append(
-                {
-                    "healthy_n": h,
-                    "diseased_n": d,
-                    "tn": int(tn[i]),
-                    "fp": int(h - tn[i]),
-                    "fn": int(d - tp[i]),
-                    "tp": int(tp[i]),
-                    **{key: float(m[key][i]) for key in DECODED_FRACTIONS},
-                    "majority_accuracy": max(h, d) / n_test,
-                }
-            )
+        found += [decoded_matrix(h, d, int(tn[i]), int(tp[i]), m, i) for i in np.flatnonzero(ok)]
     return found
+
+
+def checked_decoding(
+    published: dict[str, float],
+    n_test: int,
+    healthy_counts: Iterable[int],
+    decimals: int,
+    rounding: str,
+) -> list[int]:
+    """The healthy counts to try, sorted; ValueError for arguments that cannot describe a
+    published row (percentages outside [0, 100], counts outside 1..n_test - 1 ...)."""
+    if rounding not in ROUNDING_RULES:
+        raise ValueError(f"rounding must be one of {ROUNDING_RULES}, got {rounding!r}")
+    if isinstance(decimals, bool) or not isinstance(decimals, int) or decimals < 0:
+        raise ValueError(f"decimals must be a non-negative integer, got {decimals!r}")
+    if n_test < 2:
+        raise ValueError(f"n_test must be at least 2 (both classes), got {n_test}")
+    for name, value in published.items():
+        if not 0 <= value <= 100:
+            raise ValueError(f"{name}_pct must be a percentage in [0, 100], got {value}")
+    counts = sorted({int(h) for h in healthy_counts})
+    bad = [h for h in counts if not 0 < h < n_test]
+    if bad:
+        raise ValueError(f"healthy counts must lie in 1..{n_test - 1} (n_test={n_test}): {bad}")
+    return counts
+
+
+def decoded_matrix(h: int, d: int, tn: int, tp: int, metrics: dict, i: int) -> dict:
+    """One consistent matrix of decode_published_row: counts, and its fractions (entry i of
+    the vectorised confusion_metrics)."""
+    return {
+        "healthy_n": h,
+        "diseased_n": d,
+        "tn": tn,
+        "fp": h - tn,
+        "fn": d - tp,
+        "tp": tp,
+        **{key: float(metrics[key][i]) for key in DECODED_FRACTIONS},
+        "majority_accuracy": max(h, d) / (h + d),
+    }

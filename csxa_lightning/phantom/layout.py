@@ -20,7 +20,8 @@ import cv2
 import numpy as np
 import openpyxl
 
-from csxa_lightning.data.csxa import JSON_DIR, PNG_DIR, SHEET_FILE, SHEET_NAME
+from csxa_lightning.data.csxa import JSON_DIR, PNG_DIR, SHEET_FILE
+from csxa_lightning.data.sheet import SHEET_NAME
 from csxa_lightning.phantom.anatomy import EFFECTS
 from csxa_lightning.phantom.render import render_radiograph
 
@@ -128,6 +129,29 @@ def plan_cases(
     if not 0.0 <= healthy_fraction <= 1.0:
         raise ValueError(f"--healthy-fraction {healthy_fraction}: must lie in [0, 1]")
     rng = np.random.default_rng(seed)
+    picks = pick_case_ids(rng, n, healthy_fraction)
+    return [
+        plan_case(rng, case_id, picks, effect, healthy_fraction)
+        for case_id in range(1, picks.n_rows + 1)
+    ]
+
+
+@dataclass(frozen=True)
+class CaseIdPicks:
+    """The case ids singled out in a set of n_rows sheet rows: those without image (a
+    contiguous block), the healthy ones, those whose sheet age disagrees with the file name,
+    the annotation quirk of some, and the one row without class."""
+
+    n_rows: int
+    missing: set[int]
+    healthy: set[int]
+    age_mismatch: set[int]
+    quirk_of: dict[int, str]
+    unlabelled: int
+
+
+def pick_case_ids(rng: np.random.Generator, n: int, healthy_fraction: float) -> CaseIdPicks:
+    """The set's special case ids (CaseIdPicks) for n images, drawn from rng in a fixed order."""
     n_missing = max(2, round(n * CSXA_MISSING_FRACTION))
     n_rows = n + n_missing
     block_start = int(rng.integers(n_rows // 3, n_rows - n_rows // 3 - n_missing + 1)) + 1
@@ -145,46 +169,50 @@ def plan_cases(
     quirk_of |= {cid: "polygon" for cid in quirk_ids[1 : 1 + n_quirk]}
     quirk_of |= {cid: "label_case" for cid in quirk_ids[1 + n_quirk :]}
     unlabelled = int(rng.choice(sorted(missing)))  # like the real sheet: 4999 of 5000 labelled
+    return CaseIdPicks(n_rows, missing, healthy_ids, mismatch_ids, quirk_of, unlabelled)
 
-    cases = []
-    for case_id in range(1, n_rows + 1):
-        has_image = case_id not in missing
-        label = 0 if case_id in healthy_ids else 1
-        age = int(rng.integers(18, 60) if label == 0 else rng.integers(30, 88))
-        sheet_age = age
-        if case_id in mismatch_ids:
-            sheet_age = int(np.clip(age + rng.choice([-3, -2, -1, 1, 2, 3]), 18, 99))
-        if effect == "natural":
-            width = int(rng.integers(550, 1001))
-            height = int(rng.integers(max(700, width - 50), 1101))
-            signs, unit, c2_y, curvature_p = None, None, None, CURVATURE_P[label]
-            draws = label == 1
-        else:
-            width, height, unit, c2_y = tall_film(rng)
-            # planted: the signs are the label; null: a coin at the planted set's rate.
-            signs = label == 1 if effect == "planted" else bool(rng.random() >= healthy_fraction)
-            curvature_p, draws = CURVATURE_P_ANY, signs
-        low = 0.1 if effect == "natural" else 0.7  # the planted signs are bold
-        cases.append(
-            PhantomCase(
-                case_id=case_id,
-                gender=int(rng.random() < MALE_FRACTION),
-                age=age,
-                sheet_age=sheet_age,
-                label=None if case_id == unlabelled else label,
-                curvature=int(rng.choice(5, p=curvature_p)) + 1,
-                severity=float(rng.uniform(low, 1.0)) if draws else 0.0,
-                has_image=has_image,
-                width=width,
-                height=height,
-                inverted=bool(rng.random() < INVERTED_FRACTION),
-                quirk=quirk_of.get(case_id),
-                signs=signs,
-                unit_px=unit,
-                c2_y=c2_y,
-            )
-        )
-    return cases
+
+def plan_case(
+    rng: np.random.Generator,
+    case_id: int,
+    picks: CaseIdPicks,
+    effect: str,
+    healthy_fraction: float,
+) -> PhantomCase:
+    """One sheet row and its film, drawn from rng in a fixed order (plan_cases' effect)."""
+    label = 0 if case_id in picks.healthy else 1
+    age = int(rng.integers(18, 60) if label == 0 else rng.integers(30, 88))
+    sheet_age = age
+    if case_id in picks.age_mismatch:
+        sheet_age = int(np.clip(age + rng.choice([-3, -2, -1, 1, 2, 3]), 18, 99))
+    if effect == "natural":
+        width = int(rng.integers(550, 1001))
+        height = int(rng.integers(max(700, width - 50), 1101))
+        signs, unit, c2_y, curvature_p = None, None, None, CURVATURE_P[label]
+        draws = label == 1
+    else:
+        width, height, unit, c2_y = tall_film(rng)
+        # planted: the signs are the label; null: a coin at the planted set's rate.
+        signs = label == 1 if effect == "planted" else bool(rng.random() >= healthy_fraction)
+        curvature_p, draws = CURVATURE_P_ANY, signs
+    low = 0.1 if effect == "natural" else 0.7  # the planted signs are bold
+    return PhantomCase(
+        case_id=case_id,
+        gender=int(rng.random() < MALE_FRACTION),
+        age=age,
+        sheet_age=sheet_age,
+        label=None if case_id == picks.unlabelled else label,
+        curvature=int(rng.choice(5, p=curvature_p)) + 1,
+        severity=float(rng.uniform(low, 1.0)) if draws else 0.0,
+        has_image=case_id not in picks.missing,
+        width=width,
+        height=height,
+        inverted=bool(rng.random() < INVERTED_FRACTION),
+        quirk=picks.quirk_of.get(case_id),
+        signs=signs,
+        unit_px=unit,
+        c2_y=c2_y,
+    )
 
 
 def _labelme_shapes(

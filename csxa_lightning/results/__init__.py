@@ -1,3 +1,8 @@
-"""What a run folder holds and everything computed from it: runs.py writes and reads run
-folders; metrics.py, stats.py and paper.py are the numbers; tables.py, figures.py,
-cam_section.py and document.py build the report of a sweep."""
+"""The report: what the finished run folders show, computed first, then written.
+
+comparisons.py computes every number of the sweep report once (run_table.py, baseline.py,
+repeats.py, clinical.py, published.py); tables.py, paper_tables.py, sweep_header.py,
+judgement.py, software.py and figures.py write it (formatting.py: how a number reads),
+sweep_markdown.py puts the sections in order and document.py writes report.md, report.csv,
+report.html and figures/. cam_section.py adds the Grad-CAM pictures; evaluation_report.py is
+evaluate's one-model report."""

@@ -1,20 +1,22 @@
 """The one-model report of `evaluate`: how one checkpoint does on one labelled set, judged as a
 clinical reader would: metrics with intervals, calibration, the ROC and precision-recall
-curves, and subgroups. Every number is read from the predictions and metrics evaluate wrote.
+curves, and subgroups. Every number is read from the predictions and metrics evaluate wrote,
+or computed from them first (write_evaluation_report); the markdown only writes them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from csxa_lightning.data.csxa import stem_patients
+from csxa_lightning.metrics.calibration import reliability_table
 from csxa_lightning.metrics.subgroups import DEFAULT_MIN_COUNT, subgroup_table
-from csxa_lightning.results.document import html_report
-from csxa_lightning.results.figures import png_bytes, reliability_figure
-from csxa_lightning.results.tables import (
+from csxa_lightning.results.figures import png_bytes, pyplot, reliability_figure
+from csxa_lightning.results.formatting import (
     Column,
     counts,
     field_of,
@@ -24,6 +26,7 @@ from csxa_lightning.results.tables import (
     ratio,
     with_interval,
 )
+from csxa_lightning.results.html_page import html_report
 from csxa_lightning.runs.environment import NOT_RECORDED, recorded_environment
 from csxa_lightning.runs.summary import AT_DEFAULT, DEFAULT_THRESHOLD
 from csxa_lightning.utils.whole_files import write_bytes_whole, write_text_whole
@@ -52,23 +55,59 @@ SUBGROUP_COLUMNS = (
 ATTRIBUTE_TITLES = {"gender": "gender code", "age_band": "age band", "all": "all films"}
 
 
-def curves_figure(predictions: pd.DataFrame) -> bytes:
-    """The ROC curve beside the precision-recall curve (diseased positive)."""
-    import matplotlib
+def write_evaluation_report(
+    folder: Path, predictions: pd.DataFrame, metrics: dict, min_count: int = DEFAULT_MIN_COUNT
+) -> dict[str, Path]:
+    """report.md, report.html and figures/ in folder; returns the report paths."""
+    y, prob = predictions["label"], predictions["prob_diseased"]
+    reliability = reliability_table(y, prob, int(metrics["calibration_bins"]))
+    subgroups = subgroup_table(
+        predictions, stem_patients(predictions["stem"]), metrics["threshold"], min_count=min_count
+    )
+    pictures = {
+        "reliability.png": reliability_figure({"this model": reliability}, "Reliability"),
+        "curves.png": curves_figure(model_curves(predictions)),
+    }
+    figure_dir = folder / "figures"
+    figure_dir.mkdir(parents=True, exist_ok=True)
+    for name, data in pictures.items():
+        write_bytes_whole(figure_dir / name, data)
+    text = evaluation_markdown(metrics, subgroups, {n: f"figures/{n}" for n in pictures}, min_count)
+    paths = {"md": folder / "report.md", "html": folder / "report.html"}
+    write_text_whole(paths["md"], text)
+    write_text_whole(paths["html"], html_report(text, pictures))
+    return paths
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from sklearn.metrics import precision_recall_curve, roc_curve
+
+@dataclass(frozen=True)
+class Curves:
+    """The ROC and precision-recall curves of one model's predictions (diseased positive)."""
+
+    fpr: np.ndarray
+    tpr: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+    diseased_share: float  # the precision of guessing: where the chance line lies
+
+
+def model_curves(predictions: pd.DataFrame) -> Curves:
+    from sklearn.metrics import precision_recall_curve, roc_curve  # slow to import: when needed
 
     y, prob = predictions["label"], predictions["prob_diseased"]
-    fig, (roc, pr) = plt.subplots(1, 2, figsize=(10, 4.2))
     fpr, tpr, _ = roc_curve(y, prob)
-    roc.plot(fpr, tpr)
+    precision, recall, _ = precision_recall_curve(y, prob)
+    return Curves(fpr, tpr, precision, recall, float(np.mean(y)))
+
+
+def curves_figure(curves: Curves) -> bytes:
+    """The ROC curve beside the precision-recall curve (diseased positive)."""
+    plt = pyplot()
+    fig, (roc, pr) = plt.subplots(1, 2, figsize=(10, 4.2))
+    roc.plot(curves.fpr, curves.tpr)
     roc.plot([0, 1], [0, 1], "k:", lw=1, label="chance")
     roc.set(xlabel="1 - specificity", ylabel="sensitivity", title="ROC")
-    precision, recall, _ = precision_recall_curve(y, prob)
-    pr.plot(recall, precision)
-    pr.axhline(float(np.mean(y)), color="k", ls=":", lw=1, label="diseased share (chance)")
+    pr.plot(curves.recall, curves.precision)
+    pr.axhline(curves.diseased_share, color="k", ls=":", lw=1, label="diseased share (chance)")
     pr.set(xlabel="recall (sensitivity)", ylabel="precision", title="Precision-recall")
     for ax in (roc, pr):
         ax.legend(fontsize=7, loc="lower right" if ax is roc else "lower left")
@@ -110,8 +149,10 @@ def environment_line(env: dict) -> str:
 
 
 def evaluation_markdown(
-    predictions: pd.DataFrame, metrics: dict, figures: dict[str, str], min_count: int
+    metrics: dict, subgroups: pd.DataFrame, figures: dict[str, str], min_count: int
 ) -> str:
+    """report.md: metrics is what evaluate wrote, subgroups its subgroup_table, figures maps
+    each figure's name to its link."""
     m = metrics
     parts = [
         "# Evaluation of one checkpoint",
@@ -142,39 +183,6 @@ def evaluation_markdown(
         "## ROC and precision-recall",
         f"![curves]({figures['curves.png']})",
         "## Subgroups",
-        subgroup_markdown(
-            subgroup_table(
-                predictions,
-                stem_patients(predictions["stem"]),
-                m["threshold"],
-                min_count=min_count,
-            ),
-            min_count,
-        ),
+        subgroup_markdown(subgroups, min_count),
     ]
     return "\n\n".join(parts) + "\n"
-
-
-def write_evaluation_report(
-    folder: Path, predictions: pd.DataFrame, metrics: dict, min_count: int = DEFAULT_MIN_COUNT
-) -> dict[str, Path]:
-    """report.md, report.html and figures/ in folder; returns the report paths."""
-    pictures = {
-        "reliability.png": reliability_figure(
-            {"this model": (predictions["label"], predictions["prob_diseased"])},
-            int(metrics["calibration_bins"]),
-            "Reliability",
-        ),
-        "curves.png": curves_figure(predictions),
-    }
-    figure_dir = folder / "figures"
-    figure_dir.mkdir(parents=True, exist_ok=True)
-    for name, data in pictures.items():
-        write_bytes_whole(figure_dir / name, data)
-    text = evaluation_markdown(
-        predictions, metrics, {n: f"figures/{n}" for n in pictures}, min_count
-    )
-    paths = {"md": folder / "report.md", "html": folder / "report.html"}
-    write_text_whole(paths["md"], text)
-    write_text_whole(paths["html"], html_report(text, pictures))
-    return paths

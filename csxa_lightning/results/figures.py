@@ -1,6 +1,8 @@
-"""The report's figures as PNG bytes: ROC curves, confusion matrices, balanced accuracy with
-its intervals; png_bytes turns any matplotlib figure into PNG bytes (the Grad-CAM section's
-too). matplotlib is imported when a figure is drawn, not with this module."""
+"""The reports' figures as PNG bytes, drawn from numbers computed before (comparisons.py):
+ROC curves, confusion matrices, balanced accuracy with its intervals, reliability diagrams;
+png_bytes turns any matplotlib figure into PNG bytes (the Grad-CAM section's too). matplotlib
+is imported when a figure is drawn, not with this module: a report without figures, and every
+import of the package, stays fast."""
 
 from __future__ import annotations
 
@@ -9,88 +11,77 @@ import io
 import numpy as np
 import pandas as pd
 
-from csxa_lightning.metrics.calibration import reliability_table
-from csxa_lightning.results.tables import seed_tag
-from csxa_lightning.runs.folder import Run, run_repeat
+from csxa_lightning.results.formatting import seed_tag
 from csxa_lightning.utils.labels import CLASS_NAMES
 
 
-def figures(runs: list[Run], table: pd.DataFrame) -> dict[str, bytes]:
-    """ROC curves, confusion matrices and balanced accuracy with CIs, as PNG bytes."""
-    import matplotlib
+def sweep_figures(table: pd.DataFrame, roc_curves: tuple) -> dict[str, bytes]:
+    """ROC curves, confusion matrices and balanced accuracy with CIs, as PNG bytes by file
+    name. table: the run table (run_table); roc_curves: (fpr, tpr) of each of its rows."""
+    return {
+        "roc.png": roc_figure(table, roc_curves),
+        "confusion.png": confusion_figure(table),
+        "balanced_accuracy.png": balanced_accuracy_figure(table),
+    }
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from sklearn.metrics import roc_curve
 
-    out = {}
+def roc_figure(table: pd.DataFrame, roc_curves: tuple) -> bytes:
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 5))
-    for run in runs:
-        fpr, tpr, _ = roc_curve(run.predictions["label"], run.predictions["prob_diseased"])
-        ax.plot(
-            fpr,
-            tpr,
-            label=f"{run.title}{seed_tag(table, run_repeat(run))} "
-            f"(AUROC {run.metrics['auroc']:.3f})",
-        )
+    for label, auroc, (fpr, tpr) in zip(row_labels(table), table["auroc"], roc_curves, strict=True):
+        ax.plot(fpr, tpr, label=f"{label} (AUROC {auroc:.3f})")
     ax.plot([0, 1], [0, 1], "k:", lw=1, label="chance")
     ax.set(xlabel="1 - specificity", ylabel="sensitivity (diseased)", title="ROC, test split")
     ax.legend(fontsize=7, loc="lower right")
-    out["roc.png"] = png_bytes(fig)
+    return png_bytes(fig)
 
-    cols = min(4, len(runs))
-    rows_n = int(np.ceil(len(runs) / cols))
+
+def confusion_figure(table: pd.DataFrame) -> bytes:
+    """One confusion matrix per run, four to a row."""
+    plt = pyplot()
+    cols = min(4, len(table))
+    rows_n = int(np.ceil(len(table) / cols))
     fig, axes = plt.subplots(rows_n, cols, figsize=(3 * cols, 2.8 * rows_n), squeeze=False)
-    for ax, run in zip(axes.flat, runs, strict=False):
-        m = run.metrics
+    for ax, label, m in zip(axes.flat, row_labels(table), table.to_dict("records"), strict=False):
         matrix = np.array([[m["tn"], m["fp"]], [m["fn"], m["tp"]]])
         ax.imshow(matrix, cmap="Blues", vmin=0)
         for (i, j), v in np.ndenumerate(matrix):
-            ax.text(
-                j,
-                i,
-                str(v),
-                ha="center",
-                va="center",
-                color="white" if v > matrix.max() / 2 else "black",
-            )
+            color = "white" if v > matrix.max() / 2 else "black"
+            ax.text(j, i, str(v), ha="center", va="center", color=color)
         ax.set_xticks([0, 1], list(CLASS_NAMES))
         ax.set_yticks([0, 1], list(CLASS_NAMES))
-        ax.set_title(f"{run.title}{seed_tag(table, run_repeat(run))}", fontsize=8)
+        ax.set_title(label, fontsize=8)
         ax.set_xlabel("predicted", fontsize=8)
         ax.set_ylabel("true", fontsize=8)
-    for ax in list(axes.flat)[len(runs) :]:
+    for ax in list(axes.flat)[len(table) :]:
         ax.axis("off")
     fig.tight_layout()
-    out["confusion.png"] = png_bytes(fig)
+    return png_bytes(fig)
 
+
+def balanced_accuracy_figure(table: pd.DataFrame) -> bytes:
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
-    labels = [
-        f"{t}{seed_tag(table, s)}" for t, s in zip(table["variant"], table["repeat"], strict=True)
-    ]
     values = table["balanced_accuracy"].to_numpy()
     errors = np.array(
         [values - table["balanced_accuracy_ci_low"], table["balanced_accuracy_ci_high"] - values]
     )
-    ax.barh(labels, values, xerr=errors, color="#4c72b0", capsize=3)
+    ax.barh(row_labels(table), values, xerr=errors, color="#4c72b0", capsize=3)
     ax.axvline(0.5, color="k", ls=":", lw=1, label="majority class / chance (0.5)")
     ax.set(xlim=(0, 1), xlabel="balanced accuracy (95 % CI)", title="Balanced accuracy")
     ax.invert_yaxis()
     ax.legend(fontsize=7)
     fig.tight_layout()
-    out["balanced_accuracy.png"] = png_bytes(fig)
-    return out
+    return png_bytes(fig)
 
 
-def reliability_figure(curves: dict[str, tuple], bins: int, title: str) -> bytes:
+def reliability_figure(tables: dict[str, dict], title: str) -> bytes:
     """Observed diseased share against mean prob_diseased per equal-width bin, one line per
-    curve ({label: (labels, prob_diseased)}); with a single curve, its films per bin below."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    single = len(curves) == 1
+    reliability table ({label: calibration.reliability_table}, all of the same bins); with a
+    single table, its films per bin below."""
+    plt = pyplot()
+    bins = len(next(iter(tables.values()))["count"])
+    single = len(tables) == 1
     if single:
         fig, (top, bottom) = plt.subplots(
             2, 1, figsize=(5, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
@@ -98,8 +89,7 @@ def reliability_figure(curves: dict[str, tuple], bins: int, title: str) -> bytes
     else:
         fig, top = plt.subplots(figsize=(6, 5))
     top.plot([0, 1], [0, 1], "k:", lw=1, label="perfectly calibrated")
-    for name, (y, prob) in curves.items():
-        table = reliability_table(y, prob, bins)
+    for name, table in tables.items():
         filled = table["count"] > 0
         top.plot(table["mean_prob"][filled], table["observed"][filled], "o-",
                  ms=6 if single else 3, label=name)  # fmt: skip
@@ -121,3 +111,20 @@ def png_bytes(fig) -> bytes:
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
     return buffer.getvalue()
+
+
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend: a report is built without a display."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def row_labels(table: pd.DataFrame) -> list[str]:
+    """Each run's title, with its repetition when the table holds several."""
+    return [
+        f"{t}{seed_tag(table, s)}" for t, s in zip(table["variant"], table["repeat"], strict=True)
+    ]

@@ -1,31 +1,21 @@
 """The sweep report's clinical-reader sections: calibration and the decision rule of each run,
 results by subgroup, and a CLAIM reporting checklist answered from the run files.
 
-Everything is computed from the run folders (predictions.csv, metrics.json, split.csv,
-skipped_files.csv, .hydra/config.yaml); nothing is typed in.
+The numbers are clinical.py's, computed from the run folders (predictions.csv, metrics.json);
+the checklist reads split.csv, skipped_files.csv and .hydra/config.yaml. Nothing is typed in.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 from omegaconf import OmegaConf
 
-from csxa_lightning.data.csxa import stem_patients
-from csxa_lightning.metrics.calibration import (
-    DEFAULT_BINS,
-    brier_score,
-    expected_calibration_error,
-)
-from csxa_lightning.metrics.subgroups import DEFAULT_MIN_COUNT, subgroup_table
-from csxa_lightning.results.figures import reliability_figure
-from csxa_lightning.results.tables import Column, field_of, markdown_table, pct, ratio
-from csxa_lightning.runs.folder import (
-    SKIPPED_FILE,
-    SPLIT_FILE,
-    Run,
-    load_saved_config,
-    run_repeat,
-)
+from csxa_lightning.metrics.calibration import DEFAULT_BINS
+from csxa_lightning.metrics.subgroups import DEFAULT_MIN_COUNT
+from csxa_lightning.results.formatting import Column, field_of, markdown_table, pct, ratio
+from csxa_lightning.runs.folder import SKIPPED_FILE, SPLIT_FILE, Run, load_saved_config
 
 CALIBRATION_COLUMNS = (
     Column("variant", field_of("label")),
@@ -43,54 +33,34 @@ CALIBRATION_COLUMNS = (
 )
 
 
-def label(run: Run, runs: list[Run]) -> str:
-    several = len({r.repeat for r in runs}) > 1
-    return run.title + (f" ({run_repeat(run)})" if several else "")
+def judgement_sections(
+    calibration: Sequence[dict],
+    subgroups: dict[str, pd.DataFrame],
+    runs: Sequence[Run],
+    figure_path: str,
+) -> list[str]:
+    """The markdown parts: calibration (clinical.calibration_rows), subgroups
+    (clinical.subgroup_tables), checklist. figure_path: where the reliability figure is
+    written, relative to the report."""
+    return [
+        "## Calibration and decision rule",
+        "Brier score: mean squared difference between prob_diseased and the label (0 is "
+        f"perfect). ECE: expected calibration error over {DEFAULT_BINS} equal-width bins. "
+        "Temperature and threshold: the decision rule each run fitted on its validation "
+        "slice (train's calibrate= and threshold=; 1 and 0.5 when none was fitted).",
+        markdown_table(CALIBRATION_COLUMNS, list(calibration)),
+        f"![reliability]({figure_path})",
+        "## Subgroups",
+        subgroups_markdown(subgroups),
+        "## Reporting checklist (CLAIM)",
+        checklist_markdown(runs),
+    ]
 
 
-def calibration_rows(runs: list[Run]) -> list[dict]:
-    rows = []
-    for run in runs:
-        y = run.predictions["label"].to_numpy()
-        prob = run.predictions["prob_diseased"].to_numpy()
-        recorded = run.recorded
-        threshold = float(recorded.get("threshold", 0.5))
-        rows.append(
-            {
-                "label": label(run, runs),
-                "brier": brier_score(y, prob),
-                "ece": expected_calibration_error(y, prob, DEFAULT_BINS),
-                "temperature": float(recorded.get("temperature", 1.0)),
-                "threshold": threshold,
-                "rule": str(recorded.get("threshold_rule", "0.5")),
-                "accuracy": float(((prob >= threshold) == y).mean()),
-                "accuracy_half": float(((prob >= 0.5) == y).mean()),
-            }
-        )
-    return rows
-
-
-def runs_reliability_figure(runs: list[Run]) -> bytes:
-    """The reliability diagram of every run's test predictions, one line per run."""
-    curves = {
-        label(run, runs): (run.predictions["label"], run.predictions["prob_diseased"])
-        for run in runs
-    }
-    return reliability_figure(curves, DEFAULT_BINS, "Reliability, test split")
-
-
-def subgroups_markdown(runs: list[Run], min_count: int = DEFAULT_MIN_COUNT) -> str:
+def subgroups_markdown(tables: dict[str, pd.DataFrame], min_count: int = DEFAULT_MIN_COUNT) -> str:
     """Accuracy [95 % Wilson CI] per subgroup (columns) and run (rows), with each subgroup's
-    film counts in its header; '—' where a subgroup has fewer than min_count films."""
-    tables = {
-        label(run, runs): subgroup_table(
-            run.predictions,
-            stem_patients(run.predictions["stem"]),
-            float(run.recorded.get("threshold", 0.5)),
-            min_count=min_count,
-        )
-        for run in runs
-    }
+    film counts in its header; '—' where a subgroup has fewer than min_count films. tables:
+    each run's subgroup table by run label (clinical.subgroup_tables)."""
     first = next(iter(tables.values()))
     groups = first[first["attribute"] != "all"]
     headers = [
@@ -98,18 +68,7 @@ def subgroups_markdown(runs: list[Run], min_count: int = DEFAULT_MIN_COUNT) -> s
     ]
     lines = ["| variant | " + " | ".join(headers) + " |", "|" + "---|" * (len(headers) + 1)]
     for name, table in tables.items():
-        cells = []
-        for group in groups.to_dict("records"):
-            row = table[(table["attribute"] == group["attribute"]) &
-                        (table["group"] == group["group"])]  # fmt: skip
-            row = row.iloc[0] if len(row) else None
-            if row is None or pd.isna(row["accuracy"]):
-                cells.append("—")
-            else:
-                cells.append(
-                    f"{pct(row['accuracy'])} [{100 * row['accuracy_ci_low']:.1f}, "
-                    f"{100 * row['accuracy_ci_high']:.1f}]"
-                )
+        cells = [subgroup_cell(table, group) for group in groups.to_dict("records")]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     note = (
         "Accuracy % [95 % Wilson CI] at each run's threshold, by the file name's gender code "
@@ -119,6 +78,18 @@ def subgroups_markdown(runs: list[Run], min_count: int = DEFAULT_MIN_COUNT) -> s
         "csxa_lightning.evaluate` on a run's checkpoint with `subset=test`."
     )
     return "\n".join(lines) + "\n\n" + note
+
+
+def subgroup_cell(table: pd.DataFrame, group: dict) -> str:
+    """A run's accuracy [interval] in one subgroup; '—' where it has none."""
+    row = table[(table["attribute"] == group["attribute"]) & (table["group"] == group["group"])]
+    row = row.iloc[0] if len(row) else None
+    if row is None or pd.isna(row["accuracy"]):
+        return "—"
+    return (
+        f"{pct(row['accuracy'])} [{100 * row['accuracy_ci_low']:.1f}, "
+        f"{100 * row['accuracy_ci_high']:.1f}]"
+    )
 
 
 def split_counts(run: Run) -> str:
@@ -140,7 +111,7 @@ def setting(run: Run, key: str, default: str = "not recorded") -> str:
     return default if value is None else str(value)
 
 
-def checklist_markdown(runs: list[Run]) -> str:
+def checklist_markdown(runs: Sequence[Run]) -> str:
     """CLAIM items the software knows from the run files, each answered from them."""
     first = runs[0]
     recorded = first.recorded
@@ -196,21 +167,3 @@ def checklist_markdown(runs: list[Run]) -> str:
         "share them); the others (the clinical question, the intended use, the readers) are "
         "the author's to write.\n\n| item | from the runs |\n|---|---|\n" + rows
     )
-
-
-def judgement_sections(runs: list[Run], figure_path: str) -> list[str]:
-    """The markdown parts: calibration, subgroups, checklist. figure_path: where the
-    reliability figure (runs_reliability_figure) is written, relative to the report."""
-    return [
-        "## Calibration and decision rule",
-        "Brier score: mean squared difference between prob_diseased and the label (0 is "
-        f"perfect). ECE: expected calibration error over {DEFAULT_BINS} equal-width bins. "
-        "Temperature and threshold: the decision rule each run fitted on its validation "
-        "slice (train's calibrate= and threshold=; 1 and 0.5 when none was fitted).",
-        markdown_table(CALIBRATION_COLUMNS, calibration_rows(runs)),
-        f"![reliability]({figure_path})",
-        "## Subgroups",
-        subgroups_markdown(runs),
-        "## Reporting checklist (CLAIM)",
-        checklist_markdown(runs),
-    ]

@@ -80,6 +80,12 @@ def with_current_targets(tree: object) -> object:
     return tree
 
 
+# Config nodes a later version added for what earlier versions did without a key (the
+# per-epoch seeding and the logging interval were built in code): absent from an older run
+# folder's config, they are no change.
+ADDED_SINCE = ("callbacks.seed_each_epoch", "callbacks.log_interval")
+
+
 def differing_keys(old: dict, new: dict, ignored: list[str]) -> dict[str, tuple]:
     """{key: (old value, new value)} of every key whose value differs, keys under `ignored`
     (and resume.*) left out; a key present on one side only shows "absent" on the other. A
@@ -91,7 +97,8 @@ def differing_keys(old: dict, new: dict, ignored: list[str]) -> dict[str, tuple]
         if any(key == s or key.startswith(f"{s}.") for s in skip):
             continue
         a, b = before.get(key, "absent"), after.get(key, "absent")
-        if a != b:
+        added = a == "absent" and any(key.startswith(f"{k}.") for k in ADDED_SINCE)
+        if a != b and not added:
             found[key] = (a, b)
     return found
 

@@ -4,25 +4,22 @@ inference/loading.py's.)
 
 - readable_checkpoint: the last.ckpt an interrupted training resumes from, if torch can read it.
 - build_callbacks: cfg.callbacks instantiated, the checkpoint callback first, with the overrides
-  a run without validation needs, then LogIntervalWithinEpoch (training/log_interval.py) and
-  SeedEachEpoch (training/epoch_seed.py).
+  a run without validation needs.
+- finish_run_checkpoints: the finished run's checkpoint folder tidied up
+  (training/model_checkpoint.py).
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
 
 import torch
 from hydra.utils import instantiate
 from lightning.fabric.utilities.rank_zero import rank_zero_only
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from csxa_lightning.runs.folder import LAST_CHECKPOINT
-from csxa_lightning.training.epoch_seed import SeedEachEpoch
-from csxa_lightning.training.log_interval import LogIntervalWithinEpoch
-from csxa_lightning.utils.whole_files import written_whole
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +68,7 @@ def resume_checkpoint(checkpoint_callback, force: bool) -> str | None:
     if force or not checkpoint_callback.dirpath:
         return None
     folder = Path(checkpoint_callback.dirpath)
-    resume_from = readable_checkpoint(folder / "last.ckpt")
+    resume_from = readable_checkpoint(folder / LAST_CHECKPOINT)
     if resume_from:
         log.info("resuming the interrupted run in %s from %s", folder.parent, resume_from)
     return resume_from
@@ -88,62 +85,19 @@ def checkpoint_overrides(cfg: DictConfig, has_validation: bool) -> dict:
     return {"monitor": None, **({"save_last": "link"} if link else {})}
 
 
-# callbacks.model_checkpoint.keep_last: ours, not ModelCheckpoint's (see finish_checkpoints).
-KEEP_LAST = "keep_last"
-# What a finished run's tested checkpoint no longer needs: the state to continue training.
-TRAINING_STATE = ("optimizer_states", "lr_schedulers")
-
-
 def build_callbacks(cfg: DictConfig, has_validation: bool) -> list:
     """cfg.callbacks instantiated: the ModelCheckpoint (callbacks.model_checkpoint, with
-    checkpoint_overrides applied) first, then the others in config order, then
-    LogIntervalWithinEpoch and SeedEachEpoch (not presets: every run needs them)."""
-    settings = OmegaConf.to_container(cfg.callbacks.model_checkpoint, resolve=True)
-    settings.pop(KEEP_LAST, None)
-    checkpoint = instantiate(settings, **checkpoint_overrides(cfg, has_validation))
+    checkpoint_overrides applied) first, then the others in config order (SeedEachEpoch and
+    LogIntervalWithinEpoch among them: conf/callbacks/default.yaml)."""
+    checkpoint = instantiate(
+        cfg.callbacks.model_checkpoint, **checkpoint_overrides(cfg, has_validation)
+    )
     others = [instantiate(c) for k, c in cfg.callbacks.items() if k != "model_checkpoint"]
-    return [checkpoint, *others, LogIntervalWithinEpoch(), SeedEachEpoch(cfg.seed)]
-
-
-def without_training_state(path: Path) -> None:
-    """Rewrite a checkpoint without its optimizer and scheduler state (the weights, the
-    preprocessing, the normalization and the decision rule stay: all predict, export, evaluate
-    and the report read). Adam keeps two running moments per weight, so its state is twice the
-    weights' size. Written whole (whole_files): a kill leaves the old file or the new one."""
-    stored = torch.load(path, map_location="cpu", weights_only=True)
-    if not any(key in stored for key in TRAINING_STATE):
-        return
-    for key in TRAINING_STATE:
-        stored.pop(key, None)
-    with written_whole(path) as partial:
-        torch.save(stored, partial)
-
-
-def finish_checkpoints(dirpath: str | Path, tested: str | None, keep_last: bool) -> None:
-    """A finished run keeps its tested checkpoint, without the training state, and drops
-    last.ckpt, which exists only to resume (callbacks.model_checkpoint.keep_last=true keeps
-    it, whole). A run tested without a checkpoint keeps last.ckpt: it is the model.
-
-    Doing it again does no harm, and a restarted sweep does it for every run it skips as
-    finished: a job killed after writing metrics.json, before or during this, is tidied up by
-    the next start. `tested` is looked up by its name in dirpath (the run folder may have moved
-    since metrics.json recorded it)."""
-    if tested is None:
-        return
-    dirpath = Path(dirpath)
-    last = dirpath / LAST_CHECKPOINT
-    if keep_last:
-        if last.is_symlink():  # last.ckpt must stay whole: a copy replaces the link
-            with written_whole(last) as partial:
-                shutil.copyfile(last.resolve(), partial)
-    elif last.is_symlink() or last.exists():
-        last.unlink()
-    kept = dirpath / Path(tested).name
-    if kept.exists():
-        without_training_state(kept)
+    return [checkpoint, *others]
 
 
 def finish_run_checkpoints(cfg: DictConfig, tested: str | None) -> None:
-    """finish_checkpoints with the run's checkpoint folder and keep_last from its config."""
-    keep_last = OmegaConf.select(cfg, f"callbacks.model_checkpoint.{KEEP_LAST}", default=False)
-    finish_checkpoints(cfg.callbacks.model_checkpoint.dirpath, tested, bool(keep_last))
+    """The end-of-run tidy-up of the run's checkpoint folder (RunModelCheckpoint.finish) for a
+    finished run a restarted sweep skips: a job killed after writing metrics.json may have
+    left it undone. The callback is built from the run's config (it writes nothing when built)."""
+    instantiate(cfg.callbacks.model_checkpoint).finish(tested)

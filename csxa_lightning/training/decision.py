@@ -11,7 +11,6 @@ the test, predict and evaluate all apply them from there. Never fitted on the te
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from csxa_lightning.metrics.calibration import fit_temperature, with_temperature
 from csxa_lightning.metrics.thresholds import choose_threshold, parse_rule
 from csxa_lightning.models.classifier import DECISION_KEY
 from csxa_lightning.utils.errors import ConfigValueError
+from csxa_lightning.utils.whole_files import written_whole
 
 log = logging.getLogger(__name__)
 
@@ -116,15 +116,15 @@ def fit_decision(
 
 
 def store_decision(checkpoint: str | Path, decision: dict) -> None:
-    """Write the decision into the checkpoint file (atomically: a temporary file, then a
-    rename), so that testing, predict and evaluate read it with the weights."""
+    """Write the decision into the checkpoint file, whole (utils/whole_files.py: a kill leaves
+    the old file, and its partial is cleaned up by the next start), so that testing, predict
+    and evaluate read it with the weights."""
     path = Path(checkpoint)
     stored = torch.load(path, map_location="cpu", weights_only=True)
     keys = ("temperature", "threshold", "threshold_rule", "fitted_on")
     stored[DECISION_KEY] = {k: decision[k] for k in keys}
-    partial = path.with_name(path.name + ".partial")
-    torch.save(stored, partial)
-    os.replace(partial, path)
+    with written_whole(path) as partial:
+        torch.save(stored, partial)
 
 
 def decide(settings: DecisionSettings, datamodule, trainer, checkpoint: str | None) -> dict:

@@ -7,13 +7,19 @@ import shutil
 
 from omegaconf import OmegaConf
 
-from csxa_lightning.runs.identity import MOVED_MODULES
+from csxa_lightning.runs.identity import ADDED_SINCE, MOVED_MODULES
 from csxa_lightning.train import train
 from tests.helpers import TINY_TRAINING, compose_train_config
 from tests.integration.conftest import TINY_RUN_OVERRIDES
 
 
-def as_saved_before_the_move(text: str) -> str:
+def as_saved_before_the_move(cfg) -> str:
+    """cfg as the version before the move saved it: classes by their old module paths, and no
+    callbacks.seed_each_epoch or callbacks.log_interval (built in code then)."""
+    config = OmegaConf.to_container(cfg, resolve=False)
+    for added in ADDED_SINCE:
+        del config["callbacks"][added.split(".")[1]]
+    text = OmegaConf.to_yaml(OmegaConf.create(config))
     for old, new in MOVED_MODULES.items():
         text = text.replace(f"{new}.", f"{old}.")
     return text
@@ -33,8 +39,9 @@ def test_a_sweep_started_again_skips_a_run_folder_saved_before_the_move(tiny_run
         ]  # fmt: skip
     )
     saved = run / ".hydra" / "config.yaml"
-    old_text = as_saved_before_the_move(OmegaConf.to_yaml(cfg))
+    old_text = as_saved_before_the_move(cfg)
     assert "_target_: csxa_lightning.model.CSXAClassifier" in old_text
+    assert "seed_each_epoch" not in old_text
     saved.write_text(old_text)
     (run / ".hydra-incoming").mkdir()  # what Hydra's command line saves for this start
     OmegaConf.save(cfg, run / ".hydra-incoming" / "config.yaml")

@@ -185,7 +185,10 @@ def test_a_run_killed_after_its_metrics_is_tidied_up_when_started_again(
     # The kill lands after metrics.json, before the checkpoints were finished: last.ckpt and the
     # optimizer state are still there, and so is a half-written file of the dead job.
     with monkeypatch.context() as m:
-        m.setattr("csxa_lightning.train.finish_run_checkpoints", lambda cfg, tested: None)
+        m.setattr(
+            "csxa_lightning.training.model_checkpoint.RunModelCheckpoint.finish",
+            lambda self, tested: None,
+        )
         first = train(compose_train_config(overrides))
     folder = out / "checkpoints"
     assert sorted(p.name for p in folder.iterdir()) == ["epoch001.ckpt", "last.ckpt"]

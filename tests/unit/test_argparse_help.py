@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from csxa_lightning.bench import training
-from csxa_lightning.bench.__main__ import DefaultsHelpFormatter
+from csxa_lightning.bench.__main__ import DefaultsHelpFormatter, build_parser, with_subcommand
+from csxa_lightning.bench.settings import add_arguments
 from tests.helpers import run_module
 
 
@@ -49,7 +49,7 @@ def test_phantom_help_gives_every_flag_a_meaning_and_a_default(tmp_path):
 )  # bench (no mode) and bench device
 def test_every_training_benchmark_option_says_what_it_does_and_its_default(formatter):
     parser = argparse.ArgumentParser(formatter_class=formatter)
-    training.add_arguments(parser)
+    add_arguments(parser)
     options = " ".join(parser.format_help().split("options:", 1)[1].split())
     entries = dict(re.findall(r"(--[\w-]+)(?: [A-Z_]+)? (.*?)(?= --[\w-]+ |$)", options))
     assert set(entries) >= {"--quick", "--model", "--batch-size", "--n", "--cache-dir", "--out"}
@@ -60,3 +60,22 @@ def test_every_training_benchmark_option_says_what_it_does_and_its_default(forma
     assert "(default: resnet50)" in entries["--model"]
     assert "(default: outputs/bench)" in entries["--out"]
     assert "GPU 256, CPU 16" in entries["--batch-size"]  # None: chosen by device
+
+
+@pytest.mark.parametrize(
+    ("argv", "runs", "options"),
+    [
+        ([], "training.run", {"quick": False, "out": "outputs/bench"}),  # make bench
+        (["--quick", "--parts", "naive"], "training.run", {"quick": True, "parts": "naive"}),
+        (["training", "--steps", "3"], "training.run", {"steps": 3}),
+        (["data", "--n", "1000"], "data.run", {"n": 1000, "naive_items": 320}),
+        (["device", "--out", "/tmp/d", "--quick"], "device.run_device", {"budget": None}),
+        (["smote-child", "entry", "rows.npz"], "<lambda>", {"rows_file": "rows.npz"}),
+    ],
+)
+def test_each_bench_invocation_reaches_its_benchmark(argv, runs, options):
+    """Without a subcommand the training benchmark runs, as `make bench` and the README call it."""
+    args = build_parser().parse_args(with_subcommand(argv))
+    module = args.run.__module__.rsplit(".", 1)[-1]
+    assert runs in (f"{module}.{args.run.__name__}", args.run.__name__)
+    assert {name: getattr(args, name) for name in options} == options

@@ -6,7 +6,8 @@ import argparse
 
 import pytest
 
-from csxa_lightning.bench import training
+from csxa_lightning.bench.settings import Settings, epoch_window
+from csxa_lightning.bench.training_report import report, with_ratios
 
 
 class FakeDataModule:
@@ -17,21 +18,21 @@ class FakeDataModule:
         return [None] * self.batches
 
 
-def settings() -> training.Settings:
+def settings() -> Settings:
     args = argparse.Namespace(
         model="resnet50", image_size=224, quick=False, batch_size=None, warmup=None,
         steps=None, n=None, workers=2,
     )  # fmt: skip
-    return training.Settings.for_device(args, cuda=True)
+    return Settings.for_device(args, cuda=True)
 
 
 def test_on_a_gpu_end_to_end_times_one_whole_epoch_after_a_warm_up_epoch():
     base = settings()
     assert (base.batch_size, base.warmup, base.steps, base.n) == (256, 10, 40, 4963)
-    window = training.epoch_window(base, FakeDataModule(29), cuda=True)
+    window = epoch_window(base, FakeDataModule(29), cuda=True)
     assert (window.warmup, window.steps) == (29, 29)
     assert (base.warmup, base.steps) == (10, 40)  # the model-only settings are unchanged
-    assert training.epoch_window(base, FakeDataModule(29), cuda=False) == base
+    assert epoch_window(base, FakeDataModule(29), cuda=False) == base
 
 
 def results(**extra) -> dict:
@@ -59,11 +60,11 @@ def results(**extra) -> dict:
 
 def test_the_table_lists_what_was_measured_and_its_ratios_only():
     measured = results(naive_img_s=400.0)
-    training.finish(measured, argparse.Namespace(compile=False), None, None, None, None, None)
+    with_ratios(measured)
     assert measured["end_to_end_over_model_only"] == pytest.approx(0.95)
     assert measured["end_to_end_over_naive"] == pytest.approx(9.5)
     assert "loader_cached_over_naive" not in measured
-    table = training.report(measured)
+    table = report(measured)
     assert "29 timed steps after 29" in table and "400.0 img/s  (per-image decode" in table
     assert "loader_cached" not in table
     assert "end_to_end / model_only" in table and "0.95" in table
@@ -71,5 +72,5 @@ def test_the_table_lists_what_was_measured_and_its_ratios_only():
 
 
 def test_a_failed_compilation_is_reported_not_raised():
-    table = training.report(results(end_to_end_compiled_error="BackendCompilerFailed: no cc"))
+    table = report(results(end_to_end_compiled_error="BackendCompilerFailed: no cc"))
     assert "end_to_end compiled: failed: BackendCompilerFailed: no cc" in table

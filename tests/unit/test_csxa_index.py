@@ -12,13 +12,10 @@ import numpy as np
 import openpyxl
 import pytest
 
-from csxa_lightning.data.csxa import (
-    CSXAFormatError,
-    load_index,
-    parse_stem,
-    read_case,
-    read_sheet,
-)
+from csxa_lightning.data.case import read_case
+from csxa_lightning.data.csxa import load_index, parse_stem
+from csxa_lightning.data.format_error import CSXAFormatError
+from csxa_lightning.data.sheet import read_sheet
 from tests.helpers import PHANTOM_N
 
 

@@ -12,15 +12,10 @@ import openpyxl
 import pytest
 from hydra.utils import instantiate
 
-from csxa_lightning.data.csxa import (
-    CSXAFormatError,
-    guess_encoding,
-    header_row,
-    load_index,
-    read_keypoints,
-    read_sheet,
-    sheet_file_problem,
-)
+from csxa_lightning.data.annotations import guess_encoding, read_keypoints
+from csxa_lightning.data.csxa import load_index
+from csxa_lightning.data.format_error import CSXAFormatError
+from csxa_lightning.data.sheet import header_row, read_sheet, sheet_file_problem
 from tests.helpers import PHANTOM_N, TINY_TRAINING, compose_train_config
 
 
@@ -64,7 +59,7 @@ def test_a_sheet_without_title_row_loses_no_case_and_warns(phantom_copy, caplog)
     book = openpyxl.load_workbook(path)
     book["Sheet1"].delete_rows(1)
     book.save(path)
-    with caplog.at_level(logging.WARNING, logger="csxa_lightning.data.csxa"):
+    with caplog.at_level(logging.WARNING, logger="csxa_lightning.data.sheet"):
         after = read_sheet(path)
     assert after.equals(before)
     assert "differs from the original" in caplog.records[0].getMessage()

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from csxa_lightning.metrics.calibration import brier_score, expected_calibration_error
+from csxa_lightning.results.clinical import calibration_rows
 from csxa_lightning.results.document import build_report
-from csxa_lightning.results.judgement import calibration_rows, checklist_markdown
+from csxa_lightning.results.judgement import checklist_markdown
 from csxa_lightning.runs.folder import find_runs
 from tests.unit.test_report import N_DISEASED, N_HEALTHY, fake_run
 

@@ -8,7 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from csxa_lightning.data.csxa import CSXAFormatError, load_index, read_keypoints
+from csxa_lightning.data.annotations import read_keypoints
+from csxa_lightning.data.csxa import load_index
+from csxa_lightning.data.format_error import CSXAFormatError
 from csxa_lightning.data.keypoints import KEYPOINT_LABELS
 
 

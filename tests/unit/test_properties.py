@@ -16,7 +16,8 @@ import pytest
 from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
-from csxa_lightning.data.csxa import LANDMARK_SPREAD_TOLERANCE, CSXAFormatError, read_keypoints
+from csxa_lightning.data.annotations import LANDMARK_SPREAD_TOLERANCE, read_keypoints
+from csxa_lightning.data.format_error import CSXAFormatError
 from csxa_lightning.data.images import (
     box_crop,
     center_crop,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from csxa_lightning.results.tables import decoded_paper_markdown, paper_power_markdown
+from csxa_lightning.results.paper_tables import decoded_paper_markdown, paper_power_markdown
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -9,7 +9,8 @@ import logging
 import openpyxl
 import pytest
 
-from csxa_lightning.data.csxa import SHEET_NAME, CSXAFormatError, read_sheet
+from csxa_lightning.data.format_error import CSXAFormatError
+from csxa_lightning.data.sheet import SHEET_NAME, read_sheet
 
 
 def write_sheet(path, edit=None):

@@ -71,3 +71,21 @@ def test_an_output_folder_where_nothing_can_be_written_is_one_line_before_any_wo
     with pytest.raises(MachineSetupError, match=r"paths.output_dir=/proc/csxa-run: cannot create "
                        r"files in /proc \(.*\); choose a folder you can write to\."):  # fmt: skip
         preflight(cfg)
+
+
+@pytest.mark.parametrize(
+    "key, refused, accepted",
+    [("memory_budget_mb", [0, 0.5], 1), ("k_neighbors", [0], 1)],
+)
+def test_the_config_check_and_smote_hold_the_same_bounds(key, refused, accepted):
+    """The config checks and SMOTEBalancing state one rule (data/balance.py's minimums): the
+    check used to let memory_budget_mb=0.5 through to a class that refused it."""
+    from hydra.utils import instantiate
+
+    for value in refused:
+        cfg = compose_train_config([*TINY_TRAINING, "balance=smote", f"balance.{key}={value}"])
+        with pytest.raises(ConfigValueError, match=rf"balance\.{key}={value}: must be"):
+            check_config(cfg)
+    cfg = compose_train_config([*TINY_TRAINING, "balance=smote", f"balance.{key}={accepted}"])
+    check_config(cfg)
+    assert getattr(instantiate(cfg.balance), key) == accepted
