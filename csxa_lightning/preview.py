@@ -28,6 +28,7 @@ from csxa_lightning.data.images import read_film, to_gray
 from csxa_lightning.data.preprocess import Preprocessor
 from csxa_lightning.inference.output_paths import check_output
 from csxa_lightning.utils.errors import UserError, exit_on_user_error
+from csxa_lightning.utils.labels import CLASS_NAMES
 from csxa_lightning.utils.quiet import silence_known_noise
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,11 @@ def film_with_boxes(row: pd.Series, cfg: DictConfig, size: int) -> np.ndarray:
     return cv2.resize(picture, (round(width * size / height), size), interpolation=cv2.INTER_AREA)
 
 
+def film_caption(row) -> str:
+    """The film's tile caption: its stem and class by name (healthy, diseased), not a code."""
+    return f"{row['stem']} {CLASS_NAMES[int(row['label'])]}"
+
+
 def labelled(tile: np.ndarray, text: str) -> np.ndarray:
     tile = tile if tile.ndim == 3 else cv2.cvtColor(tile, cv2.COLOR_GRAY2BGR)
     tile = cv2.copyMakeBorder(tile, 22, 0, 2, 2, cv2.BORDER_CONSTANT, value=(40, 40, 40))
@@ -110,7 +116,7 @@ def labelled(tile: np.ndarray, text: str) -> np.ndarray:
 
 def contact_sheet(row: pd.Series, cfg: DictConfig) -> np.ndarray:
     size = int(cfg.image_size)
-    tiles = [labelled(film_with_boxes(row, cfg, size), f"{row['stem']} label {row['label']}")]
+    tiles = [labelled(film_with_boxes(row, cfg, size), film_caption(row))]
     for crop_name in CROPS:
         for color_name in COLORS:
             preprocessor = Preprocessor(

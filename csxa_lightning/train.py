@@ -53,11 +53,15 @@ from csxa_lightning.training.checkpoints import (
     is_global_zero,
     resume_checkpoint,
 )
-from csxa_lightning.training.decision import DecisionSettings, decide
-from csxa_lightning.training.run_job import RunJob
+from csxa_lightning.training.decision import (
+    DecisionSettings,
+    check_temperature_data,
+    decide,
+)
+from csxa_lightning.training.run_job import RunJob, in_multirun, use_commands
 from csxa_lightning.training.trackers import log_config, log_final_metrics
 from csxa_lightning.utils.errors import exit_on_user_error
-from csxa_lightning.utils.quiet import silence_known_noise
+from csxa_lightning.utils.quiet import route_library_logs, silence_known_noise
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +94,8 @@ def train(cfg: DictConfig) -> dict:
                 return metrics
             metrics = retrain(cfg, out, staged) if finished else fit_and_test(cfg, out)
             if is_global_zero():
-                print(f"metrics: {out / METRICS_FILE}")
+                for line in finished_lines(out, metrics, in_multirun()):
+                    print(line)
             return metrics
     finally:
         if is_global_zero():
@@ -111,6 +116,20 @@ def retrain(cfg: DictConfig, out: Path, new_config: bool) -> dict:
             replace_config(out / INCOMING_DIR, staging / HYDRA_DIR)
         swap_in(staging, out)
     return metrics
+
+
+def finished_lines(out: Path, metrics: dict, in_sweep: bool) -> list[str]:
+    """What a finished run prints: its result in one line; alone (not a sweep's job, whose
+    report lists every run), also the tested checkpoint and the commands that use it, quoted
+    to paste (run folder names hold `=` and `,`)."""
+    result = (
+        f"test balanced accuracy {metrics.get('balanced_accuracy', float('nan')):.4f}, AUROC "
+        f"{metrics.get('auroc', float('nan')):.4f}; metrics: {out / METRICS_FILE}"
+    )
+    tested = recorded_checkpoint(metrics)
+    if in_sweep or tested is None:
+        return [result]
+    return [result, f"checkpoint: {tested}", *use_commands(tested, metrics.get("dataset_root"))]
 
 
 def resume_allowed_changes(cfg: DictConfig) -> list[str]:
@@ -135,6 +154,8 @@ def fit_and_test(cfg: DictConfig, out: Path) -> dict:
     datamodule: CSXADataModule = instantiate(cfg.data)
     datamodule.setup("fit")
     timer.lap("data")
+    # A decision rule the validation slice cannot fit stops before training, not after it.
+    check_temperature_data(DecisionSettings.from_config(cfg), datamodule.frames.get("val"))
     if is_global_zero():  # every rank computed the same; one writes
         write_split(out, datamodule.split_frame, datamodule.skipped)
         datamodule.save_normalization(out / NORMALIZATION_FILE)
@@ -142,7 +163,12 @@ def fit_and_test(cfg: DictConfig, out: Path) -> dict:
     model: CSXAClassifier = instantiate(cfg.model)  # setup() takes normalization from the data
     callbacks = build_callbacks(cfg, datamodule.has_validation)
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    # No validation slice (the paper's protocol): no validation loop, rather than one over an
+    # empty list that Lightning warns about on every run.
+    no_validation = {} if datamodule.has_validation else {"limit_val_batches": 0}
+    trainer: L.Trainer = instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, **no_validation
+    )
     log_config(loggers, cfg)  # each tracker's hyperparameters (training/trackers.py)
     resume_from = resume_checkpoint(trainer.checkpoint_callback, cfg.get("force", False))
     # weights_only: checkpoints are read as data, never executed as pickles.
@@ -152,7 +178,8 @@ def fit_and_test(cfg: DictConfig, out: Path) -> dict:
     # decision rule (temperature, threshold) fitted on the validation films, when asked.
     tested = trainer.checkpoint_callback.best_model_path or None
     decision = decide(DecisionSettings.from_config(cfg), datamodule, trainer, tested)
-    trainer.test(model, datamodule=datamodule, ckpt_path=tested, weights_only=True)
+    # verbose=False: the test metrics go to metrics.json and one console line, not a table.
+    trainer.test(model, datamodule=datamodule, ckpt_path=tested, weights_only=True, verbose=False)
     timer.lap("test")
 
     # Every test image once, all ranks' scores (see CSXAClassifier.on_test_epoch_end).
@@ -162,10 +189,6 @@ def fit_and_test(cfg: DictConfig, out: Path) -> dict:
         cfg, recorded_departures, predictions, datamodule, trainer, timer, decision
     )
     if trainer.is_global_zero:
-        log.info(
-            "test balanced accuracy %.4f, AUROC %.4f",
-            *map(metrics.get, ("balanced_accuracy", "auroc")),
-        )
         metrics_file = write_run(out, predictions, metrics)
         files = [out / PREDICTIONS_FILE, metrics_file]
         log_final_metrics(loggers, cfg, metrics, trainer.global_step, files)
@@ -175,6 +198,7 @@ def fit_and_test(cfg: DictConfig, out: Path) -> dict:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
+    route_library_logs()  # Hydra has configured logging by now: Lightning's lines join ours
     log.debug("config:\n%s", OmegaConf.to_yaml(cfg))
     with exit_on_user_error(log):  # also logged: the run's log file says why it stopped
         return sweep_objective(train(cfg))

@@ -1,6 +1,7 @@
 """What tests share besides fixtures: the phantom set's size, the real config shrunk to seconds
-(TINY_TRAINING, compose_train_config), test-only Lightning callbacks built from config like the
-real ones, and run_module for the command line."""
+(TINY_TRAINING, compose_train_config), that tiny run on a phantom set (phantom_training,
+phantom_command_line), test-only Lightning callbacks built from config like the real ones, and
+run_module for the command line."""
 
 from __future__ import annotations
 
@@ -34,6 +35,35 @@ TINY_TRAINING = [
     "trainer.max_epochs=1",
     "data.batch_size=16",
 ]
+
+
+def phantom_training(root: str | os.PathLike, base: Path) -> list[str]:
+    """TINY_TRAINING on the phantom set at `root`, for a run composed and trained in this
+    process: the run written to base/run, caches under base/cache. The phantom_run_overrides
+    fixture (tests/conftest.py) is this for the session's set in tmp_path; add a test's own
+    overrides after it (Hydra: of two values for one key, or two choices for one group, the
+    later wins)."""
+    return [
+        *TINY_TRAINING,
+        "data=csxa",
+        f"data.root={root}",
+        f"paths.output_dir={base / 'run'}",
+        f"paths.cache_dir={base / 'cache'}",
+    ]
+
+
+def phantom_command_line(
+    root: str | os.PathLike, cache_dir: Path, log_dir: Path | None = None
+) -> list[str]:
+    """The same tiny run as command-line arguments (run_module, a --multirun): TINY_TRAINING on
+    the phantom set at `root`, caches under cache_dir, and no paths.output_dir -- Hydra makes
+    the run folder, under paths.log_dir=log_dir where one is given, else where the caller's
+    hydra.run.dir or hydra.sweep.dir says. data.root and both paths are left out of the run
+    folder's name (conf/hydra/default.yaml: exclude_keys)."""
+    arguments = [*TINY_TRAINING, "data=csxa", f"data.root={root}", f"paths.cache_dir={cache_dir}"]
+    if log_dir is not None:
+        arguments.append(f"paths.log_dir={log_dir}")
+    return arguments
 
 
 REPOSITORY = Path(__file__).resolve().parents[1]

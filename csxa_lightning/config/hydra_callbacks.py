@@ -10,20 +10,27 @@ from omegaconf import DictConfig
 
 
 class ReportOnMultirunEnd(Callback):
-    """After the last job of a --multirun: report.md, report.csv and report.html in the sweep
-    folder, computed from the run folders' files alone (make report rebuilds it the same way)."""
+    """After the last job of every --multirun (conf/hydra/default.yaml): report.md, report.csv
+    and report.html in the sweep folder, computed from the run folders' files alone (make
+    report rebuilds it the same way). A sweep none of whose runs finished says so in one line:
+    Hydra would turn the exception into a warning with a traceback."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from csxa_lightning.results.document import build_report  # heavy imports when needed
+        from csxa_lightning.utils.errors import UserError
 
         sweep_dir = Path(config.hydra.sweep.dir)
-        paths = build_report(sweep_dir)
+        try:
+            paths = build_report(sweep_dir)
+        except UserError as err:
+            print(f"report: not built: {err}")
+            return
         print(f"report: {paths['html']}")  # once: a log.info too would echo it on the console
 
 
 class CheckVariantsOnMultirunStart(Callback):
     """Before the first job of a --multirun: refuse a sweep in which two +variant values would
-    be the same run (config_checks.check_sweep_variants), e.g. `model=vgg19` making Original a
+    be the same run (config/checks.py: check_sweep_variants), e.g. `model=vgg19` making Original a
     second Original (VGG19). Here and not at the start of each job: only the sweep's own config
     still holds the whole list of variants (a job sees its own override), and nothing has run.
 

@@ -1,4 +1,5 @@
-"""Where a run departs from the paper's method, value by value (docs/paper-spec.md).
+"""Where a run departs from the paper's method, value by value (Reddy et al.; README "Two
+protocols").
 
 `departures(cfg)` reads a composed train config (conf/train.yaml) and lists every setting whose
 value is not the paper's, and every choice the paper leaves open that we had to make. train.py

@@ -74,6 +74,8 @@ class BalancedSet:
 class NoBalancing:
     """balance=none: the training set as it is."""
 
+    label = "no balancing"  # in log lines
+
     def resample(
         self, images: np.ndarray, labels: np.ndarray, seed: int, out: np.ndarray | None = None
     ) -> BalancedSet:
@@ -89,6 +91,8 @@ class NoBalancing:
 
 class ClassWeighting(NoBalancing):
     """balance=weighted: no resampling; cross-entropy weighted by n / (n_classes * n_c)."""
+
+    label = "class weighting"  # in log lines
 
     def class_weights(self, labels: np.ndarray) -> list[float] | None:
         labels = _as_labels(labels)
@@ -108,6 +112,8 @@ class RandomOversampling(NoBalancing):
     The sampler is run on row indices instead of pixels (it would copy the whole set twice);
     its ``sample_indices_`` then say which films to copy into the preallocated output.
     """
+
+    label = "random oversampling"  # in log lines
 
     def resample(
         self, images: np.ndarray, labels: np.ndarray, seed: int, out: np.ndarray | None = None
@@ -134,6 +140,8 @@ MIN_MEMORY_BUDGET_MB = 1
 
 class SMOTEBalancing(NoBalancing):
     """balance=smote (the paper): imblearn's SMOTE, memory-bounded; see the module docstring."""
+
+    label = "SMOTE"  # in log lines
 
     def __init__(self, k_neighbors: int = 5, memory_budget_mb: int = 512) -> None:
         if int(k_neighbors) < MIN_K_NEIGHBORS:

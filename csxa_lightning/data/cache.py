@@ -49,6 +49,7 @@ from csxa_lightning.data.case import MIN_SIZE, read_case
 from csxa_lightning.data.images import MAX_PIXELS, UnusableFilmError, read_film
 from csxa_lightning.data.preprocess import Preprocessor
 from csxa_lightning.utils.errors import ConfigValueError, UserError
+from csxa_lightning.utils.quiet import CONSOLE
 from csxa_lightning.utils.whole_files import write_text_whole, written_whole
 
 log = logging.getLogger(__name__)
@@ -293,6 +294,7 @@ def cached_inputs(
                 target,
                 preprocessor.label,
                 len(index),
+                extra=CONSOLE,  # the longest step before training: the console says so
             )
             built = _build(
                 index, preprocessor, target, workers or os.cpu_count() or 1, min_size, max_pixels

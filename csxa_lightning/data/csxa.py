@@ -2,8 +2,9 @@
 by data.sheet), the films in datasets-PNG/ and the LabelMe files in datasets-JSON/ (read by
 data.annotations) -- joined into one row per usable image.
 
-Layout and quirks are documented in docs/csxa-format.md (shared docs). The same code reads the
-built-in phantom set, which reproduces that layout on purpose.
+The layout is CSXA's as published (Ran et al., Scientific Data 11, 2024; README "Train on the
+real CSXA"), its quirks are handled where they are read. The same code reads the built-in
+phantom set, which reproduces that layout on purpose.
 """
 
 from __future__ import annotations

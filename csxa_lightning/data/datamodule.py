@@ -169,13 +169,28 @@ class CSXADataModule(L.LightningDataModule):
                 )
             else:
                 self.datasets[split] = ArrayDataset(inputs.read(rows), labels)
-        log.info(
-            "%s split (seed %d): %s; training samples after %s: %s",
-            "stratified" if self.stratify or self.folds else "plain random",
-            self.split_seed,
-            {s: len(f) for s, f in self.frames.items()},
-            type(self.balance).__name__,
-            self.balance_counts,
+        log.info("%s", self.split_summary())
+
+    def split_summary(self) -> str:
+        """One sentence: the split's kind and sizes, and the training samples after balancing
+        (which class the synthetic films joined)."""
+        kind = "stratified" if self.stratify or self.folds else "plain random"
+        sizes = ", ".join(f"{len(f)} {s}" for s, f in self.frames.items())
+        counts = self.balance_counts
+        if not counts:
+            return f"{kind} split (seed {self.split_seed}): {sizes} films"
+        synthetic = [
+            f"{counts[f'synthetic_{name}']} of the {name} ones synthetic"
+            for name in ("healthy", "diseased")
+            if counts[f"synthetic_{name}"]
+        ]
+        return (
+            f"{kind} split (seed {self.split_seed}): {sizes} films; "
+            f"{counts['healthy'] + counts['diseased']} training samples after "
+            f"{getattr(self.balance, 'label', type(self.balance).__name__)} "
+            f"({counts['healthy']} healthy, {counts['diseased']} diseased"
+            + (f"; {' and '.join(synthetic)}" if synthetic else "")
+            + ")"
         )
 
     def _usable_cases(self) -> tuple[CachedArray, np.ndarray]:
@@ -228,7 +243,8 @@ class CSXADataModule(L.LightningDataModule):
         self.balance_counts = {
             "healthy": int((balanced.labels == 0).sum()) * variants,
             "diseased": int((balanced.labels == 1).sum()) * variants,
-            "synthetic": int(balanced.synthetic.sum()) * variants,
+            "synthetic_healthy": int((balanced.labels[balanced.synthetic] == 0).sum()) * variants,
+            "synthetic_diseased": int((balanced.labels[balanced.synthetic] == 1).sum()) * variants,
         }
         samples = balanced.images.reshape(-1, *sample_shape[1:])
         sample_labels = np.repeat(balanced.labels, variants)

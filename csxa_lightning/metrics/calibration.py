@@ -20,6 +20,13 @@ DEFAULT_BINS = 10
 PROB_EPS = 1e-7
 # Temperatures searched (log-uniform bounds): from 20x sharper to 100x flatter than the model.
 TEMPERATURE_BOUNDS = (0.05, 100.0)
+# The fewest validation films, in all and of each class, a temperature is fitted on. One
+# parameter still needs both classes seen several times: on 8 films the likelihood is flattest
+# at the upper bound (every probability near 0.5), a "calibration" that erases the model.
+MIN_TEMPERATURE_FILMS = 20
+MIN_TEMPERATURE_FILMS_PER_CLASS = 5
+# A fitted temperature within this factor of a bound sits on it: the search stopped there.
+AT_BOUND_FACTOR = 1.01
 
 
 def checked(y_true: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -97,8 +104,9 @@ def fit_temperature(y_true: np.ndarray, prob: np.ndarray) -> float:
     parameter, searched over log(temperature) within TEMPERATURE_BOUNDS (scipy's bounded
     Brent), so it cannot overfit a small slice the way Platt's two parameters can."""
     y, p = checked(y_true, prob)
-    if len(np.unique(y)) < 2:
-        raise ValueError("temperature scaling needs both classes among the validation films")
+    problem = temperature_data_problem(y)
+    if problem is not None:
+        raise ValueError(problem)
     bounds = np.log(TEMPERATURE_BOUNDS)
     found = minimize_scalar(
         lambda log_t: negative_log_likelihood(y, with_temperature(p, float(np.exp(log_t)))),
@@ -106,6 +114,32 @@ def fit_temperature(y_true: np.ndarray, prob: np.ndarray) -> float:
         method="bounded",
     )
     return float(np.exp(found.x))
+
+
+def temperature_data_problem(y_true: np.ndarray) -> str | None:
+    """Why a temperature cannot be fitted on these validation labels (too few films, or too few
+    of a class: MIN_TEMPERATURE_FILMS, MIN_TEMPERATURE_FILMS_PER_CLASS), or None."""
+    y = np.asarray(y_true, dtype=int)
+    counts = {name: int((y == label).sum()) for label, name in ((0, "healthy"), (1, "diseased"))}
+    if len(y) < MIN_TEMPERATURE_FILMS:
+        return (
+            f"temperature scaling needs at least {MIN_TEMPERATURE_FILMS} validation films, "
+            f"this run has {len(y)}"
+        )
+    short = [f"{n} {name}" for name, n in counts.items() if n < MIN_TEMPERATURE_FILMS_PER_CLASS]
+    if short:
+        return (
+            f"temperature scaling needs at least {MIN_TEMPERATURE_FILMS_PER_CLASS} validation "
+            f"films of each class, this run has {' and '.join(short)}"
+        )
+    return None
+
+
+def temperature_at_bound(temperature: float) -> bool:
+    """Whether a fitted temperature sits on TEMPERATURE_BOUNDS (the search ended there: the
+    likelihood still improved beyond it, and the value is not a fit)."""
+    low, high = TEMPERATURE_BOUNDS
+    return temperature <= low * AT_BOUND_FACTOR or temperature >= high / AT_BOUND_FACTOR
 
 
 def calibration_metrics(

@@ -11,16 +11,12 @@ of any metric's difference (`paired_bootstrap`). `holm` adjusts a family of such
 multiplicity. Across folds or seeds, `paired_ttest` and `mean_sd` summarise repeated runs.
 `mcnemar_detectable_difference` and `balanced_accuracy_detectable_difference` say how large a
 difference the test set could have detected (80 % power at alpha = 0.05).
-
-`decode_published_row` works the other way round: from a published accuracy, weighted
-precision and weighted F1 it finds every confusion matrix that prints as those figures, which
-shows what the paper's models did with the few healthy test films (csxa_lightning.metrics.paper).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy.optimize import brentq
@@ -33,20 +29,14 @@ from statsmodels.stats.proportion import proportions_ztest
 from csxa_lightning.metrics.classification import (
     BOOTSTRAP_METRICS,
     compute_metrics,
-    confusion_metrics,
     metric_rows,
     percentile_interval,
     stratified_bootstrap_indices,
 )
 
-# Re-exported: the Wilson interval lives in metrics.py because metrics_with_intervals uses it
-# and this module imports metrics (the other direction would be an import cycle).
-from csxa_lightning.metrics.classification import wilson_interval as wilson_interval
-
 ALTERNATIVES = ("larger", "smaller", "two-sided")
 # How a published percentage may have been shortened: the paper rounds some figures and
 # truncates others (1169 / 1241 = 94.198 % is printed 94.19), see decode_published_row.
-ROUNDING_RULES = ("round", "truncate", "round_or_truncate")
 
 
 # --------------------------------------------------------------------------- z-test (paper)
@@ -362,133 +352,3 @@ def mean_sd(values: np.ndarray | Sequence[float]) -> tuple[float, float]:
         raise ValueError("mean_sd needs at least one value")
     sd = float(np.std(v, ddof=1)) if len(v) > 1 else float("nan")
     return float(np.mean(v)), sd
-
-
-# --------------------------------------------------------------------------- published figures
-
-
-# The metrics decode_published_row derives for each matrix it finds (fractions, not percent).
-DECODED_FRACTIONS = (
-    "accuracy",
-    "balanced_accuracy",
-    "sensitivity",
-    "specificity",
-    "precision_weighted",
-    "f1_weighted",
-)
-
-
-def _shortened_range(value_pct: float, decimals: int, rounding: str) -> tuple[float, float, bool]:
-    """(low, high, high_included): the exact percentages that print as value_pct."""
-    unit = 10.0**-decimals
-    low = value_pct if rounding == "truncate" else value_pct - unit / 2
-    if rounding == "round":
-        # A value exactly half-way prints either way (half-up, or half-to-even as Python and
-        # numpy round): both neighbours are consistent with it.
-        return low, value_pct + unit / 2, True
-    return low, value_pct + unit, False
-
-
-def _prints_as(values_pct: np.ndarray, bounds: tuple[float, float, bool]) -> np.ndarray:
-    # The tolerance absorbs floating-point error (~1e-13 here), far below any printed digit.
-    tol = 1e-9
-    low, high, high_included = bounds
-    below_high = values_pct <= high + tol if high_included else values_pct < high - tol
-    return (values_pct >= low - tol) & below_high
-
-
-def decode_published_row(
-    accuracy_pct: float,
-    precision_pct: float,
-    f1_pct: float,
-    n_test: int = 1241,
-    healthy_counts: Iterable[int] = range(30, 66),
-    decimals: int = 2,
-    *,
-    rounding: str = "round_or_truncate",
-) -> list[dict[str, int | float]]:
-    """Every binary confusion matrix consistent with a published accuracy, support-weighted
-    precision and support-weighted F1 (percent), for each number of healthy test films.
-
-    Positive class = diseased (1), healthy = 0; tn = healthy films predicted healthy. For each
-    h in healthy_counts (diseased = n_test - h) the search covers ALL matrices: the accuracy's
-    admissible range fixes the total number correct k, so for each k the candidates are
-    tn = 0..h with tp = k - tn, scored together with numpy. Precision of a class never
-    predicted counts as 0 (zero_division=0), as in metrics.compute_metrics.
-
-    `rounding` says how the paper shortened its figures to `decimals` places: "round" (a
-    value exactly half-way may print either way), "truncate", or "round_or_truncate"
-    (default). The default is needed because Table 1 does
-    both: 1169 / 1241 = 94.198 % is printed 94.19 (truncated) while 1188 / 1241 = 95.729 % is
-    printed 95.73 (rounded).
-
-    Returns one dict per consistent matrix, ordered by healthy_n then tn: healthy_n,
-    diseased_n, tn, fp, fn, tp, and as fractions accuracy, balanced_accuracy, sensitivity
-    (diseased recall), specificity (healthy recall), precision_weighted, f1_weighted and
-    majority_accuracy (always answering the larger class).
-    """
-    published = {"accuracy": accuracy_pct, "precision": precision_pct, "f1": f1_pct}
-    counts = checked_decoding(published, n_test, healthy_counts, decimals, rounding)
-    acc_range = _shortened_range(accuracy_pct, decimals, rounding)
-    prec_range = _shortened_range(precision_pct, decimals, rounding)
-    f1_range = _shortened_range(f1_pct, decimals, rounding)
-    # Numbers correct whose accuracy prints as published (a margin of 1, then filtered).
-    k = np.arange(
-        max(0, math.floor(acc_range[0] * n_test / 100) - 1),
-        min(n_test, math.ceil(acc_range[1] * n_test / 100) + 1) + 1,
-    )
-    k = k[_prints_as(100 * k / n_test, acc_range)]
-
-    found = []
-    for h in counts:
-        d = n_test - h
-        tn = np.repeat(np.arange(h + 1), len(k))
-        tp = np.tile(k, h + 1) - tn
-        keep = (tp >= 0) & (tp <= d)
-        tn, tp = tn[keep], tp[keep]
-        m = confusion_metrics(tp, tn, h - tn, d - tp)
-        ok = _prints_as(100 * m["precision_weighted"], prec_range) & _prints_as(
-            100 * m["f1_weighted"], f1_range
-        )
-        found += [decoded_matrix(h, d, int(tn[i]), int(tp[i]), m, i) for i in np.flatnonzero(ok)]
-    return found
-
-
-def checked_decoding(
-    published: dict[str, float],
-    n_test: int,
-    healthy_counts: Iterable[int],
-    decimals: int,
-    rounding: str,
-) -> list[int]:
-    """The healthy counts to try, sorted; ValueError for arguments that cannot describe a
-    published row (percentages outside [0, 100], counts outside 1..n_test - 1 ...)."""
-    if rounding not in ROUNDING_RULES:
-        raise ValueError(f"rounding must be one of {ROUNDING_RULES}, got {rounding!r}")
-    if isinstance(decimals, bool) or not isinstance(decimals, int) or decimals < 0:
-        raise ValueError(f"decimals must be a non-negative integer, got {decimals!r}")
-    if n_test < 2:
-        raise ValueError(f"n_test must be at least 2 (both classes), got {n_test}")
-    for name, value in published.items():
-        if not 0 <= value <= 100:
-            raise ValueError(f"{name}_pct must be a percentage in [0, 100], got {value}")
-    counts = sorted({int(h) for h in healthy_counts})
-    bad = [h for h in counts if not 0 < h < n_test]
-    if bad:
-        raise ValueError(f"healthy counts must lie in 1..{n_test - 1} (n_test={n_test}): {bad}")
-    return counts
-
-
-def decoded_matrix(h: int, d: int, tn: int, tp: int, metrics: dict, i: int) -> dict:
-    """One consistent matrix of decode_published_row: counts, and its fractions (entry i of
-    the vectorised confusion_metrics)."""
-    return {
-        "healthy_n": h,
-        "diseased_n": d,
-        "tn": tn,
-        "fp": h - tn,
-        "fn": d - tp,
-        "tp": tp,
-        **{key: float(metrics[key][i]) for key in DECODED_FRACTIONS},
-        "majority_accuracy": max(h, d) / (h + d),
-    }

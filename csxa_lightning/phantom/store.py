@@ -10,6 +10,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from csxa_lightning.phantom.layout import CSXA_HEALTHY_FRACTION, generate_phantom
+from csxa_lightning.utils.quiet import CONSOLE
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ def _generate_into(
             seed,
             effect,
             target,
+            extra=CONSOLE,  # tens of seconds, once: the console says what is happening
         )
         generate_phantom(
             staging,

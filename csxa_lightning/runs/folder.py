@@ -4,7 +4,7 @@
     skipped_files.csv    images left out, and why (only when there are some)
     normalization.json   the input normalization computed on the training split
     checkpoints/         Lightning's checkpoints (epochNNN.ckpt, last.ckpt)
-    logs/metrics.csv     the per-epoch curves (logs.ResumableCSVLogger: kept across a resume)
+    logs/metrics.csv     the per-epoch curves (training/csv_logger.py: kept across a resume)
     predictions.csv      one row per test image (predictions_frame)
     metrics.json         the test metrics and how the run was made; written last: its
                          presence means "finished"

@@ -77,6 +77,8 @@ def decision_keys(y, prob, decision: dict) -> dict:
         "threshold_rule": str(decision["threshold_rule"]),
         "temperature": float(decision["temperature"]),
         "decision_fitted_on": int(decision.get("fitted_on", 0)),
+        # Set when the fitted temperature ended on a bound of its search (training/decision.py).
+        "temperature_warning": decision.get("temperature_warning"),
         **{f"{name}_at_default": at_default[name] for name in AT_DEFAULT},
     }
 

@@ -20,6 +20,7 @@ from lightning.fabric.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig
 
 from csxa_lightning.runs.folder import LAST_CHECKPOINT
+from csxa_lightning.utils.quiet import CONSOLE
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,9 @@ def resume_checkpoint(checkpoint_callback, force: bool) -> str | None:
     folder = Path(checkpoint_callback.dirpath)
     resume_from = readable_checkpoint(folder / LAST_CHECKPOINT)
     if resume_from:
-        log.info("resuming the interrupted run in %s from %s", folder.parent, resume_from)
+        log.info(
+            "resuming the interrupted run in %s from %s", folder.parent, resume_from, extra=CONSOLE
+        )
     return resume_from
 
 

@@ -18,7 +18,13 @@ import torch
 
 from csxa_lightning.inference.loading import load_trained_model
 from csxa_lightning.inference.scoring import score
-from csxa_lightning.metrics.calibration import fit_temperature, with_temperature
+from csxa_lightning.metrics.calibration import (
+    TEMPERATURE_BOUNDS,
+    fit_temperature,
+    temperature_at_bound,
+    temperature_data_problem,
+    with_temperature,
+)
 from csxa_lightning.metrics.thresholds import choose_threshold, parse_rule
 from csxa_lightning.models.classifier import DECISION_KEY
 from csxa_lightning.utils.errors import ConfigValueError
@@ -101,7 +107,7 @@ def fit_decision(
     ).numpy()
     y = val_frame["label"].to_numpy(dtype=int)
     if settings.calibrate == "temperature":
-        decision["temperature"] = fit_temperature(y, prob)
+        decision.update(fitted_temperature(y, prob))
         prob = with_temperature(prob, decision["temperature"])
     decision["threshold"] = choose_threshold(rule, y, prob)
     decision["fitted_on"] = len(y)
@@ -113,6 +119,40 @@ def fit_decision(
         decision["threshold_rule"],
     )
     return decision
+
+
+def check_temperature_data(settings: DecisionSettings, val_frame) -> None:
+    """Before training: ConfigValueError when calibrate=temperature has too few validation films
+    to fit on (the fit itself comes after training)."""
+    if settings.calibrate == "temperature" and val_frame is not None:
+        temperature_problem(val_frame["label"].to_numpy(dtype=int))
+
+
+def temperature_problem(y) -> None:
+    problem = temperature_data_problem(y)
+    if problem is not None:
+        raise ConfigValueError(
+            f"calibrate=temperature: {problem}. Give the run a larger validation slice "
+            "(data.val_fraction=0.2, or more films), or calibrate=none"
+        )
+
+
+def fitted_temperature(y, prob) -> dict:
+    """{temperature, temperature_warning}: the temperature fitted on the validation films, and a
+    warning (also logged) when it ends on a bound of its search; ConfigValueError naming the fix
+    when the films are too few to fit one."""
+    temperature_problem(y)
+    temperature = fit_temperature(y, prob)
+    warning = None
+    if temperature_at_bound(temperature):
+        warning = (
+            f"the temperature fitted on {len(y)} validation films is {temperature:.3g}, a bound "
+            f"of its search {TEMPERATURE_BOUNDS}: the validation films do not pin it down, and "
+            "the calibrated probabilities are not to be trusted (more validation films, or "
+            "calibrate=none)"
+        )
+        log.warning("%s", warning)
+    return {"temperature": temperature, "temperature_warning": warning}
 
 
 def store_decision(checkpoint: str | Path, decision: dict) -> None:

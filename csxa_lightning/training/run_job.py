@@ -144,6 +144,21 @@ def hydra_quoted(value: str) -> str:
     return '"' + escaped.replace("${", "\\${") + '"'
 
 
+def use_commands(checkpoint: str, dataset_root: str | None) -> list[str]:
+    """The csxa-predict and csxa-evaluate lines that use a finished run's checkpoint, ready to
+    paste: the path quoted for Hydra (it holds `=` and `,`) and then for the shell."""
+    ckpt = shlex.quote(f"ckpt={hydra_quoted(checkpoint)}")
+    root = (
+        shlex.quote(f"data.root={hydra_quoted(dataset_root)}")
+        if dataset_root
+        else ("data.root=/path/to/CSXA")
+    )
+    return [
+        f"predict with:  csxa-predict {ckpt} input=/path/to/films",
+        f"evaluate with: csxa-evaluate {ckpt} data=csxa {root} subset=test",
+    ]
+
+
 def resume_command(python: str, overrides: Sequence[str], folder: Path) -> str:
     """The shell command that trains the same config again in folder, where it resumes:
     each override quoted for the shell, the folder for Hydra (run folder names hold `=` and

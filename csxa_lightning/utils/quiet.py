@@ -1,10 +1,10 @@
-"""Known third-party noise, silenced in this one place (config/resolvers.py applies it on import,
-which every entry point does before Hydra composes and Lightning starts). Each pattern is the start
-of one exact message, with why it is harmless; anything else still reaches the console.
+"""Known third-party noise, silenced in this one place: every command calls
+silence_known_noise() at its start, before Hydra composes and Lightning starts. Each pattern is
+the start of one exact message, with why it is harmless; anything else still reaches the console.
 
 The logging interval warning ("The number of training batches (5) is smaller than the logging
-interval") is not silenced here but avoided: checkpoint.LogIntervalWithinEpoch fits
-trainer.log_every_n_steps to the epoch.
+interval") is not silenced here but avoided: training/log_interval.py's LogIntervalWithinEpoch
+fits trainer.log_every_n_steps to the epoch.
 """
 
 from __future__ import annotations
@@ -34,9 +34,46 @@ class DropMessages(logging.Filter):
         return not record.getMessage().startswith(self.prefixes)
 
 
+# `log.info(..., extra=CONSOLE)`: an INFO line a user should see as it happens (a long step
+# starting, a run resuming); every other INFO line goes to the run's log file only.
+CONSOLE = {"console": True}
+
+
+class ConsoleLines(logging.Filter):
+    """The training console's filter (conf/hydra/default.yaml): warnings and errors from
+    anyone, and the INFO lines marked CONSOLE. Lightning's model summary, its device lines,
+    the data pipeline's details and the like stay in the run's log file."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or bool(getattr(record, "console", False))
+
+
+# Libraries that print through a handler of their own: Lightning adds a StreamHandler to its
+# loggers when it is imported before logging is configured (always, here: Hydra configures it
+# later), and stops them from propagating, so its lines bypass the run's log file and the
+# console's filter.
+OWN_HANDLER_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "torchmetrics")
+
+
+def route_library_logs() -> None:
+    """Send those libraries' lines through the configured handlers (Hydra's: the run's log file,
+    and the console's filter). Called once logging is configured: at the start of a run."""
+    for name in OWN_HANDLER_LOGGERS:
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            if type(handler) is logging.StreamHandler:
+                logger.removeHandler(handler)
+        logger.propagate = True
+
+
 def silence_known_noise() -> None:
     """Installs the filters; calling it again adds nothing."""
     warnings.filterwarnings("ignore", message=LEAFSPEC_DEPRECATION, category=FutureWarning)
     logger = logging.getLogger(LIGHTNING_INFO_LOGGER)
     if not any(isinstance(f, DropMessages) for f in logger.filters):
         logger.addFilter(DropMessages(LITLOGGER_TIP))
+    # OpenCV's C++ warnings ("[ WARN:0@3.8] ... PNG input buffer is incomplete") come before the
+    # package's own line about the same film, which says what to do: errors only.
+    import cv2
+
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)

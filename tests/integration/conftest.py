@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-from tests.helpers import TINY_TRAINING, compose_train_config
+from tests.helpers import compose_train_config, phantom_training
 
 # Landmark crop and both channel orders: prediction must find the LabelMe files and average the
 # two orders as the test did. 64 px: ResNet18's layer4 is 2 x 2 there, so a CAM can vary
@@ -39,16 +39,7 @@ def tiny_run(phantom, tmp_path_factory) -> TinyRun:
 
     base = tmp_path_factory.mktemp("tiny_run")
     folder = base / "run"
-    cfg = compose_train_config(
-        TINY_TRAINING
-        + TINY_RUN_OVERRIDES
-        + [
-            "data=csxa",
-            f"data.root={phantom.root}",
-            f"paths.output_dir={folder}",
-            f"paths.cache_dir={base / 'cache'}",
-        ]
-    )
+    cfg = compose_train_config([*phantom_training(phantom.root, base), *TINY_RUN_OVERRIDES])
     metrics = train(cfg)
     # What Hydra's command line would also have written (the report reads it).
     (folder / ".hydra").mkdir()

@@ -17,7 +17,7 @@ from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 from omegaconf import OmegaConf
 
 from csxa_lightning.config.location import CONFIG_DIR
-from tests.helpers import TINY_TRAINING, run_module
+from tests.helpers import phantom_command_line, run_module
 
 
 def run_cli(cwd: Path, *arguments: str) -> subprocess.CompletedProcess:
@@ -26,10 +26,7 @@ def run_cli(cwd: Path, *arguments: str) -> subprocess.CompletedProcess:
 
 def tiny(phantom, cache: Path) -> list[str]:
     return [
-        *TINY_TRAINING,
-        "data=csxa",
-        f"data.root={phantom.root}",
-        f"paths.cache_dir={cache}",
+        *phantom_command_line(phantom.root, cache),
         # 11 test images: two processes get 6 each, one of them a repeat
         "data.test_fraction=0.275",
         "data.batch_size=4",

@@ -22,27 +22,27 @@ from csxa_lightning.models.classifier import DECISION_KEY
 from csxa_lightning.predict import predict
 from csxa_lightning.train import train
 from csxa_lightning.utils.errors import ConfigValueError
-from tests.helpers import TINY_TRAINING, compose_config, compose_train_config
+from tests.helpers import compose_config, compose_train_config
 
 
-def test_a_fitted_decision_rule_is_stored_and_applied_everywhere(phantom, tmp_path):
+def test_a_fitted_decision_rule_is_stored_and_applied_everywhere(
+    phantom, phantom_run_overrides, tmp_path
+):
     out = tmp_path / "run"
     cfg = compose_train_config(
-        TINY_TRAINING
-        + [
-            "data=csxa",
-            f"data.root={phantom.root}",
-            "data.val_fraction=0.3",
+        [
+            *phantom_run_overrides,
+            # 21 of the 30 non-test films: a temperature needs 20, and 5 of each class
+            "data.val_fraction=0.7",
+            "balance=oversample",  # 3 healthy training films are too few for SMOTE's 5 neighbours
             "trainer.max_epochs=2",
             "calibrate=temperature",
             "threshold=youden",
-            f"paths.output_dir={out}",
-            f"paths.cache_dir={tmp_path / 'cache'}",
         ]
     )
     metrics = train(cfg)
     assert metrics["threshold_rule"] == "youden"
-    assert metrics["decision_fitted_on"] == metrics["n_val"] == 9
+    assert metrics["decision_fitted_on"] == metrics["n_val"] == 21
     assert {d["setting"] for d in metrics["departures"]} >= {"threshold", "calibrate"}
     stored = torch.load(metrics["checkpoint"], weights_only=True)[DECISION_KEY]
     assert stored["temperature"] == pytest.approx(metrics["temperature"])
@@ -126,3 +126,20 @@ def test_the_paper_protocol_keeps_threshold_one_half_and_no_temperature():
     check_config(cfg)  # no problem
     assert cfg.threshold == 0.5 and cfg.calibrate == "none"
     assert np.isclose(float(cfg.threshold), 0.5)
+
+
+def test_a_temperature_the_validation_slice_cannot_fit_is_refused_before_training(
+    phantom_run_overrides, tmp_path
+):
+    """The issue's case: calibrate=temperature on 9 validation films fitted a temperature of
+    100 (every probability near 0.5) without a word. Refused now, before any epoch."""
+    cfg = compose_train_config(
+        [*phantom_run_overrides, "data.val_fraction=0.3", "calibrate=temperature"]
+    )
+    with pytest.raises(
+        ConfigValueError,
+        match=r"calibrate=temperature: temperature scaling needs at least 20 validation films, "
+        r"this run has 9\. Give the run a larger validation slice",
+    ):
+        train(cfg)
+    assert not list((tmp_path / "run").glob("checkpoints/*.ckpt"))

@@ -11,7 +11,7 @@ import torch
 from hydra.utils import instantiate
 
 from csxa_lightning.train import train
-from tests.helpers import TINY_TRAINING, compose_train_config
+from tests.helpers import compose_train_config
 
 
 def datamodule(phantom, tmp_path, augment_on, *extra):
@@ -68,15 +68,11 @@ def test_device_batches_are_augmented_after_the_transfer(phantom, tmp_path):
     assert dm.on_after_batch_transfer(dict(test_batch), 0)["image"] is test_batch["image"]
 
 
-def test_training_on_the_device_path_scores_each_test_film_once(phantom, tmp_path):
+def test_training_on_the_device_path_scores_each_test_film_once(phantom_run_overrides, tmp_path):
     out = tmp_path / "run"
     cfg = compose_train_config(
-        TINY_TRAINING
-        + [
-            "data=csxa",
-            f"data.root={phantom.root}",
-            f"paths.output_dir={out}",
-            f"paths.cache_dir={tmp_path / 'cache'}",
+        [
+            *phantom_run_overrides,
             "color=enhanced",
             "data.augment_on=device",
             "trainer.max_epochs=2",

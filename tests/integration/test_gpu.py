@@ -10,7 +10,7 @@ import torch
 from csxa_lightning.data.batches import BatchedDataset
 from csxa_lightning.data.device_augment import DeviceAugmentation
 from csxa_lightning.train import train
-from tests.helpers import TINY_TRAINING, compose_train_config
+from tests.helpers import compose_train_config
 
 pytestmark = [
     pytest.mark.gpu,
@@ -48,20 +48,11 @@ def test_batches_are_gathered_into_pinned_memory():
     }
 
 
-def test_a_run_on_the_gpu_uses_bf16_and_the_device_path(phantom, tmp_path):
-    overrides = [o for o in TINY_TRAINING if not o.startswith("trainer=")]
+def test_a_run_on_the_gpu_uses_bf16_and_the_device_path(phantom_run_overrides):
+    # trainer=gpu replaces the fixture's trainer=cpu: of two choices for a group, the later wins.
     metrics = train(
         compose_train_config(
-            overrides
-            + [
-                "trainer=gpu",
-                "data=csxa",
-                f"data.root={phantom.root}",
-                f"paths.output_dir={tmp_path / 'run'}",
-                f"paths.cache_dir={tmp_path / 'cache'}",
-                "color=enhanced",
-                "trainer.max_epochs=2",
-            ]
+            [*phantom_run_overrides, "trainer=gpu", "color=enhanced", "trainer.max_epochs=2"]
         )
     )
     assert metrics["trainer_precision"] == "bf16-mixed"

@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 
 from csxa_lightning.runs.identity import ADDED_SINCE, MOVED_MODULES
 from csxa_lightning.train import train
-from tests.helpers import TINY_TRAINING, compose_train_config
+from tests.helpers import compose_train_config
 from tests.integration.conftest import TINY_RUN_OVERRIDES
 
 
@@ -25,19 +25,13 @@ def as_saved_before_the_move(cfg) -> str:
     return text
 
 
-def test_a_sweep_started_again_skips_a_run_folder_saved_before_the_move(tiny_run, tmp_path):
-    run = tmp_path / "run"
+def test_a_sweep_started_again_skips_a_run_folder_saved_before_the_move(
+    tiny_run, phantom_run_overrides, tmp_path
+):
+    run = tmp_path / "run"  # the fixture's
     shutil.copytree(tiny_run.folder, run)
-    cfg = compose_train_config(
-        [
-            *TINY_TRAINING,
-            *TINY_RUN_OVERRIDES,
-            "data=csxa",
-            f"data.root={tiny_run.dataset}",
-            f"paths.output_dir={run}",
-            f"paths.cache_dir={tmp_path / 'cache'}",
-        ]  # fmt: skip
-    )
+    # tiny_run's config (its dataset is the session's phantom), writing to the copy
+    cfg = compose_train_config([*phantom_run_overrides, *TINY_RUN_OVERRIDES])
     saved = run / ".hydra" / "config.yaml"
     old_text = as_saved_before_the_move(cfg)
     assert "_target_: csxa_lightning.model.CSXAClassifier" in old_text

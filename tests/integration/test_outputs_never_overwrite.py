@@ -66,21 +66,20 @@ def test_evaluate_into_a_training_run_folder_keeps_its_files(copies, tiny_run):
 
 
 @pytest.mark.slow  # a command in a subprocess: tens of seconds
-def test_train_with_another_config_on_a_finished_run_folder_changes_nothing(tiny_run, tmp_path):
+def test_train_with_another_config_on_a_finished_run_folder_changes_nothing(
+    tiny_run, phantom_run_overrides, tmp_path
+):
     """The report describes a run by its folder's saved config: a start with another config
     must not rewrite it (Hydra used to, before train() could say "finished earlier")."""
-    from tests.helpers import TINY_TRAINING
     from tests.integration.conftest import TINY_RUN_OVERRIDES
 
-    run = tmp_path / "run"
+    run = tmp_path / "run"  # the fixture's paths.output_dir
     shutil.copytree(tiny_run.folder, run)
     kept = [run / ".hydra" / "config.yaml", run / "metrics.json", run / "predictions.csv"]
     before = snapshot(*kept)
     result = run_module(
-        "csxa_lightning.train", *TINY_TRAINING, *TINY_RUN_OVERRIDES, "data=csxa",
-        f"data.root={tiny_run.dataset}", f"paths.output_dir={run}",
-        f"paths.cache_dir={tmp_path / 'cache'}", f"hydra.run.dir={run}", "seed=7",
-        cwd=tmp_path, timeout=300,
+        "csxa_lightning.train", *phantom_run_overrides, *TINY_RUN_OVERRIDES,
+        f"hydra.run.dir={run}", "seed=7", cwd=tmp_path, timeout=300,
     )  # fmt: skip
     assert result.returncode == 1
     line = result.stderr.strip().splitlines()[-1]
@@ -148,20 +147,21 @@ def test_a_full_disk_is_one_line_and_the_old_file_stays(tiny_run, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["p.csv"]  # no partial file left
 
 
-def retrain_overrides(tiny_run, run, *extra: str) -> list[str]:
-    from tests.helpers import TINY_TRAINING
+def retrain_overrides(phantom_run_overrides, *extra: str) -> list[str]:
+    """tiny_run's config (its dataset is the session's phantom) with force=true, written to the
+    fixture's tmp_path/run: where each test copies tiny_run's folder."""
     from tests.integration.conftest import TINY_RUN_OVERRIDES
 
-    return [*TINY_TRAINING, *TINY_RUN_OVERRIDES, "data=csxa", f"data.root={tiny_run.dataset}",
-            f"paths.output_dir={run}", f"paths.cache_dir={run.parent / 'cache'}", "force=true",
-            *extra]  # fmt: skip
+    return [*phantom_run_overrides, *TINY_RUN_OVERRIDES, "force=true", *extra]
 
 
 def every_file(folder):
     return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
-def test_force_on_a_finished_run_that_then_fails_leaves_the_run_byte_identical(tiny_run, tmp_path):
+def test_force_on_a_finished_run_that_then_fails_leaves_the_run_byte_identical(
+    tiny_run, phantom_run_overrides, tmp_path
+):
     """force=true replaces a finished run only once the new one has finished: a failure
     leaves every file of the old one, and no staging folder."""
     from csxa_lightning.train import train
@@ -172,7 +172,7 @@ def test_force_on_a_finished_run_that_then_fails_leaves_the_run_byte_identical(t
     before = every_file(run)
     bug = ["+callbacks.bug._target_=tests.helpers.BugAtFitStart", "seed=7"]
     with pytest.raises(ValueError, match="simulated bug"):
-        train(compose_train_config(retrain_overrides(tiny_run, run, *bug)))
+        train(compose_train_config(retrain_overrides(phantom_run_overrides, *bug)))
     assert every_file(run) == before
     assert sorted(p.name for p in run.iterdir()) == sorted(
         p.name for p in tiny_run.folder.iterdir()
@@ -180,7 +180,7 @@ def test_force_on_a_finished_run_that_then_fails_leaves_the_run_byte_identical(t
 
 
 def test_force_with_another_config_replaces_the_run_and_its_config_once_finished(
-    tiny_run, tmp_path
+    tiny_run, phantom_run_overrides, tmp_path
 ):
     import json
 
@@ -191,7 +191,7 @@ def test_force_with_another_config_replaces_the_run_and_its_config_once_finished
 
     run = tmp_path / "run"
     shutil.copytree(tiny_run.folder, run)
-    cfg = compose_train_config(retrain_overrides(tiny_run, run, "seed=7"))
+    cfg = compose_train_config(retrain_overrides(phantom_run_overrides, "seed=7"))
     (run / ".hydra-incoming").mkdir()  # what Hydra's command line saves for this start
     OmegaConf.save(cfg, run / ".hydra-incoming" / "config.yaml")
     old_predictions = (run / "predictions.csv").read_bytes()
@@ -206,7 +206,7 @@ def test_force_with_another_config_replaces_the_run_and_its_config_once_finished
 
 
 def test_ctrl_c_during_a_forced_retraining_says_the_finished_run_is_unchanged(
-    tiny_run, tmp_path, caplog
+    tiny_run, phantom_run_overrides, tmp_path, caplog
 ):
     from csxa_lightning.train import train
     from tests.helpers import compose_train_config
@@ -219,7 +219,7 @@ def test_ctrl_c_during_a_forced_retraining_says_the_finished_run_is_unchanged(
         "+callbacks.interrupt.epoch=0",
     ]
     with pytest.raises((SystemExit, KeyboardInterrupt)):
-        train(compose_train_config(retrain_overrides(tiny_run, run, *ctrl_c)))
+        train(compose_train_config(retrain_overrides(phantom_run_overrides, *ctrl_c)))
     assert (
         f"interrupted: the retraining (force=true) of {run} stopped before it finished; the "
         "finished run there is unchanged" in caplog.text

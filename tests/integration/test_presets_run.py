@@ -10,21 +10,17 @@ import pandas as pd
 import pytest
 
 from csxa_lightning.train import train
-from tests.helpers import TINY_TRAINING, compose_train_config
+from tests.helpers import compose_train_config
 
 
-def run(phantom, tmp_path, *overrides):
-    """A tiny run on the session's phantom; returns (output folder, trained batches as
-    (epoch, indices) pairs)."""
+def run(phantom_run_overrides, tmp_path, *overrides):
+    """A tiny run on the session's phantom (the phantom_run_overrides fixture); returns (output
+    folder, trained batches as (epoch, indices) pairs)."""
     out, batches = tmp_path / "run", tmp_path / "batches.txt"
     cfg = compose_train_config(
         [
-            *TINY_TRAINING,
-            "data=csxa",
-            f"data.root={phantom.root}",
+            *phantom_run_overrides,
             "data.num_workers=0",
-            f"paths.cache_dir={tmp_path / 'cache'}",
-            f"paths.output_dir={out}",
             "+callbacks.record._target_=tests.helpers.RecordBatchIndices",
             f"+callbacks.record.path={batches}",
             *overrides,
@@ -43,31 +39,33 @@ def logged(out):
     return pd.read_csv(out / "logs" / "metrics.csv")
 
 
-def test_fdr_trains_one_batch_and_writes_no_checkpoint(phantom, tmp_path):
-    out, batches = run(phantom, tmp_path, "+debug=fdr")
+def test_fdr_trains_one_batch_and_writes_no_checkpoint(phantom_run_overrides, tmp_path):
+    out, batches = run(phantom_run_overrides, tmp_path, "+debug=fdr")
     assert per_epoch(batches) == [(0, 1)]
     assert list(out.rglob("*.ckpt")) == []
     assert json.loads((out / "metrics.json").read_text())["n"] == 10  # the test still runs
 
 
-def test_overfit_trains_the_same_batch_every_epoch(phantom, tmp_path):
-    out, batches = run(phantom, tmp_path, "+debug=overfit", "trainer.max_epochs=3")
+def test_overfit_trains_the_same_batch_every_epoch(phantom_run_overrides, tmp_path):
+    out, batches = run(phantom_run_overrides, tmp_path, "+debug=overfit", "trainer.max_epochs=3")
     assert per_epoch(batches) == [(0, 1), (1, 1), (2, 1)]
     assert len({indices for _, indices in batches}) == 1, batches
 
 
-def test_limit_trains_a_few_batches_per_epoch_and_tests_every_image(phantom, tmp_path):
+def test_limit_trains_a_few_batches_per_epoch_and_tests_every_image(
+    phantom_run_overrides, tmp_path
+):
     # Batches of 4: an epoch has about 10, more than the 3 the preset keeps. Two epochs: the
     # preset's max_epochs (2) gives way to a command-line value, here TINY_TRAINING's 1.
     out, batches = run(
-        phantom, tmp_path, "+debug=limit", "data.batch_size=4", "trainer.max_epochs=2"
+        phantom_run_overrides, tmp_path, "+debug=limit", "data.batch_size=4", "trainer.max_epochs=2"
     )
     assert per_epoch(batches) == [(0, 3), (1, 3)]
     assert json.loads((out / "metrics.json").read_text())["n"] == 10  # every test image
 
 
-def test_profiler_writes_where_the_time_went(phantom, tmp_path):
-    out, batches = run(phantom, tmp_path, "+debug=profiler")
+def test_profiler_writes_where_the_time_went(phantom_run_overrides, tmp_path):
+    out, batches = run(phantom_run_overrides, tmp_path, "+debug=profiler")
     profiles = list(out.glob("*profile*.txt"))
     assert profiles, sorted(p.name for p in out.iterdir())
     text = "\n".join(p.read_text() for p in profiles)
@@ -75,27 +73,27 @@ def test_profiler_writes_where_the_time_went(phantom, tmp_path):
 
 
 def test_default_callbacks_log_the_learning_rate_and_keep_the_tested_checkpoint(
-    phantom, tmp_path, caplog
+    phantom_run_overrides, tmp_path, caplog
 ):
     caplog.set_level(logging.INFO)
-    out, _ = run(phantom, tmp_path)
+    out, _ = run(phantom_run_overrides, tmp_path)
     assert logged(out)["lr-Adam"].dropna().tolist() == [pytest.approx(3e-4)]
     assert [p.name for p in (out / "checkpoints").iterdir()] == ["epoch000.ckpt"]
     assert "net.layer1" in caplog.text  # model_summary: two levels deep
 
 
-def test_callbacks_none_keeps_only_the_checkpoint(phantom, tmp_path, caplog):
+def test_callbacks_none_keeps_only_the_checkpoint(phantom_run_overrides, tmp_path, caplog):
     caplog.set_level(logging.INFO)
-    out, _ = run(phantom, tmp_path, "callbacks=none")
+    out, _ = run(phantom_run_overrides, tmp_path, "callbacks=none")
     assert "lr-Adam" not in logged(out).columns
     assert [p.name for p in (out / "checkpoints").iterdir()] == ["epoch000.ckpt"]
     assert "net.layer1" not in caplog.text and "net " in caplog.text  # Lightning's one level
 
 
-def test_early_stopping_with_a_patience_stops_the_run(phantom, tmp_path):
+def test_early_stopping_with_a_patience_stops_the_run(phantom_run_overrides, tmp_path):
     # No later epoch improves val/loss by 10: the run stops after patience (1) more epochs.
     out, batches = run(
-        phantom,
+        phantom_run_overrides,
         tmp_path,
         "trainer.max_epochs=5",
         "callbacks.early_stopping.patience=1",
@@ -104,9 +102,11 @@ def test_early_stopping_with_a_patience_stops_the_run(phantom, tmp_path):
     assert [epoch for epoch, _ in per_epoch(batches)] == [0, 1]
 
 
-def test_rich_progress_bar_preset_runs_beside_the_default_callbacks(phantom, tmp_path):
+def test_rich_progress_bar_preset_runs_beside_the_default_callbacks(
+    phantom_run_overrides, tmp_path
+):
     # rich is not in the lock: installed, it makes Lightning's rich bar and summary every run's
     # default. Skipped (and listed by -ra) where it is absent, as in make venv.
     pytest.importorskip("rich")
-    out, batches = run(phantom, tmp_path, "callbacks=[default,rich_progress_bar]")
+    out, batches = run(phantom_run_overrides, tmp_path, "callbacks=[default,rich_progress_bar]")
     assert per_epoch(batches)[0][0] == 0 and (out / "metrics.json").is_file()

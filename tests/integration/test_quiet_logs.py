@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import TINY_TRAINING, run_module
+from tests.helpers import phantom_command_line, run_module
 
 NOISE = (
     "Tip: For seamless cloud logging",  # Lightning's litlogger advert
@@ -17,11 +17,8 @@ NOISE = (
 def test_a_training_run_prints_no_known_noise(phantom, tmp_path):
     result = run_module(
         "csxa_lightning.train",
-        *TINY_TRAINING,  # 27 training films in batches of 16: 2 batches, interval 10
-        "data=csxa",
-        f"data.root={phantom.root}",
-        f"paths.cache_dir={tmp_path / 'cache'}",
-        f"paths.log_dir={tmp_path / 'outputs'}",
+        # TINY_TRAINING: 27 training films in batches of 16: 2 batches, interval 10
+        *phantom_command_line(phantom.root, tmp_path / "cache", tmp_path / "outputs"),
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]

@@ -19,7 +19,13 @@ from csxa_lightning.config.location import CONFIG_DIR
 from csxa_lightning.data.csxa import load_index
 from csxa_lightning.preview import preview
 from csxa_lightning.train import train
-from tests.helpers import TINY_TRAINING, SimulatedKill, compose_train_config, run_module
+from tests.helpers import (
+    TINY_TRAINING,
+    SimulatedKill,
+    compose_train_config,
+    phantom_command_line,
+    run_module,
+)
 
 # --- nothing is written under the dataset folder ---------------------------------------------
 
@@ -144,20 +150,11 @@ def test_training_and_preview_never_write_under_the_dataset_folder(read_only_dat
 # --- a checkpoint cut off while being written --------------------------------------------------
 
 
-def two_epochs_in(out: Path, phantom, tmp_path: Path) -> list[str]:
-    """A tiny two-epoch run on the session's phantom, written to out."""
-    return TINY_TRAINING + [
-        "data=csxa",
-        f"data.root={phantom.root}",
-        f"paths.output_dir={out}",
-        f"paths.cache_dir={tmp_path / 'cache'}",
-        "trainer.max_epochs=2",
-    ]
-
-
-def test_a_truncated_last_checkpoint_restarts_the_run_with_a_warning(phantom, tmp_path, caplog):
-    out = tmp_path / "run"
-    overrides = two_epochs_in(out, phantom, tmp_path)
+def test_a_truncated_last_checkpoint_restarts_the_run_with_a_warning(
+    phantom_run_overrides, tmp_path, caplog
+):
+    out = tmp_path / "run"  # the fixture's: a tiny two-epoch run on the session's phantom
+    overrides = [*phantom_run_overrides, "trainer.max_epochs=2"]
     kill = ["+callbacks.kill._target_=tests.helpers.KillAtEpochStart", "+callbacks.kill.epoch=1"]
     with pytest.raises(SimulatedKill):
         train(compose_train_config(overrides + kill))
@@ -178,10 +175,10 @@ def test_a_truncated_last_checkpoint_restarts_the_run_with_a_warning(phantom, tm
 
 
 def test_a_run_killed_after_its_metrics_is_tidied_up_when_started_again(
-    phantom, tmp_path, monkeypatch
+    phantom_run_overrides, tmp_path, monkeypatch
 ):
-    out = tmp_path / "run"
-    overrides = [*two_epochs_in(out, phantom, tmp_path), "data.val_fraction=0"]
+    out = tmp_path / "run"  # the fixture's
+    overrides = [*phantom_run_overrides, "trainer.max_epochs=2", "data.val_fraction=0"]
     # The kill lands after metrics.json, before the checkpoints were finished: last.ckpt and the
     # optimizer state are still there, and so is a half-written file of the dead job.
     with monkeypatch.context() as m:
@@ -217,11 +214,8 @@ def run_sweep(phantom, tmp_path, *extra):
         "--multirun",
         "experiment=table1",
         "+variant=original,cropped",
-        *TINY_TRAINING,
+        *phantom_command_line(phantom.root, tmp_path / "cache"),
         "trainer.max_epochs=2",
-        "data=csxa",
-        f"data.root={phantom.root}",
-        f"paths.cache_dir={tmp_path / 'cache'}",
         f"hydra.sweep.dir={tmp_path / 'sweep'}",
         f"hydra.job.config.override_dirname.exclude_keys={EXCLUDED}",
         *extra,

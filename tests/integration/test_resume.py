@@ -6,17 +6,15 @@ from __future__ import annotations
 import pytest
 
 from csxa_lightning.train import train
-from tests.helpers import TINY_TRAINING, SimulatedKill, compose_train_config
+from tests.helpers import SimulatedKill, compose_train_config
 
 
-def run_config(phantom, tmp_path, out, *extra):
+def run_config(phantom_run_overrides, out, *extra):
+    """The tiny run on the session's phantom (the phantom_run_overrides fixture), written to out."""
     return compose_train_config(
-        TINY_TRAINING
-        + [
-            "data=csxa",
-            f"data.root={phantom.root}",
+        [
+            *phantom_run_overrides,
             f"paths.output_dir={out}",
-            f"paths.cache_dir={tmp_path / 'cache'}",
             "trainer.deterministic=true",
             "trainer.max_epochs=3",
             "data.val_fraction=0",  # the last epoch is tested: the result depends on every epoch
@@ -26,25 +24,25 @@ def run_config(phantom, tmp_path, out, *extra):
     )
 
 
-def test_deterministic_runs_give_identical_files(phantom, tmp_path):
+def test_deterministic_runs_give_identical_files(phantom_run_overrides, tmp_path):
     for name in ("first", "second"):
-        train(run_config(phantom, tmp_path, tmp_path / name, "trainer.max_epochs=2"))
+        train(run_config(phantom_run_overrides, tmp_path / name, "trainer.max_epochs=2"))
     for name in ("predictions.csv", "split.csv", "normalization.json"):
         first, second = (tmp_path / run / name for run in ("first", "second"))
         assert first.read_bytes() == second.read_bytes(), name
 
 
 @pytest.mark.parametrize("augment_on", ["loader", "device"])
-def test_killed_run_resumes_to_the_same_result(phantom, tmp_path, augment_on):
-    def config(phantom, tmp_path, out, *extra):
-        return run_config(phantom, tmp_path, out, f"data.augment_on={augment_on}", *extra)
+def test_killed_run_resumes_to_the_same_result(phantom_run_overrides, tmp_path, augment_on):
+    def config(out, *extra):
+        return run_config(phantom_run_overrides, out, f"data.augment_on={augment_on}", *extra)
 
-    straight = train(config(phantom, tmp_path, tmp_path / "straight"))
+    straight = train(config(tmp_path / "straight"))
 
     out = tmp_path / "killed"
     kill = ["+callbacks.kill._target_=tests.helpers.KillAtEpochStart", "+callbacks.kill.epoch=2"]
     with pytest.raises(SimulatedKill):
-        train(config(phantom, tmp_path, out, *kill))
+        train(config(out, *kill))
     assert (out / "checkpoints" / "last.ckpt").exists()
     assert not (out / "metrics.json").exists()
 
@@ -53,7 +51,7 @@ def test_killed_run_resumes_to_the_same_result(phantom, tmp_path, augment_on):
         "+callbacks.record._target_=tests.helpers.RecordBatches",
         f"+callbacks.record.path={batches}",
     ]
-    resumed = train(config(phantom, tmp_path, out, *record))  # the same command again
+    resumed = train(config(out, *record))  # the same command again
     trained = batches.read_text().split()
     assert trained and set(trained) == {"2"}  # it trained only the epoch that was left
     assert resumed["epochs"] == straight["epochs"] == 3
@@ -63,11 +61,11 @@ def test_killed_run_resumes_to_the_same_result(phantom, tmp_path, augment_on):
     assert resumed["accuracy"] == straight["accuracy"]
 
 
-def test_resuming_with_other_preprocessing_is_refused(phantom, tmp_path):
+def test_resuming_with_other_preprocessing_is_refused(phantom_run_overrides, tmp_path):
     out = tmp_path / "killed"
     kill = ["+callbacks.kill._target_=tests.helpers.KillAtEpochStart", "+callbacks.kill.epoch=1"]
     with pytest.raises(SimulatedKill):
-        train(run_config(phantom, tmp_path, out, "trainer.max_epochs=2", *kill))
+        train(run_config(phantom_run_overrides, out, "trainer.max_epochs=2", *kill))
     with pytest.raises(ValueError, match=r"resume with the original crop, color and image_size"):
-        train(run_config(phantom, tmp_path, out, "trainer.max_epochs=2", "crop=tight"))
+        train(run_config(phantom_run_overrides, out, "trainer.max_epochs=2", "crop=tight"))
     assert not (out / "metrics.json").exists()

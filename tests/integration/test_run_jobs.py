@@ -24,16 +24,13 @@ from csxa_lightning.runs.lock import LOCK_FILE, RunLockedError
 from csxa_lightning.train import train
 from csxa_lightning.training import run_job
 from csxa_lightning.training.divergence import NonFiniteLossError
-from tests.helpers import REPO, TINY_TRAINING, compose_train_config, run_module
-
-
-def data_overrides(phantom, tmp_path, out):
-    return [
-        "data=csxa",
-        f"data.root={phantom.root}",
-        f"paths.output_dir={out}",
-        f"paths.cache_dir={tmp_path / 'cache'}",
-    ]
+from tests.helpers import (
+    REPO,
+    TINY_TRAINING,
+    compose_train_config,
+    phantom_command_line,
+    run_module,
+)
 
 
 def hold(folder, pid, host=None, started="2026-01-01T08:00:00+00:00"):
@@ -54,10 +51,7 @@ def dead_pid() -> int:
 def test_of_two_concurrent_jobs_on_one_folder_exactly_one_trains(phantom, tmp_path):
     folder = tmp_path / "run=1,x=2"
     arguments = [
-        *TINY_TRAINING,
-        "data=csxa",
-        f"data.root={phantom.root}",
-        f"paths.cache_dir={tmp_path / 'cache'}",
+        *phantom_command_line(phantom.root, tmp_path / "cache"),
         "+callbacks.sleep._target_=tests.helpers.SleepAtFitStart",
         "+callbacks.sleep.seconds=8",
         f'hydra.run.dir="{folder}"',
@@ -82,13 +76,14 @@ def test_of_two_concurrent_jobs_on_one_folder_exactly_one_trains(phantom, tmp_pa
     assert (folder / "metrics.json").exists() and not (folder / LOCK_FILE).exists()
 
 
-def test_in_a_sweep_a_held_folder_is_skipped_with_one_line(phantom, tmp_path, monkeypatch, caplog):
-    folder = tmp_path / "run"
+def test_in_a_sweep_a_held_folder_is_skipped_with_one_line(
+    phantom_run_cfg, tmp_path, monkeypatch, caplog
+):
+    folder = tmp_path / "run"  # the fixture's
     hold(folder, os.getppid())  # a live process on this host
     monkeypatch.setattr(run_job, "in_multirun", lambda: True)
-    cfg = compose_train_config(TINY_TRAINING + data_overrides(phantom, tmp_path, folder))
     with caplog.at_level(logging.WARNING, logger="csxa_lightning"):
-        assert train(cfg) == {}  # the sweep goes on with its next run
+        assert train(phantom_run_cfg) == {}  # the sweep goes on with its next run
     (line,) = [r.getMessage() for r in caplog.records if "another job" in r.getMessage()]
     assert line.startswith(f"skipped: {folder}: another job is training this run (host ")
     assert f"pid {os.getppid()}, since 2026-01-01T08:00:00+00:00" in line
@@ -97,29 +92,26 @@ def test_in_a_sweep_a_held_folder_is_skipped_with_one_line(phantom, tmp_path, mo
 
     monkeypatch.setattr(run_job, "in_multirun", lambda: False)
     with pytest.raises(RunLockedError, match="another job is training this run"):
-        train(cfg)  # alone: the command ends with that line
+        train(phantom_run_cfg)  # alone: the command ends with that line
 
 
 @pytest.mark.parametrize("lock", ["dead process, this host", "old, another host"])
-def test_a_stale_lock_is_taken_over_and_the_run_trains(phantom, tmp_path, lock):
-    folder = tmp_path / "run"
+def test_a_stale_lock_is_taken_over_and_the_run_trains(phantom_run_cfg, tmp_path, lock):
+    folder = tmp_path / "run"  # the fixture's
     if lock == "dead process, this host":
         hold(folder, dead_pid())
     else:
         hold(folder, 1, host="node-that-died", started="2020-01-01T00:00:00+00:00")
-    cfg = compose_train_config(TINY_TRAINING + data_overrides(phantom, tmp_path, folder))
-    metrics = train(cfg)
+    metrics = train(phantom_run_cfg)
     assert metrics["epochs"] == 1 and (folder / "metrics.json").exists()
     assert not (folder / LOCK_FILE).exists()  # released when the job ended
 
 
-def test_a_recent_lock_from_another_host_is_respected(phantom, tmp_path):
-    folder = tmp_path / "run"
+def test_a_recent_lock_from_another_host_is_respected(phantom_run_overrides, tmp_path):
+    folder = tmp_path / "run"  # the fixture's
     started = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
     hold(folder, 1, host="node-still-training", started=started)
-    cfg = compose_train_config(
-        TINY_TRAINING + data_overrides(phantom, tmp_path, folder) + ["run_lock.stale_after_hours=1"]
-    )
+    cfg = compose_train_config([*phantom_run_overrides, "run_lock.stale_after_hours=1"])
     with pytest.raises(RunLockedError, match="host node-still-training, pid 1"):
         train(cfg)
 
@@ -196,12 +188,13 @@ def test_trainer_gpu_without_a_gpu_is_one_line_before_any_data_work(tmp_path):
 # --- no silent NaNs --------------------------------------------------------------------------
 
 
-def test_a_loss_that_becomes_nan_stops_the_run_naming_epoch_and_step(phantom, tmp_path):
-    out = tmp_path / "run"
+def test_a_loss_that_becomes_nan_stops_the_run_naming_epoch_and_step(
+    phantom_run_overrides, tmp_path
+):
+    out = tmp_path / "run"  # the fixture's
     cfg = compose_train_config(
-        TINY_TRAINING
-        + data_overrides(phantom, tmp_path, out)
-        + [
+        [
+            *phantom_run_overrides,
             "trainer.max_epochs=3",
             "+callbacks.nan._target_=tests.helpers.NaNWeightsAt",
             "+callbacks.nan.epoch=1",
@@ -228,11 +221,7 @@ def test_an_interrupted_run_prints_a_resume_command_that_works_when_pasted(
     phantom, tmp_path, signal
 ):
     arguments = [
-        *TINY_TRAINING,
-        "data=csxa",
-        f"data.root={phantom.root}",
-        f"paths.log_dir={tmp_path / 'outputs'}",
-        f"paths.cache_dir={tmp_path / 'cache'}",
+        *phantom_command_line(phantom.root, tmp_path / "cache", tmp_path / "outputs"),
         "trainer.max_epochs=3",
         "crop=wide",
         "+callbacks.interrupt._target_=tests.helpers.SignalOnce",

@@ -21,7 +21,7 @@ import pytest
 import torch
 import yaml
 
-from tests.helpers import TINY_TRAINING, module_command, module_env
+from tests.helpers import module_command, module_env, phantom_command_line
 from tests.sweep_killer import NewFiles, OutputCounter, Trigger, run_until
 
 pytestmark = pytest.mark.slow
@@ -39,12 +39,9 @@ def sweep_command(phantom, cache: Path, sweep: Path) -> list[str]:
         "--multirun",
         "experiment=table1",
         f"seed={','.join(map(str, SEEDS))}",
-        *TINY_TRAINING,
+        *phantom_command_line(phantom.root, cache),
         "trainer.max_epochs=2",  # a kill in the second epoch resumes from the first's checkpoint
         "trainer.deterministic=true",
-        "data=csxa",
-        f"data.root={phantom.root}",
-        f"paths.cache_dir={cache}",
         f"hydra.sweep.dir={sweep}",
     )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tests.helpers import TINY_TRAINING, run_module
+from tests.helpers import phantom_command_line, run_module
 
 
 def run_sweep(phantom, tmp_path, *extra):
@@ -14,10 +14,7 @@ def run_sweep(phantom, tmp_path, *extra):
         "--multirun",
         "experiment=table1",
         "+variant=original,cropped",
-        *TINY_TRAINING,
-        "data=csxa",
-        f"data.root={phantom.root}",
-        f"paths.cache_dir={tmp_path / 'cache'}",
+        *phantom_command_line(phantom.root, tmp_path / "cache"),
         f"hydra.sweep.dir={tmp_path / 'sweep'}",
         *extra,
     ]

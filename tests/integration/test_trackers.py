@@ -9,25 +9,19 @@ from pathlib import Path
 import pytest
 
 from csxa_lightning.train import train
-from tests.helpers import TINY_TRAINING, compose_train_config
+from tests.helpers import compose_train_config
 
 
-def test_tensorboard_receives_the_config_the_curves_and_the_final_metrics(phantom, tmp_path):
+def test_tensorboard_receives_the_config_the_curves_and_the_final_metrics(
+    phantom_run_overrides, tmp_path
+):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     from tensorboard.plugins.hparams import plugin_data_pb2
 
     out = tmp_path / "run"
     cfg = compose_train_config(
-        [
-            *TINY_TRAINING,
-            "trainer.max_epochs=2",
-            "logger=tensorboard",
-            "data=csxa",
-            f"data.root={phantom.root}",
-            f"paths.cache_dir={tmp_path / 'cache'}",
-            f"paths.output_dir={out}",
-        ]
+        [*phantom_run_overrides, "trainer.max_epochs=2", "logger=tensorboard"]
     )
     metrics = train(cfg)
 
@@ -53,7 +47,7 @@ def test_tensorboard_receives_the_config_the_curves_and_the_final_metrics(phanto
 
 
 def test_mlflow_local_store_holds_the_config_the_curves_the_metrics_and_the_files(
-    phantom, tmp_path
+    phantom_run_overrides, tmp_path
 ):
     pytest.importorskip("mlflow")
     from mlflow.tracking import MlflowClient
@@ -61,14 +55,10 @@ def test_mlflow_local_store_holds_the_config_the_curves_the_metrics_and_the_file
     out = tmp_path / "run"
     cfg = compose_train_config(
         [
-            *TINY_TRAINING,
+            *phantom_run_overrides,
             "trainer.max_epochs=2",
             "logger=mlflow",
-            "data=csxa",
-            f"data.root={phantom.root}",
-            f"paths.cache_dir={tmp_path / 'cache'}",
             f"paths.log_dir={tmp_path / 'outputs'}",
-            f"paths.output_dir={out}",
         ]
     )
     metrics = train(cfg)

@@ -54,19 +54,9 @@ def test_split_is_identical_for_every_variant(phantom, tmp_path):
     assert train_sizes == [2 * n_diseased, 2 * 2 * n_diseased, n_train]
 
 
-def test_enhanced_both_scores_each_test_film_once(phantom, tmp_path):
+def test_enhanced_both_scores_each_test_film_once(phantom_run_overrides, tmp_path):
     out = tmp_path / "run"
-    cfg = compose_train_config(
-        TINY
-        + [
-            "data=csxa",
-            f"data.root={phantom.root}",
-            f"paths.output_dir={out}",
-            f"paths.cache_dir={tmp_path / 'cache'}",
-            "crop=wide",
-            "color=enhanced",
-        ]
-    )
+    cfg = compose_train_config([*phantom_run_overrides, "crop=wide", "color=enhanced"])
     metrics = train(cfg)
     split = pd.read_csv(out / "split.csv")
     predictions = pd.read_csv(out / "predictions.csv")

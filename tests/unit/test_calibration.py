@@ -71,6 +71,24 @@ def test_temperature_scaling_softens_over_confident_scores_and_lowers_the_nll():
     assert (np.argsort(fitted, kind="stable") == np.argsort(over_confident, kind="stable")).all()
 
 
-def test_temperature_needs_both_classes():
-    with pytest.raises(ValueError, match="both classes"):
-        fit_temperature(np.ones(5, dtype=int), np.full(5, 0.9))
+def test_temperature_needs_enough_films_of_each_class():
+    with pytest.raises(ValueError, match="at least 20 validation films, this run has 8"):
+        fit_temperature(np.arange(8) % 2, np.full(8, 0.9))
+    with pytest.raises(ValueError, match="of each class, this run has 0 healthy"):
+        fit_temperature(np.ones(30, dtype=int), np.full(30, 0.9))
+    with pytest.raises(ValueError, match="of each class, this run has 4 healthy"):
+        fit_temperature((np.arange(30) >= 4).astype(int), np.full(30, 0.9))
+
+
+def test_a_fit_the_data_cannot_pin_down_ends_on_a_bound_and_is_flagged():
+    """The issue's case: probabilities that carry no information about the labels. The
+    likelihood is flattest at the largest temperature (every probability 0.5), so the search
+    ends on its bound: a warning, not a calibration."""
+    from csxa_lightning.metrics.calibration import TEMPERATURE_BOUNDS, temperature_at_bound
+
+    y = np.arange(40) % 2
+    noise = np.where(np.arange(40) % 4 < 2, 0.9, 0.1)  # as often right as wrong, confidently
+    temperature = fit_temperature(y, noise)
+    assert temperature == pytest.approx(TEMPERATURE_BOUNDS[1], rel=0.01)
+    assert temperature_at_bound(temperature)
+    assert not temperature_at_bound(3.0)

@@ -181,7 +181,23 @@ def check_sweep(overrides: list[str]) -> None:
 
 
 def test_a_sweep_shrunk_with_model_resnet18_keeps_seven_different_runs():
-    check_sweep(["model=resnet18", "model.pretrained=none", "image_size=32"])
+    from csxa_lightning.config.checks import (
+        jobs_by_variant,
+        parse_overrides,
+        run_identity,
+        sweep_jobs,
+    )
+
+    shrunk = ["model=resnet18", "model.pretrained=none", "image_size=32"]
+    check_sweep(shrunk)  # passes: no two variants are one run
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        sweep = compose("train", ["experiment=table1", *shrunk], return_hydra_config=True)
+        params = [f"{k}={v}" for k, v in sweep.hydra.sweeper.params.items()]
+        jobs = sweep_jobs(parse_overrides([*params, "experiment=table1", *shrunk]))
+        (rest, variants), *others = jobs_by_variant(jobs).items()
+        identities = {v: run_identity(compose("train", [*rest, v])) for v in variants}
+    assert others == [] and len(identities) == 7  # Table 1's seven variants, one job each
+    assert len(set(identities.values())) == 7
 
 
 def test_an_override_that_makes_two_variants_one_run_is_refused_naming_it():

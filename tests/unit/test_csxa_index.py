@@ -48,6 +48,7 @@ def test_unmodified_phantom_drops_only_rows_without_image(phantom, caplog):
 
 def test_file_name_age_wins_over_sheet_age(phantom):
     index = load_index(phantom.root).set_index("case_id")
+    assert len(phantom.age_mismatch_case_ids) > 0  # the phantom plants some
     for case_id in phantom.age_mismatch_case_ids:
         row = index.loc[case_id]
         assert row["age"] == parse_stem(row["stem"])[2]

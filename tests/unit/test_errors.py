@@ -12,7 +12,6 @@ import pytest
 from hydra.errors import InstantiationException
 
 from csxa_lightning.utils.errors import UserError, exit_on_user_error, user_error
-from tests.helpers import TINY_TRAINING, run_module
 
 PACKAGE = Path(__file__).resolve().parents[2] / "csxa_lightning"
 
@@ -60,38 +59,6 @@ def test_hydra_full_error_raises_the_user_error_itself(monkeypatch):
     monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
     with pytest.raises(UserError, match="fixable"), exit_on_user_error(logging.getLogger("t")):
         raise UserError("fixable")
-
-
-def run_train(tmp_path: Path, *overrides: str, full_error: bool = False):
-    return run_module(
-        "csxa_lightning.train",
-        *TINY_TRAINING,
-        f"paths.log_dir={tmp_path}",
-        f"paths.cache_dir={tmp_path / 'cache'}",
-        *overrides,
-        cwd=tmp_path,
-        timeout=300,
-        full_error=full_error,
-    )
-
-
-@pytest.mark.slow  # a subprocess run of tens of seconds: make test-all
-def test_a_bug_inside_train_shows_its_traceback_not_an_error_line(tmp_path):
-    result = run_train(tmp_path, "+callbacks.bug._target_=tests.helpers.BugAtFitStart")
-    output = result.stderr + result.stdout
-    assert result.returncode != 0
-    assert "Traceback" in output
-    assert "ValueError: simulated bug: a plain ValueError is not a UserError" in output
-    assert not any(line.startswith("error: ") for line in result.stderr.splitlines())
-
-
-def test_hydra_full_error_shows_the_traceback_of_a_user_error(tmp_path):
-    result = run_train(tmp_path, "data.test_fraction=1.5", full_error=True)
-    output = result.stderr + result.stdout
-    assert result.returncode != 0
-    assert "Traceback" in output
-    assert "ConfigValueError: impossible config value data.test_fraction=1.5" in output
-    assert not any(line.startswith("error: ") for line in result.stderr.splitlines())
 
 
 def test_the_report_without_runs_ends_in_one_line(tmp_path, monkeypatch):

@@ -4,13 +4,10 @@ are left as they are."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from csxa_lightning.data.batches import EpochBatchSampler
 from csxa_lightning.data.sampler import EpochSampler, FoldedBatchSampler, batch_bounds
-from csxa_lightning.train import train
-from tests.helpers import compose_train_config
 
 
 @pytest.mark.parametrize(
@@ -49,26 +46,3 @@ def test_the_device_path_yields_no_training_batch_of_one_on_any_rank(world_size)
     # evaluation keeps a last batch of one (BatchNorm uses its running statistics there)
     evaluation = EpochBatchSampler(9, 4, shuffle=False)
     assert [len(i) for _, _, i in evaluation] == [4, 4, 1]
-
-
-def test_the_issues_reproduction_trains(tmp_path):
-    # 60 films, half healthy, no validation, oversampled to 46 training samples; batch 45
-    cfg = compose_train_config(
-        [
-            "model=resnet18",
-            "model.pretrained=none",
-            "image_size=32",
-            "trainer=cpu",
-            "trainer.max_epochs=1",
-            "data.phantom.n=60",
-            "data.phantom.healthy_fraction=0.5",
-            "data.val_fraction=0",
-            "balance=oversample",
-            "data.batch_size=45",
-            f"paths.output_dir={tmp_path / 'run'}",
-            f"paths.cache_dir={tmp_path / 'cache'}",
-        ]
-    )
-    metrics = train(cfg)
-    assert metrics["train_samples"] == 46 and metrics["optimizer_steps"] == 1
-    assert np.isfinite(metrics["balanced_accuracy"])

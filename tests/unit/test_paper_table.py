@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from sklearn import metrics as skm
@@ -12,9 +10,10 @@ from csxa_lightning.metrics.paper import (
     PUBLISHED_N_TEST,
     PUBLISHED_TABLE1,
     decode_paper_table,
+    decode_published_row,
     published_table,
 )
-from csxa_lightning.metrics.stats import decode_published_row, two_proportion_ztest
+from csxa_lightning.metrics.stats import two_proportion_ztest
 
 RESNET50_ROWS = [row for row in PUBLISHED_TABLE1 if row.arch == "resnet50"]
 BASELINE = PUBLISHED_TABLE1[0]
@@ -146,12 +145,6 @@ def test_decoding_a_small_test_set_matches_brute_force():
             *target, n_test=n, healthy_counts=range(1, n), decimals=1, rounding="round"
         )
         assert [(m["healthy_n"], m["tn"], m["tp"]) for m in found] == brute, target
-
-
-def test_decoding_the_whole_table_is_fast():
-    start = time.perf_counter()
-    decode_paper_table(range(1, PUBLISHED_N_TEST))  # every possible healthy count
-    assert time.perf_counter() - start < 10.0
 
 
 @pytest.mark.parametrize(

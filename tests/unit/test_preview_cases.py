@@ -33,3 +33,10 @@ def test_a_stem_keeps_its_leading_zeros_and_a_short_number_is_a_case_id(case, st
 def test_a_case_that_is_not_there_names_both_forms():
     with pytest.raises(PreviewCaseError, match=r"neither a stem nor a case id .*2548130"):
         select_cases(INDEX, ["0009999"])
+
+
+def test_the_preview_names_each_films_class():
+    from csxa_lightning.preview import film_caption
+
+    assert film_caption({"stem": "2548130", "label": 0}) == "2548130 healthy"
+    assert film_caption({"stem": "0001035", "label": 1}) == "0001035 diseased"

@@ -191,3 +191,13 @@ def test_each_layer_imports_only_the_layers_below_it():
 def test_the_top_level_holds_the_commands_only():
     top = {p.stem for p in ROOT.glob("*.py")} - {"__init__"}
     assert top == COMMANDS
+
+
+# The parts of config/ every layer may import: where the configs are and the resolvers (runs/
+# reads a saved config with them). The phantom generator is imported by a resolver on demand.
+CONFIG_FOUNDATIONS = (f"{PACKAGE}.config.location", f"{PACKAGE}.config.resolvers")
+
+
+@pytest.mark.parametrize("module", CONFIG_FOUNDATIONS)
+def test_the_config_modules_imported_from_below_import_only_utils(module):
+    assert {layer(t) for t in GRAPH[module]} <= {"utils", "phantom"}

@@ -1,0 +1,1 @@
+"""Static policy checks: import rules, checkpoints read as data, packaging, the README."""
