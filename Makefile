@@ -22,8 +22,19 @@ LATEST_VENV := $(SCRATCH)/csxa-latest-venv
 .PHONY: help venv lock test test-all test-slow test-gpu test-latest lint format demo demo-null \
 	report bench bench-data bench-device wheels clean
 
+# One column for the comments, as wide as the longest target; comments wrapped at 100 columns.
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' ' \
+		{ name[NR] = $$1; text[NR] = $$2; if (length($$1) > wide) wide = length($$1) } \
+		END { left = wide + 9; \
+			for (i = 1; i <= NR; i++) { \
+				line = sprintf("  make %-" wide "s  ", name[i]); sep = ""; \
+				n = split(text[i], words, " "); \
+				for (w = 1; w <= n; w++) { \
+					if (length(line) + length(sep) + length(words[w]) > 100 && sep != "") { \
+						print line; line = sprintf("%" left "s", ""); sep = "" } \
+					line = line sep words[w]; sep = " " } \
+				print line } }'
 
 # Hash-checked and without dependencies of its own: nothing enters that the lock does not name.
 # The package itself goes in editable, built with the lock's setuptools (no build isolation, so

@@ -1,39 +1,30 @@
-"""python -m csxa_lightning.evaluate ckpt=FILE (data.root=DIR [subset=all|test] |
+"""python -m csxa_lightning.evaluate (ckpt=FILE | run=DIR) (data.root=DIR [subset=all|test] |
 labels=FILE.csv images=DIR) [out=DIR]
 
-Judge a trained checkpoint on a labelled set: another hospital's films (external validation),
-a second phantom, or the run's own test split. The films go through the checkpoint's own
-preprocessing and normalization (the code predict uses); out= gets predictions.csv and
-metrics.json in a training run's format, and a one-model report with calibration and
-subgroups.
+Judge a trained checkpoint on a labelled set: out= gets predictions.csv, metrics.json and a
+one-model report (results/evaluation.py says how).
 
-Thin entry point: Hydra composes conf/evaluate.yaml, `evaluate(cfg)` does the work.
+Thin entry point: Hydra composes conf/evaluate.yaml and `evaluate(cfg)` (results/evaluation.py)
+does the work. Only light modules are imported here, so that `--help` answers without loading
+torch.
 """
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
+import sys
 
 import hydra
-import pandas as pd
-import torch
 from omegaconf import DictConfig, OmegaConf
 
-from csxa_lightning.config.checks import SCORING_RULES, check_values
+from csxa_lightning.config.command_options import (
+    exit_on_misread_argument,
+    own_options,
+    refuse_foreign_options,
+)
 from csxa_lightning.config.location import CONFIG_DIR
 from csxa_lightning.config.resolvers import register_resolvers
-from csxa_lightning.inference.labelled_films import csv_films, csxa_films
-from csxa_lightning.inference.loading import load_trained_model
-from csxa_lightning.inference.output_paths import check_output
-from csxa_lightning.inference.scoring import pick_device, required, score
-from csxa_lightning.metrics.classification import DEFAULT_RESAMPLES, metrics_with_intervals
-from csxa_lightning.metrics.thresholds import parse_rule
-from csxa_lightning.results.evaluation_report import write_evaluation_report
-from csxa_lightning.runs.environment import ENVIRONMENT_KEY, run_environment
-from csxa_lightning.runs.folder import is_finished, predictions_frame, read_metrics, write_run
-from csxa_lightning.runs.summary import decision_keys
-from csxa_lightning.utils.errors import ConfigValueError, exit_on_user_error
+from csxa_lightning.utils.errors import exit_on_user_error
 from csxa_lightning.utils.quiet import silence_known_noise
 
 log = logging.getLogger(__name__)
@@ -44,93 +35,21 @@ register_resolvers()
 silence_known_noise()
 
 
-def evaluate(cfg: DictConfig) -> dict:
-    """Score the labelled films with cfg.ckpt; write cfg.out; return its metrics.json."""
-    check_values(cfg, SCORING_RULES)  # before anything is read
-    ckpt = Path(str(required(cfg, "ckpt", "outputs/train/runs/.../checkpoints/epoch009.ckpt")))
-    # Before any work: the report folder replaces nothing this command reads, nor a run.
-    read = {
-        "checkpoint": [ckpt],
-        "labels file": [cfg.labels] if cfg.labels else [],
-        "images folder": [cfg.images] if cfg.images else [],
-        "annotations folder": [cfg.annotations] if cfg.annotations else [],
-        "dataset folder": [] if cfg.labels else dataset_root_or_none(cfg),
-    }
-    out = check_output("out", str(cfg.out), read)
-    device = pick_device(str(cfg.device))
-    model = load_trained_model(ckpt, device)
-    threshold, rule = decision_threshold(cfg.threshold, model.classifier.decision)
-    run_folder = ckpt.expanduser().resolve().parent.parent  # <run>/checkpoints/x.ckpt
-    run = read_metrics(run_folder) if is_finished(run_folder) else {}
-    films, films_from, subset = labelled_films(cfg, model, run_folder)
-    log.info("evaluating %s on %d film(s) from %s", ckpt, len(films), films_from)
-    jsons = [None if pd.isna(j) else Path(j) for j in films["json_path"]]
-    pngs = [Path(p) for p in films["png_path"]]
-    prob = score(model, pngs, jsons, threshold, int(cfg.batch_size), int(cfg.num_workers))
-    predictions = predictions_frame(films, torch.arange(len(films)), prob, threshold)
-    seed = cfg.seed if cfg.seed is not None else run.get("bootstrap_seed", 0)
-    metrics = metrics_with_intervals(
-        predictions["label"].to_numpy(),
-        predictions["prob_diseased"].to_numpy(),
-        threshold,
-        seed=int(seed),
-        n_resamples=int(run.get("bootstrap_resamples", DEFAULT_RESAMPLES)),
-    )
-    metrics.update(
-        checkpoint=str(ckpt),
-        arch=model.arch,
-        preprocessing=model.preprocessor.label,
-        films_from=films_from,
-        subset=subset,
-    )
-    metrics[ENVIRONMENT_KEY] = run_environment(device)
-    # How the threshold was set, the checkpoint's temperature (already applied to
-    # prob_diseased; 1: none) and the headline metrics at 0.5 beside those at the threshold.
-    labels, probabilities = (predictions[c].to_numpy() for c in ("label", "prob_diseased"))
-    stored = {**model.classifier.decision, "threshold_rule": rule}
-    metrics.update(decision_keys(labels, probabilities, stored))
-    out.mkdir(parents=True, exist_ok=True)
-    written = write_run(out, predictions, metrics)
-    report = write_evaluation_report(out, predictions, metrics, int(cfg.subgroup_min_count))
-    print(f"metrics: {written}\nreport: {report['html']}")
-    return metrics
-
-
-def labelled_films(cfg: DictConfig, model, run_folder: Path) -> tuple[pd.DataFrame, str, str]:
-    """(films, where they come from, subset): a labels CSV with its images folder, or a
-    CSXA-layout data.root (all its films, or the checkpoint's run's test films)."""
-    crop = model.preprocessor.crop.name if model.preprocessor.needs_keypoints else None
-    if cfg.labels:
-        return csv_films(cfg.labels, cfg.images, cfg.annotations, crop), str(cfg.labels), "all"
-    root = required(cfg, "data.root", "/path/to/CSXA (or labels=FILE.csv images=DIR)")
-    return csxa_films(root, str(cfg.subset), run_folder), str(root), str(cfg.subset)
-
-
-def dataset_root_or_none(cfg: DictConfig) -> list:
-    """data.root when it is set (required() says so later when it is not)."""
-    root = OmegaConf.select(cfg, "data.root", default=None, throw_on_missing=False)
-    return [] if root is None else [root]
-
-
-def decision_threshold(setting, stored: dict) -> tuple[float, str]:
-    """(threshold, how it was set) from evaluate's threshold= (null: the checkpoint's, fitted
-    by its run on validation films, or 0.5)."""
-    if setting is None:
-        return float(stored["threshold"]), f"the checkpoint's: threshold={stored['threshold_rule']}"
-    rule = parse_rule(setting)
-    if rule.needs_validation:
-        raise ConfigValueError(
-            f"threshold={rule}: evaluate scores a labelled set without a validation slice to "
-            "choose it on. Give a number (threshold=0.5), chosen on data the evaluation does "
-            "not score."
-        )
-    return float(rule.value), "given: threshold=" + str(rule)
+def main() -> None:
+    """A path holding `=` and a training option (crop=tight) are refused before Hydra parses."""
+    exit_on_misread_argument(sys.argv[1:], "evaluate", own_options(CONFIG_DIR, "evaluate"))
+    evaluate_command()
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="evaluate")
-def main(cfg: DictConfig) -> None:
+def evaluate_command(cfg: DictConfig) -> None:
+    from csxa_lightning.results.evaluation import evaluate
+
     log.debug("config:\n%s", OmegaConf.to_yaml(cfg))
     with exit_on_user_error():
+        # The composed config too: what reached it past the command line (a config of the
+        # user's, --config-dir) and that nothing here would read.
+        refuse_foreign_options(cfg, own_options(CONFIG_DIR, "evaluate"), "evaluate")
         evaluate(cfg)
 
 

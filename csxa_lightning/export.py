@@ -1,231 +1,48 @@
-"""python -m csxa_lightning.export ckpt=FILE [format=onnx|torchscript] [out=FILE]
+"""python -m csxa_lightning.export (ckpt=FILE | run=DIR) [format=onnx|torchscript] [out=FILE]
 
-The trained backbone as a standalone model for other runtimes, and beside it
-<name>.preprocessing.json: everything needed to make its input from a film (crop, color, size,
-channel orders, normalization) and to read its output (classes, threshold, how channel orders
-combine).
+The trained backbone as a standalone model for other runtimes, with <name>.preprocessing.json
+beside it (inference/export.py says what each holds).
 
-Input contract: float32 (N, 3, S, S), S = the run's image_size, already normalized:
-(pixel / 255 - mean[c]) / std[c] of one channel order (a gray film replicated to 3 channels).
-Outputs: logits (N, 2) and probabilities (N, 2) = softmax(logits); class 1 is diseased. A film
-with two channel orders (color=enhanced, orders=both) is two inputs whose probabilities are
-averaged -- what the run's test and `predict` do.
-
-Thin entry point: Hydra composes conf/export.yaml, `export(cfg)` does the work.
+Thin entry point: Hydra composes conf/export.yaml and `export(cfg)` (inference/export.py) does
+the work. Only light modules are imported here, so that `--help` answers without loading torch.
 """
 
 from __future__ import annotations
 
-import copy
-import json
-import logging
-import warnings
-from importlib import metadata
-from pathlib import Path
+import sys
 
 import hydra
-import numpy as np
-import torch
-from omegaconf import DictConfig, OmegaConf
-from torch import nn
+from omegaconf import DictConfig
 
-from csxa_lightning.config.command_options import own_options, refuse_foreign_options
+from csxa_lightning.config.command_options import (
+    exit_on_misread_argument,
+    own_options,
+    refuse_foreign_options,
+)
 from csxa_lightning.config.location import CONFIG_DIR
 from csxa_lightning.config.resolvers import register_resolvers
-from csxa_lightning.inference.loading import TRAINING_THRESHOLD, TrainedModel, load_trained_model
-from csxa_lightning.inference.output_paths import check_output
-from csxa_lightning.utils.errors import UserError, exit_on_user_error
-from csxa_lightning.utils.labels import CLASS_NAMES
+from csxa_lightning.utils.errors import exit_on_user_error
 from csxa_lightning.utils.quiet import silence_known_noise
-from csxa_lightning.utils.whole_files import write_text_whole, written_whole
-
-log = logging.getLogger(__name__)
 
 # Before Hydra composes: a launcher's worker imports this module and names the run folder
 # with our resolvers before main() runs (config/resolvers.py).
 register_resolvers()
 silence_known_noise()
 
-FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
-INPUT_NAME, OUTPUT_NAMES = "input", ("logits", "probabilities")
-ONNX_TOLERANCE = 1e-4  # float32 kernels differ; more than this is a wrong export
 
-
-class ExportError(UserError):
-    """A setting of export that the user can fix; the message says how."""
-
-
-class NormalizedInputClassifier(nn.Module):
-    """The backbone alone: normalized float input in, (logits, probabilities) out."""
-
-    def __init__(self, net: nn.Module) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = self.net(x)
-        return logits, logits.softmax(dim=-1)
-
-
-def standalone_module(model: TrainedModel) -> NormalizedInputClassifier:
-    """A float32 CPU copy in eval mode, in the default memory layout (training used
-    channels_last, an optimisation of this codebase, not part of the contract)."""
-    net = copy.deepcopy(model.classifier.net).cpu().float()
-    return NormalizedInputClassifier(net.to(memory_format=torch.contiguous_format)).eval()
-
-
-def preprocessing_contract(model: TrainedModel, model_file: Path, fmt: str) -> dict:
-    """The JSON written next to the model: how to make its input and read its output."""
-    pre = model.preprocessor
-    mean, std = model.normalization()
-    size = pre.image_size
-    variants = list(pre.variants)
-    # The backbone's 3 input channels: a one-channel color is replicated to all three.
-    channel_names = {
-        v: list(names) * (3 // len(names)) for v, names in pre.color.channel_names.items()
-    }
-    return {
-        "model_file": model_file.name,
-        "format": fmt,
-        "checkpoint": str(model.path.resolve()),
-        "arch": model.arch,
-        "input": {
-            "name": INPUT_NAME,
-            "shape": ["batch", 3, size, size],
-            "dtype": "float32",
-            "formula": "(pixel / 255 - mean[c]) / std[c], pixel = the uint8 model input",
-            "mean": mean,
-            "std": std,
-            "channels_per_variant": channel_names,
-        },
-        "outputs": {
-            "names": list(OUTPUT_NAMES),
-            "shape": ["batch", len(CLASS_NAMES)],
-            "classes": list(CLASS_NAMES),
-            "probabilities": "softmax of the logits",
-        },
-        "variants": variants,
-        "combine_variants": (
-            "one input per variant (channel order) of a film; the film's probabilities are "
-            "the mean of its variants' probabilities"
-        ),
-        "threshold": TRAINING_THRESHOLD,
-        "decision": "diseased when mean probability of class 1 >= threshold",
-        "preprocessing": {
-            "steps": (
-                "gray (8-bit; 16-bit films mapped from bit_depth bits: auto = the PNG's sBIT, "
-                "else the smallest of 10/12/14/16 bits holding the film's maximum) > crop > "
-                "color > resize to image_size (area when shrinking, "
-                "cubic when growing; non-square crops are stretched); see "
-                "csxa_lightning.data.preprocess"
-            ),
-            "crop": pre.crop.config(),
-            "color": pre.color.config(),
-            "image_size": size,
-            "bit_depth": pre.bit_depth,
-            "needs_landmarks": pre.needs_keypoints,
-            "spec": pre.spec(),
-            "opencv": model.opencv,
-        },
-        "exported_with": {
-            name: metadata.version(name) for name in ("csxa-lightning", "torch", "torchvision")
-        },
-    }
-
-
-def export_onnx(module: nn.Module, example: torch.Tensor, path: Path, opset: int) -> None:
-    try:
-        import onnx  # noqa: F401  (torch's exporter needs it)
-    except ImportError as err:
-        raise ExportError(
-            "format=onnx needs the onnx package; install the export extra: "
-            "pip install 'csxa-lightning[export]'"
-        ) from err
-    with warnings.catch_warnings():
-        # The TorchScript-based exporter (dynamo=False) is deprecated in torch 2.9+ but exports
-        # these CNNs exactly and needs only `onnx`; the dynamo exporter also needs onnxscript.
-        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx")
-        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
-        torch.onnx.export(
-            module,
-            (example,),
-            str(path),
-            dynamo=False,
-            input_names=[INPUT_NAME],
-            output_names=list(OUTPUT_NAMES),
-            dynamic_axes={name: {0: "batch"} for name in (INPUT_NAME, *OUTPUT_NAMES)},
-            opset_version=opset,
-        )
-
-
-def export_torchscript(module: nn.Module, example: torch.Tensor, path: Path) -> None:
-    with warnings.catch_warnings():
-        # torch.jit is deprecated in torch 2.x (FutureWarning) but still the format that
-        # libtorch (C++) and older deployments load.
-        warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\.jit")
-        traced = torch.jit.trace(module, example)
-        traced.save(str(path))
-
-
-def check_onnx(module: nn.Module, example: torch.Tensor, path: Path) -> float | None:
-    """Max |probability difference| of onnxruntime against PyTorch, or None without it."""
-    try:
-        import onnxruntime
-    except ImportError:
-        log.info("onnxruntime is not installed: %s not checked against PyTorch", path)
-        return None
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    _, prob = session.run(None, {INPUT_NAME: example.numpy()})
-    with torch.no_grad():
-        expected = module(example)[1].numpy()
-    return float(np.abs(prob - expected).max())
-
-
-def export(cfg: DictConfig) -> dict[str, Path]:
-    """Write the model file and its .preprocessing.json; returns their paths."""
-    if OmegaConf.is_missing(cfg, "ckpt") or not cfg.get("ckpt"):
-        raise ExportError("ckpt= is required, e.g. ckpt=outputs/.../checkpoints/epoch009.ckpt")
-    fmt = str(cfg.format or "onnx")
-    if fmt not in FORMATS:
-        raise ExportError(f"format={fmt!r}; choose one of {sorted(FORMATS)}")
-    ckpt = Path(str(cfg.ckpt)).expanduser()
-    # Before any work. The default sits beside the checkpoint, in its run folder: a new file
-    # named after it (epoch012.onnx), never one of the run's own.
-    out = Path(str(cfg.out)).expanduser() if cfg.out else ckpt.with_suffix(FORMATS[fmt])
-    out = check_output("out", out, {"checkpoint": [ckpt]}, run_folder_allowed=not cfg.out)
-    model = load_trained_model(ckpt, "cpu")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    module = standalone_module(model)
-    size = model.preprocessor.image_size
-    # A fixed example: tracing records shapes, the batch axis is declared dynamic.
-    example = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
-    # Written whole: a failed export leaves the file that was there (utils/whole_files.py).
-    with written_whole(out) as partial:
-        if fmt == "onnx":
-            export_onnx(module, example, partial, int(cfg.opset))
-        else:
-            export_torchscript(module, example, partial)
-    if fmt == "onnx":
-        difference = check_onnx(module, example, out)
-        if difference is not None and difference > ONNX_TOLERANCE:
-            log.warning(
-                "%s: onnxruntime differs from PyTorch by up to %.2e in probability; check the "
-                "onnxruntime and opset versions before relying on it",
-                out,
-                difference,
-            )
-        elif difference is not None:
-            log.info("onnxruntime vs PyTorch: max |probability difference| %.2e", difference)
-    contract = out.with_name(f"{out.stem}.preprocessing.json")
-    write_text_whole(contract, json.dumps(preprocessing_contract(model, out, fmt), indent=2) + "\n")
-    print(f"model: {out}\npreprocessing: {contract}")
-    return {"model": out, "preprocessing": contract}
+def main() -> None:
+    """A path holding `=` and a training option (crop=tight) are refused before Hydra parses."""
+    exit_on_misread_argument(sys.argv[1:], "export", own_options(CONFIG_DIR, "export"))
+    export_command()
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="export")
-def main(cfg: DictConfig) -> None:
+def export_command(cfg: DictConfig) -> None:
+    from csxa_lightning.inference.export import export
+
     with exit_on_user_error():
-        # `+crop=tight` and the like: Hydra adds them, nothing here would read them.
+        # The composed config too: what reached it past the command line (a config of the
+        # user's, --config-dir) and that nothing here would read.
         refuse_foreign_options(cfg, own_options(CONFIG_DIR, "export"), "export")
         export(cfg)
 

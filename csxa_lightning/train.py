@@ -1,65 +1,21 @@
 """python -m csxa_lightning.train [overrides]  (and --multirun): train, then test, one variant.
 
-Thin entry point: Hydra composes conf/train.yaml, `train(cfg)` does the work and can be called
-directly (the tests do).
+Thin entry point: Hydra composes conf/train.yaml and `train(cfg)` (training/run.py) does the
+work. Only light modules are imported here, so that `--help` answers without loading torch;
+the work's own modules are imported when a run starts.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
-from pathlib import Path
+import sys
 
 import hydra
-import lightning as L
-import torch
-from hydra.core.hydra_config import HydraConfig
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from csxa_lightning.config.checks import check_config
+from csxa_lightning.config.command_options import exit_on_misread_argument
 from csxa_lightning.config.location import CONFIG_DIR
-from csxa_lightning.config.preflight import preflight
-from csxa_lightning.config.protocol import departures
 from csxa_lightning.config.resolvers import register_resolvers
-from csxa_lightning.data.datamodule import CSXADataModule
-from csxa_lightning.models.classifier import CSXAClassifier
-from csxa_lightning.runs.folder import (
-    HYDRA_DIR,
-    METRICS_FILE,
-    NORMALIZATION_FILE,
-    PREDICTIONS_FILE,
-    STAGING_DIR,
-    is_finished,
-    predictions_frame,
-    read_metrics,
-    rebased_checkpoint,
-    recorded_checkpoint,
-    write_metrics,
-    write_run,
-    write_split,
-)
-from csxa_lightning.runs.identity import (
-    INCOMING_DIR,
-    adopt_incoming,
-    replace_config,
-    settle_incoming,
-)
-from csxa_lightning.runs.retraining import start_staging, swap_in
-from csxa_lightning.runs.summary import Timer, run_summary, sweep_objective
-from csxa_lightning.training.checkpoints import (
-    build_callbacks,
-    finish_run_checkpoints,
-    is_global_zero,
-    resume_checkpoint,
-)
-from csxa_lightning.training.decision import (
-    DecisionSettings,
-    check_temperature_data,
-    decide,
-)
-from csxa_lightning.training.run_job import RunJob, in_multirun, use_commands
-from csxa_lightning.training.trackers import log_config, log_final_metrics
 from csxa_lightning.utils.errors import exit_on_user_error
 from csxa_lightning.utils.quiet import route_library_logs, silence_known_noise
 
@@ -71,133 +27,19 @@ register_resolvers()
 silence_known_noise()
 
 
-def train(cfg: DictConfig) -> dict:
-    """Fit, test the selected checkpoint, write split.csv, predictions.csv and metrics.json."""
-    out = Path(cfg.paths.output_dir)
-    try:
-        check_config(cfg)  # before anything is read or written
-        preflight(cfg)  # weights, folders, loggers, accelerator: before any data work
-        with RunJob(cfg, out) as job:  # one job per folder; a failed run keeps only its log
-            if not job.trains:
-                return {}  # another live job trains this folder (a sweep goes on)
-            finished, force = is_finished(out), bool(cfg.get("force", False))
-            # The folder's saved config is the run's identity (runs/identity.py).
-            staged = is_global_zero() and adopt_incoming(
-                out, finished, force, resume_allowed_changes(cfg), folder_name_excluded_keys()
-            )
-            if finished and not force:
-                # A restarted sweep skips what is done; force=true retrains (retrain()).
-                print(f"metrics: {out / METRICS_FILE} (finished earlier; skipped)")
-                metrics = read_metrics(out)
-                if is_global_zero():  # what a job killed after metrics.json left undone
-                    finish_run_checkpoints(cfg, recorded_checkpoint(metrics))
-                return metrics
-            metrics = retrain(cfg, out, staged) if finished else fit_and_test(cfg, out)
-            if is_global_zero():
-                for line in finished_lines(out, metrics, in_multirun()):
-                    print(line)
-            return metrics
-    finally:
-        if is_global_zero():
-            settle_incoming(out)  # a config not adopted (refused, or the run failed)
-
-
-def retrain(cfg: DictConfig, out: Path, new_config: bool) -> dict:
-    """force=true on a finished run: the new run trains in a staging folder and replaces the
-    finished one only once it has finished (runs/retraining.py); with new_config, the config Hydra
-    saved for this start becomes the folder's with it."""
-    staging = start_staging(out) if is_global_zero() else out / STAGING_DIR
-    staged_cfg = copy.deepcopy(cfg)
-    staged_cfg.paths.output_dir = str(staging)
-    metrics = rebased_checkpoint(fit_and_test(staged_cfg, staging), staging, out)
-    if is_global_zero():
-        write_metrics(staging, metrics)  # the checkpoint path it will have
-        if new_config:
-            replace_config(out / INCOMING_DIR, staging / HYDRA_DIR)
-        swap_in(staging, out)
-    return metrics
-
-
-def finished_lines(out: Path, metrics: dict, in_sweep: bool) -> list[str]:
-    """What a finished run prints: its result in one line; alone (not a sweep's job, whose
-    report lists every run), also the tested checkpoint and the commands that use it, quoted
-    to paste (run folder names hold `=` and `,`)."""
-    result = (
-        f"test balanced accuracy {metrics.get('balanced_accuracy', float('nan')):.4f}, AUROC "
-        f"{metrics.get('auroc', float('nan')):.4f}; metrics: {out / METRICS_FILE}"
-    )
-    tested = recorded_checkpoint(metrics)
-    if in_sweep or tested is None:
-        return [result]
-    return [result, f"checkpoint: {tested}", *use_commands(tested, metrics.get("dataset_root"))]
-
-
-def resume_allowed_changes(cfg: DictConfig) -> list[str]:
-    return [str(k) for k in OmegaConf.select(cfg, "resume.allow_changes", default=None) or []]
-
-
-def folder_name_excluded_keys() -> list[str]:
-    """The keys that say where, not what (left out of run folder names too)."""
-    if not HydraConfig.initialized():
-        return []
-    excluded = HydraConfig.get().job.config.override_dirname.exclude_keys
-    return [str(k) for k in excluded]
-
-
-def fit_and_test(cfg: DictConfig, out: Path) -> dict:
-    recorded_departures = departures(cfg)  # a config it cannot read fails before training
-    L.seed_everything(cfg.seed, workers=True)
-    if torch.cuda.is_available():
-        torch.set_float32_matmul_precision("high")  # TF32 for the fp32 parts
-
-    timer = Timer()
-    datamodule: CSXADataModule = instantiate(cfg.data)
-    datamodule.setup("fit")
-    timer.lap("data")
-    # A decision rule the validation slice cannot fit stops before training, not after it.
-    check_temperature_data(DecisionSettings.from_config(cfg), datamodule.frames.get("val"))
-    if is_global_zero():  # every rank computed the same; one writes
-        write_split(out, datamodule.split_frame, datamodule.skipped)
-        datamodule.save_normalization(out / NORMALIZATION_FILE)
-
-    model: CSXAClassifier = instantiate(cfg.model)  # setup() takes normalization from the data
-    callbacks = build_callbacks(cfg, datamodule.has_validation)
-    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
-    # No validation slice (the paper's protocol): no validation loop, rather than one over an
-    # empty list that Lightning warns about on every run.
-    no_validation = {} if datamodule.has_validation else {"limit_val_batches": 0}
-    trainer: L.Trainer = instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False, **no_validation
-    )
-    log_config(loggers, cfg)  # each tracker's hyperparameters (training/trackers.py)
-    resume_from = resume_checkpoint(trainer.checkpoint_callback, cfg.get("force", False))
-    # weights_only: checkpoints are read as data, never executed as pickles.
-    trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
-    timer.lap("fit")
-    # Best validation checkpoint, or the last epoch when there is no validation split; its
-    # decision rule (temperature, threshold) fitted on the validation films, when asked.
-    tested = trainer.checkpoint_callback.best_model_path or None
-    decision = decide(DecisionSettings.from_config(cfg), datamodule, trainer, tested)
-    # verbose=False: the test metrics go to metrics.json and one console line, not a table.
-    trainer.test(model, datamodule=datamodule, ckpt_path=tested, weights_only=True, verbose=False)
-    timer.lap("test")
-
-    # Every test image once, all ranks' scores (see CSXAClassifier.on_test_epoch_end).
-    test_scores = model.test_probabilities()
-    predictions = predictions_frame(datamodule.frames["test"], *test_scores, decision["threshold"])
-    metrics = run_summary(
-        cfg, recorded_departures, predictions, datamodule, trainer, timer, decision
-    )
-    if trainer.is_global_zero:
-        metrics_file = write_run(out, predictions, metrics)
-        files = [out / PREDICTIONS_FILE, metrics_file]
-        log_final_metrics(loggers, cfg, metrics, trainer.global_step, files)
-        trainer.checkpoint_callback.finish(tested)  # RunModelCheckpoint: the tidy-up
-    return metrics
+def main() -> None:
+    """An argument Hydra would misread (a path holding `=`) is refused before it parses; train
+    takes too many options to list, so they are left to Hydra."""
+    exit_on_misread_argument(sys.argv[1:], "train")
+    train_command()
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
-def main(cfg: DictConfig) -> float | None:
+def train_command(cfg: DictConfig) -> float | None:
+    """One job: Hydra calls it once, or once per run of a --multirun."""
+    from csxa_lightning.runs.summary import sweep_objective
+    from csxa_lightning.training.run import train
+
     route_library_logs()  # Hydra has configured logging by now: Lightning's lines join ours
     log.debug("config:\n%s", OmegaConf.to_yaml(cfg))
     with exit_on_user_error(log):  # also logged: the run's log file says why it stopped

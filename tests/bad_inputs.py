@@ -34,7 +34,7 @@ from hydra.utils import instantiate
 
 from csxa_lightning.data.csxa import load_index
 from csxa_lightning.runs.lock import LOCK_FILE
-from csxa_lightning.train import train
+from csxa_lightning.training.run import train
 from csxa_lightning.utils.errors import UserError, user_error
 from tests.helpers import PHANTOM_N, PHANTOM_SEED, TINY_TRAINING, compose_train_config
 

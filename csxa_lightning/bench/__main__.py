@@ -9,12 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from csxa_lightning.bench import data, device, training
 from csxa_lightning.bench.settings import add_arguments
 from csxa_lightning.utils.errors import exit_on_user_error
 from csxa_lightning.utils.paths import default_cache_dir
 
-PROG = "python -m csxa_lightning.bench"
+PROG = "csxa-bench"
 MODES = """modes:
   (none)   training throughput: images/s of the model alone (model_only), of a real training
            step with its data pipeline (end_to_end), of a naive PNG loader and of the loader
@@ -29,9 +28,9 @@ MODES = """modes:
            Options: bench device --help.
 
 example:
-  python -m csxa_lightning.bench --quick
-  python -m csxa_lightning.bench data --n 1000
-  python -m csxa_lightning.bench device --out /tmp/device --budget 600
+  csxa-bench --quick                  (or python -m csxa_lightning.bench --quick)
+  csxa-bench data --n 1000
+  csxa-bench device --out /tmp/device --budget 600
 """
 # The subcommands, and the one that runs when none is named (`make bench` names none).
 SUBCOMMANDS = ("training", "data", "device", "smote-child")
@@ -78,7 +77,7 @@ def add_training_command(subcommands) -> None:
         "loaders alone (--parts). Writes OUT/bench.json.",
     )
     add_arguments(parser)
-    parser.set_defaults(run=training.run)
+    parser.set_defaults(run=run_training)
 
 
 def add_data_command(subcommands) -> None:
@@ -99,7 +98,7 @@ def add_data_command(subcommands) -> None:
         "--cache-dir", default=default_cache_dir(), help="phantom sets and input caches"
     )
     parser.add_argument("--out", default="outputs/bench", help="folder for the results")
-    parser.set_defaults(run=data.run)
+    parser.set_defaults(run=run_data)
 
 
 def add_device_command(subcommands) -> None:
@@ -118,7 +117,7 @@ def add_device_command(subcommands) -> None:
         default=None,
         help="seconds for the whole check: the compiled run (--compile) only if it fits",
     )
-    parser.set_defaults(run=device.run_device)
+    parser.set_defaults(run=run_device)
 
 
 def add_smote_child_command(subcommands) -> None:
@@ -126,7 +125,34 @@ def add_smote_child_command(subcommands) -> None:
     parser = subcommands.add_parser("smote-child")
     parser.add_argument("entry")
     parser.add_argument("rows_file")
-    parser.set_defaults(run=lambda args: data.smote_child(args.entry, args.rows_file))
+    parser.set_defaults(run=run_smote_child)
+
+
+# Each mode's module is imported when it runs (torch among its imports): `--help` answers at once.
+
+
+def run_training(args: argparse.Namespace) -> None:
+    from csxa_lightning.bench import training
+
+    training.run(args)
+
+
+def run_data(args: argparse.Namespace) -> None:
+    from csxa_lightning.bench import data
+
+    data.run(args)
+
+
+def run_device(args: argparse.Namespace) -> None:
+    from csxa_lightning.bench import device
+
+    device.run_device(args)
+
+
+def run_smote_child(args: argparse.Namespace) -> None:
+    from csxa_lightning.bench import data
+
+    data.smote_child(args.entry, args.rows_file)
 
 
 class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

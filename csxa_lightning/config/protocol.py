@@ -2,7 +2,7 @@
 protocols").
 
 `departures(cfg)` reads a composed train config (conf/train.yaml) and lists every setting whose
-value is not the paper's, and every choice the paper leaves open that we had to make. train.py
+value is not the paper's, and every choice the paper leaves open that we had to make. Training
 records the list in metrics.json and the report prints it beside the results. Pure: a config
 in, a list out; no data, no files, no network.
 

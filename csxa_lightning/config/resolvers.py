@@ -57,6 +57,13 @@ def joblib_devices(job_num: int) -> list[int] | int:
     return [int(job_num) % count] if count else 1
 
 
+def interactive() -> bool:
+    """Whether standard output is a terminal (a person watching), not a file or a pipe."""
+    import sys
+
+    return sys.stdout.isatty()
+
+
 def on_gpu(accelerator: str) -> bool:
     """Whether the trainer will run on CUDA (SyncBatchNorm exists only there)."""
     import torch
@@ -100,6 +107,7 @@ RESOLVERS = {
     PHANTOM_RESOLVER: (phantom_root, False),
     "csxa_cache_dir": (default_cache_dir, False),
     "csxa_cudnn_benchmark": (cudnn_benchmark, False),
+    "csxa_interactive": (interactive, False),
 }
 # What a run folder's saved config may interpolate when the report reads it: our resolvers that
 # only compute, Hydra's, and OmegaConf's built-ins (runs.folder.load_saved_config checks).

@@ -87,9 +87,12 @@ def _decode(path: Path, max_pixels: int = MAX_PIXELS) -> tuple[bytes, np.ndarray
             f"more than data.max_pixels={max_pixels}); not decoded. Is it a radiograph? Remove "
             "it, downscale it, or raise data.max_pixels."
         )
-    image = (
-        None if buffer is None or buffer.size == 0 else cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
-    )
+    # A PNG cut short is not handed to libpng, which would print its own "libpng error: PNG
+    # input buffer is incomplete" on stderr before the line below says the same, with the fix.
+    is_png = buffer is not None and buffer[:8].tobytes() == PNG_SIGNATURE
+    decodable = buffer is not None and buffer.size > 0
+    decodable = decodable and not (is_png and png_truncated(buffer[-1024:]))
+    image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED) if decodable else None
     if image is None:
         state = "missing" if buffer is None else "empty or corrupt"
         raise ImageReadError(
@@ -102,6 +105,16 @@ def _decode(path: Path, max_pixels: int = MAX_PIXELS) -> tuple[bytes, np.ndarray
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Depths a 16-bit film may hold: data.bit_depth's choices, and auto's candidates above 8.
 BIT_DEPTHS = (8, 10, 12, 14, 16)
+
+
+# The last chunk of every PNG: IEND, no data, and its CRC.
+PNG_END = b"IEND\xaeB`\x82"
+
+
+def png_truncated(tail: np.ndarray) -> bool:
+    """Whether a PNG's last bytes lack the IEND chunk (the file was cut short). Only for a file
+    that starts as a PNG; the caller passes its last KiB (bytes after IEND are tolerated)."""
+    return PNG_END not in tail.tobytes()
 
 
 def png_size(data: bytes) -> tuple[int, int] | None:

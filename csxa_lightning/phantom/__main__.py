@@ -7,7 +7,7 @@ import argparse
 import time
 
 from csxa_lightning.phantom.anatomy import EFFECTS
-from csxa_lightning.phantom.layout import CSXA_HEALTHY_FRACTION, generate_phantom
+from csxa_lightning.phantom.csxa_counts import CSXA_HEALTHY_FRACTION
 
 EPILOG = """writes into OUT:
   datasets-PNG/   one radiograph per usable case (N files, named as in CSXA)
@@ -17,13 +17,14 @@ The same --n, --seed and --healthy-fraction always give the same set. Use it as 
 data.root=OUT (training does this itself with data=phantom, into its cache).
 
 example:
-  python -m csxa_lightning.phantom --out /tmp/CSXA --n 200 --healthy-fraction 0.5
+  csxa-phantom --out /tmp/CSXA --n 200 --healthy-fraction 0.5
+  (or python -m csxa_lightning.phantom --out /tmp/CSXA --n 200 --healthy-fraction 0.5)
 """
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m csxa_lightning.phantom",
+        prog="csxa-phantom",
         description="Write a synthetic Cervical Spine X-ray Atlas with the real layout and quirks.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -56,6 +57,9 @@ def main(argv: list[str] | None = None) -> None:
         help="processes drawing the images (default: all cores; any number: the same set)",
     )
     args = parser.parse_args(argv)
+    # The renderer (OpenCV, openpyxl) once the arguments are read: --help answers at once.
+    from csxa_lightning.phantom.layout import generate_phantom
+
     start = time.perf_counter()
     try:
         summary = generate_phantom(

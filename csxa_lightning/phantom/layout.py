@@ -23,10 +23,9 @@ import openpyxl
 from csxa_lightning.data.csxa import JSON_DIR, PNG_DIR, SHEET_FILE
 from csxa_lightning.data.sheet import SHEET_NAME
 from csxa_lightning.phantom.anatomy import EFFECTS
+from csxa_lightning.phantom.csxa_counts import CSXA_HEALTHY_FRACTION
 from csxa_lightning.phantom.render import render_radiograph
 
-CSXA_IMAGES = 4963  # usable films in the real atlas
-CSXA_HEALTHY_FRACTION = 181 / CSXA_IMAGES
 CSXA_MISSING_FRACTION = 37 / 5000  # case ids 1957..1993 have no image
 MALE_FRACTION = 3202 / (3202 + 1761)  # gender code 1 is the more frequent one
 INVERTED_FRACTION = 0.12

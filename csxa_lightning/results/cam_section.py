@@ -21,11 +21,12 @@ from csxa_lightning.data.csxa import JSON_DIR, PNG_DIR
 from csxa_lightning.results.figures import png_bytes
 from csxa_lightning.runs.folder import Run, checkpoint_candidates, load_saved_config, run_repeat
 
-# (title, true label, predicted label, sort by probability ascending: the most telling first)
+# (title, true label, predicted label, sort by probability ascending: the most telling first);
+# a title names the classes, not their codes (diseased is the positive class).
 CATEGORIES = (
-    ("true positives", 1, 1, False),
-    ("false positives", 0, 1, False),
-    ("false negatives", 1, 0, True),
+    ("true positives\n(diseased, called diseased)", 1, 1, False),
+    ("false positives\n(healthy, called diseased)", 0, 1, False),
+    ("false negatives\n(diseased, called healthy)", 1, 0, True),
 )
 # Recomputed (float32, CPU) probabilities may differ from predictions.csv by float noise; more
 # than this means the checkpoint or the images changed since the run. A run tested in 16-bit
@@ -183,13 +184,19 @@ def _grid(title, examples: dict[str, pd.DataFrame], pictures, per_category: int)
                 continue
             record = frame.iloc[column]
             ax.imshow(next(pictures))
-            ax.set_title(f"{record['stem']}  p={record['prob_diseased']:.2f}", fontsize=8)
+            ax.set_title(tile_title(record), fontsize=8)
         row[0].text(
             -0.08, 0.5, category, transform=row[0].transAxes, rotation=90, ha="right", va="center"
         )
     fig.suptitle(f"{title}: p = probability of diseased", fontsize=9)
     fig.tight_layout()
     return png_bytes(fig)
+
+
+def tile_title(record: pd.Series) -> str:
+    """A picture's title: its film and probability of diseased to three decimals, so that
+    films a model scores near 0.5 (0.527, 0.531) do not all read alike."""
+    return f"{record['stem']}  p={record['prob_diseased']:.3f}"
 
 
 def _slug(text: str) -> str:
@@ -203,8 +210,9 @@ def cam_section(runs: list[Run], per_category: int = 3) -> CamSection:
         "Where each variant's tested checkpoint looks: Grad-CAM of the predicted class at the "
         "backbone's last convolutional block, over the model input (its gray channel), for up "
         f"to {per_category} test images per category: the most confident true and false "
-        "positives and the least confident false negatives. One repetition per variant. A map "
-        "has the resolution of that layer, upsampled: it shows regions, not structures."
+        "positives and the least confident false negatives (positive: diseased). One repetition "
+        "per variant. A map has the resolution of that layer, upsampled: it shows regions, not "
+        "structures."
     )
     first_of_variant = {}
     for run in runs:

@@ -16,6 +16,8 @@ from csxa_lightning.metrics.calibration import (
     reliability_table,
 )
 from csxa_lightning.metrics.subgroups import DEFAULT_MIN_COUNT, subgroup_table
+from csxa_lightning.results.baseline import is_baseline
+from csxa_lightning.results.formatting import run_label
 from csxa_lightning.runs.folder import Run, run_repeat
 
 
@@ -30,7 +32,7 @@ def calibration_rows(runs: Sequence[Run]) -> list[dict]:
         threshold = float(recorded.get("threshold", 0.5))
         rows.append(
             {
-                "label": run_label(run, runs),
+                "label": table_label(run, runs),
                 "brier": brier_score(y, prob),
                 "ece": expected_calibration_error(y, prob, DEFAULT_BINS),
                 "temperature": float(recorded.get("temperature", 1.0)),
@@ -46,7 +48,7 @@ def calibration_rows(runs: Sequence[Run]) -> list[dict]:
 def reliability_tables(runs: Sequence[Run], bins: int = DEFAULT_BINS) -> dict[str, dict]:
     """Each run's reliability table (calibration.reliability_table), by run label."""
     return {
-        run_label(run, runs): reliability_table(
+        table_label(run, runs): reliability_table(
             run.predictions["label"], run.predictions["prob_diseased"], bins
         )
         for run in runs
@@ -59,7 +61,7 @@ def subgroup_tables(
     """Each run's metrics per subgroup (gender code, age band) at its own threshold, by run
     label; a metric is NaN where its subgroup has fewer than min_count films."""
     return {
-        run_label(run, runs): subgroup_table(
+        table_label(run, runs): subgroup_table(
             run.predictions,
             stem_patients(run.predictions["stem"]),
             float(run.recorded.get("threshold", 0.5)),
@@ -69,7 +71,8 @@ def subgroup_tables(
     }
 
 
-def run_label(run: Run, runs: Sequence[Run]) -> str:
-    """The run's title, with its repetition when the runs hold several."""
+def table_label(run: Run, runs: Sequence[Run]) -> str:
+    """The run's name as the tables write it (formatting.run_label): the baseline marked, the
+    repetition named when the runs hold several."""
     several = len({r.repeat for r in runs}) > 1
-    return run.title + (f" ({run_repeat(run)})" if several else "")
+    return run_label(run.title, is_baseline(run, runs), run_repeat(run) if several else "")

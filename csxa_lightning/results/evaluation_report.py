@@ -15,6 +15,7 @@ import pandas as pd
 from csxa_lightning.data.csxa import stem_patients
 from csxa_lightning.metrics.calibration import reliability_table
 from csxa_lightning.metrics.subgroups import DEFAULT_MIN_COUNT, subgroup_table
+from csxa_lightning.results.degenerate import constant_answer, degenerate_meaning
 from csxa_lightning.results.figures import png_bytes, pyplot, reliability_figure
 from csxa_lightning.results.formatting import (
     Column,
@@ -141,6 +142,12 @@ def at_default_markdown(m: dict) -> str:
     return "At the checkpoint's threshold and at the default 0.5: " + "; ".join(cells) + "."
 
 
+def degenerate_markdown(m: dict) -> str | None:
+    """A warning above the metrics of a model that answered one class for every film."""
+    answer = constant_answer(m)
+    return f"**A degenerate model.** {degenerate_meaning(answer)}" if answer else None
+
+
 def environment_line(env: dict) -> str:
     """The recorded environment in one line: accelerator, Python and the packages."""
     if not env:
@@ -170,6 +177,7 @@ def evaluation_markdown(
             ]
         ),
         "## Metrics",
+        *filter(None, [degenerate_markdown(m)]),
         markdown_table(METRIC_COLUMNS, [m]),
         f"Confusion counts (diseased positive): TP / FN / TN / FP = "
         f"{counts((m['tp'], m['fn'], m['tn'], m['fp']))}; always answering the larger class "

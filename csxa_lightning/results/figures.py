@@ -11,7 +11,7 @@ import io
 import numpy as np
 import pandas as pd
 
-from csxa_lightning.results.formatting import seed_tag
+from csxa_lightning.results.formatting import row_label
 from csxa_lightning.utils.labels import CLASS_NAMES
 
 
@@ -124,7 +124,6 @@ def pyplot():
 
 
 def row_labels(table: pd.DataFrame) -> list[str]:
-    """Each run's title, with its repetition when the table holds several."""
-    return [
-        f"{t}{seed_tag(table, s)}" for t, s in zip(table["variant"], table["repeat"], strict=True)
-    ]
+    """Each run's name as the tables write it (formatting.row_label): the baseline marked, the
+    repetition named when the table holds several."""
+    return [row_label(table, row) for row in table.to_dict("records")]

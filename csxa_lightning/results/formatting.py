@@ -48,10 +48,19 @@ def with_interval(
     return lambda row: (row.get(name, np.nan), row.get(low, np.nan), row.get(high, np.nan))
 
 
-def seed_tag(table: pd.DataFrame, repeat: str) -> str:
-    """'(seed 1, fold 2)' when the table holds several repetitions, else nothing: a single
-    repetition needs no name, and a row label stays as the paper prints it."""
-    return f" ({repeat})" if table["repeat"].nunique() > 1 else ""
+def run_label(title: str, baseline: bool = False, repeat: str = "") -> str:
+    """A run's name in a table: its title, then in one parenthesis "baseline" for the run the
+    others are compared with and its repetition when one is given: "Original (ResNet18)
+    (baseline, seed 1)". Without either it stays as the paper prints it."""
+    notes = [note for note, shown in (("baseline", baseline), (repeat, bool(repeat))) if shown]
+    return title + (f" ({', '.join(notes)})" if notes else "")
+
+
+def row_label(table: pd.DataFrame, row: dict) -> str:
+    """run_label of a row of the run table (run_table): the repetition is named only when the
+    table holds several, since a single one needs no name."""
+    several = table["repeat"].nunique() > 1
+    return run_label(row["variant"], bool(row["baseline"]), row["repeat"] if several else "")
 
 
 def pct(x: float) -> str:

@@ -32,6 +32,15 @@ CALIBRATION_COLUMNS = (
     ),  # fmt: skip
 )
 
+# How the checklist names the class balancing of a run: by the class its saved config names
+# (balance._target_, conf/balance/*.yaml), which is all a balance config records.
+BALANCE_NAMES = {
+    "SMOTEBalancing": "SMOTE",
+    "RandomOversampling": "random oversampling",
+    "ClassWeighting": "class weighting (weighted cross-entropy)",
+    "NoBalancing": "none",
+}
+
 
 def judgement_sections(
     calibration: Sequence[dict],
@@ -111,6 +120,33 @@ def setting(run: Run, key: str, default: str = "not recorded") -> str:
     return default if value is None else str(value)
 
 
+def balance_of(run: Run) -> str:
+    """The class balancing a run trained with, in words (BALANCE_NAMES; SMOTE with its
+    k_neighbors), from its saved config; "not recorded" where it names none."""
+    config = load_saved_config(run.config_file)
+    target = OmegaConf.select(config, "balance._target_", default=None)
+    if target is None:
+        return "not recorded"
+    name = str(target).rsplit(".", 1)[-1]
+    neighbours = OmegaConf.select(config, "balance.k_neighbors", default=None)
+    if name == "SMOTEBalancing" and neighbours is not None:
+        return f"{BALANCE_NAMES[name]} (k_neighbors {neighbours})"
+    return BALANCE_NAMES.get(name, name)
+
+
+def balances(runs: Sequence[Run]) -> str:
+    """Every run's class balancing (balance_of): one answer when they share it, else each
+    with the runs that used it."""
+    used: dict[str, list[str]] = {}
+    for run in runs:
+        used.setdefault(balance_of(run), []).append(run.title)
+    if len(used) == 1:
+        return next(iter(used))
+    return "; ".join(
+        f"{name} ({', '.join(dict.fromkeys(titles))})" for name, titles in used.items()
+    )
+
+
 def checklist_markdown(runs: Sequence[Run]) -> str:
     """CLAIM items the software knows from the run files, each answered from them."""
     first = runs[0]
@@ -147,7 +183,7 @@ def checklist_markdown(runs: Sequence[Run]) -> str:
          f"{setting(first, 'model.pretrained')}"),
         ("Training", f"epochs {recorded.get('epochs', 'not recorded')}, batch "
          f"{setting(first, 'data.batch_size')}, learning rate "
-         f"{setting(first, 'model.optimizer.lr')}, balance {setting(first, 'balance.name')}, "
+         f"{setting(first, 'model.optimizer.lr')}, balance {balances(runs)}, "
          f"seeds {', '.join(map(str, seeds))}; tested checkpoint selected by "
          f"{recorded.get('selected_by', 'not recorded')}"),
         ("Metrics and intervals", f"{first.metrics['ci_level']:.0%} intervals; "

@@ -14,9 +14,9 @@ REPEAT_METRICS = ("accuracy", "balanced_accuracy", "auroc")
 
 
 def repeat_summary(table: pd.DataFrame) -> pd.DataFrame | None:
-    """One row per variant of the run table (run_table): repetitions, <metric>_mean and
-    <metric>_sd of each of REPEAT_METRICS, p_paired_ttest of balanced accuracy against the
-    baseline. None when the table holds a single repetition."""
+    """One row per variant of the run table (run_table): repetitions, whether it is the
+    baseline, <metric>_mean and <metric>_sd of each of REPEAT_METRICS, p_paired_ttest of
+    balanced accuracy against the baseline. None when the table holds a single repetition."""
     if table["repeat"].nunique() < 2:
         return None
     base = table[table["baseline"]].set_index("repeat")
@@ -29,7 +29,11 @@ def repeat_summary(table: pd.DataFrame) -> pd.DataFrame | None:
 
 
 def variant_summary(variant: str, group: pd.DataFrame, base: pd.DataFrame) -> dict:
-    row: dict = {"variant": variant, "repetitions": len(group)}
+    row: dict = {
+        "variant": variant,
+        "repetitions": len(group),
+        "baseline": bool(group["baseline"].any()),
+    }
     for metric in REPEAT_METRICS:
         row[f"{metric}_mean"], row[f"{metric}_sd"] = mean_sd(group[metric].to_numpy())
     row["p_paired_ttest"] = paired_ttest_vs_baseline(group, base)

@@ -10,6 +10,7 @@ import pandas as pd
 
 from csxa_lightning.metrics.classification import INTERVAL_BOOTSTRAP_METRICS
 from csxa_lightning.results.baseline import baseline_comparison, is_baseline, with_holm
+from csxa_lightning.results.degenerate import constant_answer
 from csxa_lightning.runs.folder import Run, run_repeat
 
 # The run's metrics that report.csv holds, in its column order (the golden report pins it).
@@ -82,7 +83,8 @@ def identity_fields(run: Run, runs: Sequence[Run]) -> dict:
 
 
 def metric_fields(m: dict) -> dict:
-    """The run's metrics and intervals, and how many bootstrap resamples left each undefined."""
+    """The run's metrics and intervals, how many bootstrap resamples left each undefined, and
+    the class it answered for every film if it did (degenerate.constant_answer; "" if not)."""
     return {
         **{k: m[k] for k in REPORTED_METRICS},
         "bootstrap_resamples": m["bootstrap_resamples"],
@@ -90,6 +92,7 @@ def metric_fields(m: dict) -> dict:
             f"{name}_undefined_resamples": m[f"{name}_undefined_resamples"]
             for name in INTERVAL_BOOTSTRAP_METRICS
         },
+        "constant_answer": constant_answer(m),
     }
 
 

@@ -7,12 +7,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from csxa_lightning.results.baseline import is_baseline
 from csxa_lightning.results.comparisons import Comparisons
+from csxa_lightning.results.formatting import run_label
 from csxa_lightning.results.judgement import judgement_sections
 from csxa_lightning.results.paper_tables import decoded_table_markdown
 from csxa_lightning.results.software import environment_warning, software_markdown
 from csxa_lightning.results.sweep_header import phantom_markdown, protocol_markdown
 from csxa_lightning.results.tables import (
+    baseline_tests_markdown,
+    degenerate_markdown,
     not_compared_markdown,
     repeats_markdown,
     table1_markdown,
@@ -107,14 +111,18 @@ def header_parts(sweep_dir: Path, c: Comparisons, unfinished: Sequence[Unfinishe
 
 
 def table_parts(c: Comparisons) -> list[str]:
-    """Table 1 in the paper's layout, then the second table and its notes."""
+    """Table 1 in the paper's layout, what the paper does not show (each run's intervals, then
+    its tests against the baseline), and their notes."""
     parts = [
         "## Table 1 (the paper's layout)",
         TABLE1_NOTE,
         table1_markdown(c.table, c.majority),
+        *filter(None, [degenerate_markdown(c.table)]),
         "## What the paper does not show",
         f"The row {c.majority.title} answers that class for every image. " + TABLE2_NOTE,
         table2_markdown(c.table, c.majority),
+        "### Against the baseline",
+        baseline_tests_markdown(c.table),
         *filter(None, [undefined_markdown(c.table)]),
     ]
     not_compared = not_compared_markdown(c.table)
@@ -150,5 +158,6 @@ def runs_markdown(sweep_dir: Path, runs: Sequence[Run]) -> str:
     for run in runs:
         config = run.config_file.relative_to(sweep_dir)
         overrides = " ".join(run.overrides) or "—"
-        lines.append(f"| {run.title} | {run_repeat(run)} | `{overrides}` | [{config}]({config}) |")
+        name = run_label(run.title, is_baseline(run, runs))
+        lines.append(f"| {name} | {run_repeat(run)} | `{overrides}` | [{config}]({config}) |")
     return "\n".join(lines)

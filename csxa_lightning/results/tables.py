@@ -1,7 +1,8 @@
 """The sweep report's markdown tables, written from the numbers comparisons.py computed: Table 1
-in the paper's layout, the second table with what the paper does not show, the summary across
-repetitions, samples and steps, and the notes on undefined resamples and comparisons not made.
-Nothing here computes a statistic."""
+in the paper's layout, what the paper does not show (each run's intervals, then its paired tests
+against the baseline: two tables, so that each fits a page), the summary across repetitions,
+samples and steps, and the notes on degenerate models, undefined resamples and comparisons not
+made. Every table names the baseline's row "(baseline)". Nothing here computes a statistic."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pandas as pd
 
 from csxa_lightning.metrics.classification import INTERVAL_BOOTSTRAP_METRICS
 from csxa_lightning.results.comparisons import Majority
+from csxa_lightning.results.degenerate import degenerate_meaning, degenerate_tag
 from csxa_lightning.results.formatting import (
     Column,
     counts,
@@ -18,7 +20,8 @@ from csxa_lightning.results.formatting import (
     pct_ci,
     pval,
     ratio,
-    seed_tag,
+    row_label,
+    run_label,
     with_interval,
 )
 from csxa_lightning.results.repeats import REPEAT_METRICS
@@ -37,6 +40,7 @@ TABLE1 = (
     Column("p (z-test, Holm)", field_of("p_ztest_vs_baseline_holm"), pval),
 )
 
+# Each run's own metrics with their intervals; the majority row closes it.
 TABLE2 = (
     Column("variant", field_of("label")),
     Column("balanced accuracy [95 % CI]", with_interval("balanced_accuracy"), pct_ci),
@@ -45,6 +49,13 @@ TABLE2 = (
     Column("AUROC", with_interval("auroc"), pct_ci),
     Column("AUPRC", with_interval("auprc"), pct_ci),
     Column("Cohen's κ", field_of("cohen_kappa"), ratio),
+    Column("test healthy / diseased", lambda row: (row["n_healthy"], row["n_diseased"]), counts),
+)
+
+# Each run against the baseline of its repetition: the runs only (the majority row has no
+# baseline).
+BASELINE_TESTS = (
+    Column("variant", field_of("label")),
     Column("McNemar p (two-sided)", field_of("p_mcnemar_vs_baseline"), pval),
     Column("McNemar p (one-sided)", field_of("p_mcnemar_one_sided"), pval),
     Column("McNemar p (two-sided, Holm)", field_of("p_mcnemar_vs_baseline_holm"), pval),
@@ -63,7 +74,6 @@ TABLE2 = (
         field_of("detectable_d_balanced_accuracy"),
         pct,
     ),
-    Column("test healthy / diseased", lambda row: (row["n_healthy"], row["n_diseased"]), counts),
 )
 
 
@@ -73,18 +83,36 @@ def table1_markdown(table: pd.DataFrame, majority: Majority) -> str:
 
 
 def table2_markdown(table: pd.DataFrame, majority: Majority) -> str:
-    """What the paper does not show: intervals, paired tests, the class counts."""
+    """What the paper does not show, first part: each run's intervals and class counts."""
     return markdown_table(TABLE2, table_rows(table, majority))
 
 
-def table_rows(table: pd.DataFrame, majority: Majority) -> list[dict]:
-    """The run table's rows, then the majority row; "label" names each row in the first
-    column."""
+def baseline_tests_markdown(table: pd.DataFrame) -> str:
+    """What the paper does not show, second part: the paired tests against the baseline."""
+    return markdown_table(BASELINE_TESTS, table_rows(table))
+
+
+def table_rows(table: pd.DataFrame, majority: Majority | None = None) -> list[dict]:
+    """The run table's rows, then the majority row if given; "label" names each row in the
+    first column: the baseline's marked, a degenerate model's named as such."""
     rows = [
-        {**row, "label": f"{row['variant']}{seed_tag(table, row['repeat'])}"}
+        {**row, "label": row_label(table, row) + degenerate_tag(row["constant_answer"])}
         for row in table.to_dict("records")
     ]
+    if majority is None:
+        return rows
     return rows + [{**majority.metrics, "label": majority.title, "model": "—"}]
+
+
+def degenerate_markdown(table: pd.DataFrame) -> str | None:
+    """What a degenerate row of the tables above means, per class it always answers; None
+    when every run answered both classes."""
+    notes = []
+    for answer, rows in table[table["constant_answer"] != ""].groupby("constant_answer"):
+        names = "; ".join(row_label(table, row) for row in rows.to_dict("records"))
+        subject = "Each" if len(rows) > 1 else "It"
+        notes.append(f"- Degenerate: {names}. {degenerate_meaning(str(answer), subject)}")
+    return "\n".join(notes) or None
 
 
 def repeats_markdown(repeats: pd.DataFrame) -> str:
@@ -101,8 +129,8 @@ def repeats_markdown(repeats: pd.DataFrame) -> str:
             for metric in REPEAT_METRICS
         ]
         lines.append(
-            f"| {r['variant']} | {r['repetitions']} | {' | '.join(cells)} "
-            f"| {pval(r['p_paired_ttest'])} |"
+            f"| {run_label(r['variant'], r['baseline'])} | {r['repetitions']} "
+            f"| {' | '.join(cells)} | {pval(r['p_paired_ttest'])} |"
         )
     return "\n".join(lines)
 
@@ -115,10 +143,10 @@ def training_markdown(table: pd.DataFrame) -> str:
         "| variant | samples per epoch | optimizer steps |",
         "|---|---|---|",
     ]
-    for r in table.itertuples():
-        samples = "—" if pd.isna(r.train_samples) else f"{int(r.train_samples)}"
-        steps = "—" if pd.isna(r.optimizer_steps) else f"{int(r.optimizer_steps)}"
-        lines.append(f"| {r.variant}{seed_tag(table, r.repeat)} | {samples} | {steps} |")
+    for r in table.to_dict("records"):
+        samples = "—" if pd.isna(r["train_samples"]) else f"{int(r['train_samples'])}"
+        steps = "—" if pd.isna(r["optimizer_steps"]) else f"{int(r['optimizer_steps'])}"
+        lines.append(f"| {row_label(table, r)} | {samples} | {steps} |")
     return "\n".join(lines)
 
 
@@ -127,16 +155,16 @@ def undefined_markdown(table: pd.DataFrame) -> str | None:
     where a class is never predicted (counted as 0 by the convention, and kept), or a value
     that has no definition at all (left out of the percentiles)."""
     notes = []
-    for r in table.itertuples():
+    for r in table.to_dict("records"):
         undefined = [
-            f"{name} {getattr(r, f'{name}_undefined_resamples')}"
+            f"{name} {r[f'{name}_undefined_resamples']}"
             for name in INTERVAL_BOOTSTRAP_METRICS
-            if getattr(r, f"{name}_undefined_resamples") > 0
+            if r[f"{name}_undefined_resamples"] > 0
         ]
         if undefined:
             notes.append(
-                f"- {r.variant}{seed_tag(table, r.repeat)}: {', '.join(undefined)} of "
-                f"{r.bootstrap_resamples} resamples"
+                f"- {row_label(table, r)}: {', '.join(undefined)} of "
+                f"{r['bootstrap_resamples']} resamples"
             )
     if not notes:
         return None
@@ -152,7 +180,6 @@ def not_compared_markdown(table: pd.DataFrame) -> str | None:
     if rows.empty:
         return None
     return "\n".join(
-        f"- {r.variant}{seed_tag(table, r.repeat)}: not compared with the baseline: "
-        f"{r.not_compared_because}"
-        for r in rows.itertuples()
+        f"- {row_label(table, r)}: not compared with the baseline: {r['not_compared_because']}"
+        for r in rows.to_dict("records")
     )

@@ -1,10 +1,11 @@
 """What produced a run: the interpreter, the versions of the packages that shape its numbers, the
 accelerator it ran on and this package's own version and commit.
 
-train.py and evaluate.py record ``run_environment(device)`` in metrics.json (key
-ENVIRONMENT_KEY); the report shows it per run and warns when the runs of one sweep differ
-(``differences``), because their comparisons are then confounded: OpenCV 5.1, for one, moved
-the pixels of albumentations' rotation (README, "OpenCV versions").
+Training (runs/summary.py) and evaluation (results/evaluation.py) record
+``run_environment(device)`` in metrics.json (key ENVIRONMENT_KEY); the report shows it per run
+and warns when the runs of one sweep differ (``differences``), because their comparisons are
+then confounded: OpenCV 5.1, for one, moved the pixels of albumentations' rotation (README,
+"OpenCV versions").
 
 Reads installed metadata and, for a checkout, ``git``; writes nothing.
 """

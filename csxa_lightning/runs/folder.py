@@ -1,4 +1,4 @@
-"""A run folder: the files train.py writes into it, and the report's reading of them.
+"""A run folder: the files training/run.py writes into it, and the report's reading of them.
 
     split.csv            every image of the run and its split (train/val/test)
     skipped_files.csv    images left out, and why (only when there are some)
@@ -13,8 +13,8 @@
     .retraining/         while force=true retrains a finished run: the new run's files, which
                          replace these only once it has finished (runs/retraining.py); never a run
 
-Nothing here trains or plots: train.py calls the writers, the report (results/document.py) and
-the Grad-CAM section the readers.
+Nothing here trains or plots: training/run.py calls the writers, the report
+(results/document.py) and the Grad-CAM section the readers.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from csxa_lightning.metrics.classification import (
     bootstrap_seed,
     metrics_with_intervals,
 )
+from csxa_lightning.metrics.paper import PUBLISHED_TABLE1
 from csxa_lightning.runs.lock import LOCK_FILE, LockHolder, read_holder
 from csxa_lightning.utils.errors import UserError
 from csxa_lightning.utils.whole_files import write_text_whole
@@ -134,7 +135,7 @@ def is_staging(folder: Path) -> bool:
 
 
 def is_training_run_folder(folder: Path) -> bool:
-    """A folder train.py wrote: Hydra's saved config beside the run's split or checkpoints
+    """A folder a training run wrote: Hydra's saved config beside the run's split or checkpoints
     (a folder merely holding a "checkpoints" folder is not one)."""
     return (folder / HYDRA_DIR / CONFIG_FILE).is_file() and (
         (folder / SPLIT_FILE).is_file() or (folder / CHECKPOINT_DIR).is_dir()
@@ -202,8 +203,9 @@ class Run:
     metrics: dict = field(default_factory=dict)
     variant: str | None = None  # the +variant name (conf/variant/), None for a plain run
     is_baseline: bool | None = None  # variant.baseline; None when the run has no marker
-    recorded: dict = field(default_factory=dict)  # what train.py wrote into metrics.json
+    recorded: dict = field(default_factory=dict)  # what training wrote into metrics.json
     phantom: dict | None = None  # data.phantom: the phantom set's settings; None on real data
+    order: int | None = None  # its row in the paper's Table 1 (table1_row); None: not one of it
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -263,6 +265,23 @@ def phantom_settings(config) -> dict | None:
         return None
     settings = OmegaConf.to_container(phantom, resolve=False)
     return {"effect": "natural", **settings} if isinstance(settings, dict) else None
+
+
+def table1_row(variant, arch: str, crop: str, color: str) -> int | None:
+    """The run's row in the paper's Table 1 (1 first), by which the report orders its runs:
+    variant.order, as its variant file (conf/variant/) sets it. A run saved before variants
+    recorded it takes the row of its variant's name, or without a variant, of its crop and
+    color (the original of the row's model first); None for a run that is no row of it."""
+    if variant.get("order") is not None:
+        return int(variant["order"])
+    rows = list(enumerate(PUBLISHED_TABLE1, start=1))
+    if variant.get("name") is not None:
+        named = [number for number, row in rows if row.variant == variant["name"]]
+        return named[0] if named else None
+    alike = [
+        (row.arch != arch, number) for number, row in rows if (row.crop, row.color) == (crop, color)
+    ]
+    return min(alike)[1] if alike else None
 
 
 def load_run(folder: Path) -> Run:
@@ -356,6 +375,7 @@ def read_run(folder: Path) -> Run:
         is_baseline=bool(variant["baseline"]) if "baseline" in variant else None,
         recorded=read_metrics(folder),
         phantom=phantom_settings(config),
+        order=table1_row(variant, arch, crop, color),
     )
     # The seed training used for metrics.json's intervals: the report's are the same numbers.
     seed = run.recorded.get("bootstrap_seed", bootstrap_seed(run.seed))
@@ -399,7 +419,8 @@ def unfinished_runs(sweep_dir: Path) -> list[UnfinishedRun]:
 
 
 def find_runs(sweep_dir: Path) -> list[Run]:
-    """Every finished run folder under sweep_dir, in the paper's order of variants."""
+    """Every finished run folder under sweep_dir, in the order of the paper's Table 1 (Run.order;
+    runs that are no row of it after the others), then by title and repetition."""
     folders = sorted(
         p.parent
         for p in sweep_dir.rglob(PREDICTIONS_FILE)
@@ -420,14 +441,8 @@ def find_runs(sweep_dir: Path) -> list[Run]:
             f".hydra/config.yaml){started}; run a sweep first, e.g. python -m "
             "csxa_lightning.train experiment=table1, or build the report when its runs end"
         )
-    order = [
-        default_title(*key) for key in (("resnet50", "none", "none"), ("vgg19", "none", "none"))
-    ]
-    order += [t for k, t in TITLES.items() if k != ("none", "none")]
     runs = [load_run(f) for f in folders]
-    runs.sort(
-        key=lambda r: (order.index(r.title) if r.title in order else len(order), r.title, r.repeat)
-    )
+    runs.sort(key=lambda r: (r.order is None, r.order or 0, r.title, r.repeat))
     return runs
 
 

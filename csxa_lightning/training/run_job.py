@@ -21,7 +21,6 @@ RunJob (a context manager train() runs in):
 from __future__ import annotations
 
 import logging
-import re
 import shlex
 import sys
 from collections.abc import Sequence
@@ -47,6 +46,7 @@ from csxa_lightning.runs.lock import (
 from csxa_lightning.runs.retraining import discard_staging, recover
 from csxa_lightning.training.checkpoints import is_global_zero
 from csxa_lightning.utils.errors import user_error
+from csxa_lightning.utils.override_quoting import hydra_quoted, pasteable_override
 from csxa_lightning.utils.whole_files import remove_leftovers
 
 log = logging.getLogger(__name__)
@@ -135,24 +135,13 @@ def interrupted_message(folder: Path, retraining: bool = False) -> str:
 # Pure functions: the command line.
 
 
-def hydra_quoted(value: str) -> str:
-    """value as one quoted Hydra override value, read back as it is: inside double quotes
-    `=`, `,` and `[` are text; a double quote is escaped, and so are backslashes before one or
-    at the end (Hydra's grammar), and `${` (OmegaConf would interpolate it)."""
-    escaped = re.sub(r'(\\*)"', lambda m: m.group(1) * 2 + '\\"', value)
-    escaped = re.sub(r"(\\+)$", lambda m: m.group(1) * 2, escaped)
-    return '"' + escaped.replace("${", "\\${") + '"'
-
-
 def use_commands(checkpoint: str, dataset_root: str | None) -> list[str]:
     """The csxa-predict and csxa-evaluate lines that use a finished run's checkpoint, ready to
     paste: the path quoted for Hydra (it holds `=` and `,`) and then for the shell."""
-    ckpt = shlex.quote(f"ckpt={hydra_quoted(checkpoint)}")
-    root = (
-        shlex.quote(f"data.root={hydra_quoted(dataset_root)}")
-        if dataset_root
-        else ("data.root=/path/to/CSXA")
-    )
+    ckpt = pasteable_override("ckpt", checkpoint)
+    root = "data.root=/path/to/CSXA"
+    if dataset_root:
+        root = pasteable_override("data.root", dataset_root)
     return [
         f"predict with:  csxa-predict {ckpt} input=/path/to/films",
         f"evaluate with: csxa-evaluate {ckpt} data=csxa {root} subset=test",

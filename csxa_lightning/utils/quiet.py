@@ -48,10 +48,11 @@ class ConsoleLines(logging.Filter):
         return record.levelno >= logging.WARNING or bool(getattr(record, "console", False))
 
 
-# Libraries that print through a handler of their own: Lightning adds a StreamHandler to its
-# loggers when it is imported before logging is configured (always, here: Hydra configures it
-# later), and stops them from propagating, so its lines bypass the run's log file and the
-# console's filter.
+# Libraries that print through a handler of their own: `lightning` and torchmetrics add a
+# StreamHandler to their loggers whenever they are imported, and Lightning's subpackages when
+# imported before logging is configured (stopping them from propagating), so their lines bypass
+# the run's log file and the console's filter. train imports them once Hydra has configured
+# logging (its `--help` answers without them), then routes them.
 OWN_HANDLER_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "torchmetrics")
 
 

@@ -35,7 +35,7 @@ class TinyRun:
 @pytest.fixture(scope="session")
 def tiny_run(phantom, tmp_path_factory) -> TinyRun:
     """A 1-epoch ResNet18 run on the session's phantom set; treat its folder as read-only."""
-    from csxa_lightning.train import train
+    from csxa_lightning.training.run import train
 
     base = tmp_path_factory.mktemp("tiny_run")
     folder = base / "run"

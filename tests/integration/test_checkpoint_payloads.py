@@ -13,11 +13,11 @@ import pytest
 import torch
 
 from csxa_lightning.data.preprocess import Preprocessor, PreprocessSpecError
-from csxa_lightning.evaluate import evaluate
-from csxa_lightning.export import export
+from csxa_lightning.inference.export import export
 from csxa_lightning.inference.loading import DATAMODULE_KEY, CheckpointError, load_trained_model
 from csxa_lightning.models.classifier import DECISION_KEY
 from csxa_lightning.results.cam_section import cam_section
+from csxa_lightning.results.evaluation import evaluate
 from csxa_lightning.runs.folder import load_run
 from csxa_lightning.training.model_checkpoint import CheckpointStateError, RunModelCheckpoint
 from csxa_lightning.utils.errors import UserError

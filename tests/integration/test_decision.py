@@ -13,14 +13,14 @@ import pytest
 import torch
 
 from csxa_lightning.config.checks import check_config
-from csxa_lightning.evaluate import evaluate
 from csxa_lightning.inference.loading import load_trained_model
+from csxa_lightning.inference.predict import predict
 from csxa_lightning.inference.scoring import score
 from csxa_lightning.metrics.calibration import negative_log_likelihood, with_temperature
 from csxa_lightning.metrics.thresholds import choose_threshold, parse_rule
 from csxa_lightning.models.classifier import DECISION_KEY
-from csxa_lightning.predict import predict
-from csxa_lightning.train import train
+from csxa_lightning.results.evaluation import evaluate
+from csxa_lightning.training.run import train
 from csxa_lightning.utils.errors import ConfigValueError
 from tests.helpers import compose_config, compose_train_config
 

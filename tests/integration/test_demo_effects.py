@@ -24,8 +24,20 @@ def demo_table(tmp_path, experiment):
     ]
     result = run_module("csxa_lightning.train", *command, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
+    check_console(result.stdout + result.stderr, jobs=2)
     report = (tmp_path / "sweep" / "report.md").read_text()
     return pd.read_csv(tmp_path / "sweep" / "report.csv").set_index("variant_name"), report
+
+
+def check_console(output: str, jobs: int) -> None:
+    """The console speaks once: the sweep's plan, each job's start and one-line result, the
+    report's path, and the first use of a data set (the phantom generated, each cache entry
+    built: long steps, said as they start); a carriage return counts as a new line (a
+    progress bar's updates in a log). make demo's seven jobs print at most 2 + 3 x 7 + 1."""
+    lines = [line for line in output.replace("\r", "\n").splitlines() if line.strip()]
+    assert len(lines) <= 2 + 3 * jobs + 1, "\n".join(lines)
+    assert sum("test balanced accuracy" in line for line in lines) == jobs
+    assert sum(line.startswith("report: ") for line in lines) == 1
 
 
 def test_the_demo_finds_the_planted_effect(tmp_path):

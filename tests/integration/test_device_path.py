@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 from hydra.utils import instantiate
 
-from csxa_lightning.train import train
+from csxa_lightning.training.run import train
 from tests.helpers import compose_train_config
 
 

@@ -12,10 +12,10 @@ import cv2
 import pandas as pd
 import pytest
 
-from csxa_lightning.evaluate import evaluate
 from csxa_lightning.inference.inputs import MissingAnnotationError
 from csxa_lightning.inference.labelled_films import LabelledSetError
 from csxa_lightning.phantom import generate_phantom
+from csxa_lightning.results.evaluation import evaluate
 from csxa_lightning.utils.errors import ConfigValueError
 from tests.helpers import compose_config, run_module
 
@@ -27,10 +27,12 @@ def evaluate_config(*overrides: str):
     return compose_config("evaluate", list(overrides))
 
 
-def test_evaluate_on_the_runs_own_test_split_gives_its_metrics_json(tiny_run, tmp_path):
+@pytest.mark.parametrize("model", ["ckpt", "run"])  # the checkpoint, or its run folder
+def test_evaluate_on_the_runs_own_test_split_gives_its_metrics_json(model, tiny_run, tmp_path):
+    given = tiny_run.checkpoint if model == "ckpt" else tiny_run.folder
     metrics = evaluate(
         evaluate_config(
-            f"ckpt={tiny_run.checkpoint}",
+            f"{model}={given}",
             f"data.root={tiny_run.dataset}",
             "subset=test",
             f"out={tmp_path / 'own'}",
@@ -44,6 +46,7 @@ def test_evaluate_on_the_runs_own_test_split_gives_its_metrics_json(tiny_run, tm
         if key in metrics and isinstance(value, float):
             assert metrics[key] == pytest.approx(value, abs=1e-6, nan_ok=True), key
     assert metrics["bootstrap_seed"] == recorded["bootstrap_seed"]
+    assert metrics["checkpoint"] == str(tiny_run.checkpoint)
     written = pd.read_csv(tmp_path / "own" / "predictions.csv", dtype={"stem": str})
     assert sorted(written["stem"]) == sorted(tiny_run.predictions["stem"])
 

@@ -14,7 +14,7 @@ from hydra import compose, initialize_config_dir
 
 from csxa_lightning.config.location import CONFIG_DIR
 from csxa_lightning.data.cache import preprocess_file
-from csxa_lightning.export import ExportError, export
+from csxa_lightning.inference.export import ExportError, export
 from csxa_lightning.inference.loading import load_trained_model
 
 
@@ -99,6 +99,14 @@ def test_torchscript_gives_the_same_outputs(tiny_run, test_films, tmp_path):
         rtol=0,
         atol=1e-6,
     )
+
+
+def test_run_folder_exports_its_tested_checkpoint(tiny_run, tmp_path):
+    paths = export(
+        export_config(f"run={tiny_run.folder}", "format=torchscript", f"out={tmp_path / 'm.pt'}")
+    )
+    contract = json.loads(paths["preprocessing"].read_text())
+    assert contract["checkpoint"] == str(tiny_run.checkpoint.resolve())
 
 
 def test_unknown_format_is_refused(tiny_run):

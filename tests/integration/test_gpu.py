@@ -9,7 +9,7 @@ import torch
 
 from csxa_lightning.data.batches import BatchedDataset
 from csxa_lightning.data.device_augment import DeviceAugmentation
-from csxa_lightning.train import train
+from csxa_lightning.training.run import train
 from tests.helpers import compose_train_config
 
 pytestmark = [

@@ -8,7 +8,7 @@ import shutil
 from omegaconf import OmegaConf
 
 from csxa_lightning.runs.identity import ADDED_SINCE, MOVED_MODULES
-from csxa_lightning.train import train
+from csxa_lightning.training.run import train
 from tests.helpers import compose_train_config
 from tests.integration.conftest import TINY_RUN_OVERRIDES
 

@@ -8,10 +8,10 @@ import shutil
 
 import pytest
 
-from csxa_lightning.evaluate import evaluate
-from csxa_lightning.export import export
+from csxa_lightning.inference.export import export
 from csxa_lightning.inference.output_paths import OutputPathError
-from csxa_lightning.predict import predict
+from csxa_lightning.inference.predict import predict
+from csxa_lightning.results.evaluation import evaluate
 from tests.helpers import compose_config, run_module
 
 
@@ -164,7 +164,7 @@ def test_force_on_a_finished_run_that_then_fails_leaves_the_run_byte_identical(
 ):
     """force=true replaces a finished run only once the new one has finished: a failure
     leaves every file of the old one, and no staging folder."""
-    from csxa_lightning.train import train
+    from csxa_lightning.training.run import train
     from tests.helpers import compose_train_config
 
     run = tmp_path / "run"
@@ -186,7 +186,7 @@ def test_force_with_another_config_replaces_the_run_and_its_config_once_finished
 
     from omegaconf import OmegaConf
 
-    from csxa_lightning.train import train
+    from csxa_lightning.training.run import train
     from tests.helpers import compose_train_config
 
     run = tmp_path / "run"
@@ -208,7 +208,7 @@ def test_force_with_another_config_replaces_the_run_and_its_config_once_finished
 def test_ctrl_c_during_a_forced_retraining_says_the_finished_run_is_unchanged(
     tiny_run, phantom_run_overrides, tmp_path, caplog
 ):
-    from csxa_lightning.train import train
+    from csxa_lightning.training.run import train
     from tests.helpers import compose_train_config
 
     run = tmp_path / "run"

@@ -13,8 +13,8 @@ import pytest
 
 from csxa_lightning.inference.inputs import MissingAnnotationError
 from csxa_lightning.inference.loading import CheckpointError
+from csxa_lightning.inference.predict import predict
 from csxa_lightning.inference.scoring import ScoringInputError
-from csxa_lightning.predict import predict
 from csxa_lightning.utils.errors import exit_on_user_error
 from tests.helpers import compose_config, run_module
 
@@ -53,6 +53,16 @@ def test_predict_equals_the_runs_own_predictions_csv(tiny_run, tmp_path):
     np.testing.assert_allclose(got["prob_diseased"], expected["prob_diseased"], rtol=0, atol=1e-6)
     assert got["pred"].tolist() == expected["pred"].tolist()
     assert got["case_id"].tolist() == expected["case_id"].tolist()
+
+
+def test_run_folder_gives_the_csv_of_its_tested_checkpoint(tiny_run, tmp_path):
+    """run=DIR: the checkpoint the run's metrics.json names, the same CSV as ckpt=FILE."""
+    films = [str(tiny_run.png(s)) for s in tiny_run.predictions["stem"][:3]]
+    inputs = f"input=[{','.join(films)}]"
+    by_checkpoint, by_run = tmp_path / "by_checkpoint.csv", tmp_path / "by_run.csv"
+    predict(predict_config(f"ckpt={tiny_run.checkpoint}", inputs, f"out={by_checkpoint}"))
+    predict(predict_config(f"run={tiny_run.folder}", inputs, f"out={by_run}"))
+    assert by_run.read_text() == by_checkpoint.read_text()
 
 
 def test_a_keypoint_crop_without_landmarks_names_the_image_and_the_fix(tiny_run, tmp_path):

@@ -9,7 +9,7 @@ from collections import Counter
 import pandas as pd
 import pytest
 
-from csxa_lightning.train import train
+from csxa_lightning.training.run import train
 from tests.helpers import compose_train_config
 
 
@@ -108,5 +108,7 @@ def test_rich_progress_bar_preset_runs_beside_the_default_callbacks(
     # rich is not in the lock: installed, it makes Lightning's rich bar and summary every run's
     # default. Skipped (and listed by -ra) where it is absent, as in make venv.
     pytest.importorskip("rich")
-    out, batches = run(phantom_run_overrides, tmp_path, "callbacks=[default,rich_progress_bar]")
+    # The tests' output is a pipe: the progress bar is off unless asked for (conf/trainer).
+    preset = ["callbacks=[default,rich_progress_bar]", "trainer.enable_progress_bar=true"]
+    out, batches = run(phantom_run_overrides, tmp_path, *preset)
     assert per_epoch(batches)[0][0] == 0 and (out / "metrics.json").is_file()

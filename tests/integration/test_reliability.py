@@ -17,8 +17,8 @@ from hydra import compose, initialize_config_dir
 
 from csxa_lightning.config.location import CONFIG_DIR
 from csxa_lightning.data.csxa import load_index
-from csxa_lightning.preview import preview
-from csxa_lightning.train import train
+from csxa_lightning.results.preview import preview
+from csxa_lightning.training.run import train
 from tests.helpers import (
     TINY_TRAINING,
     SimulatedKill,

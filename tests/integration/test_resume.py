@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from csxa_lightning.train import train
+from csxa_lightning.training.run import train
 from tests.helpers import SimulatedKill, compose_train_config
 
 

@@ -21,9 +21,9 @@ import torch
 from csxa_lightning.models.backbones import WeightsNotFoundError
 from csxa_lightning.results.document import build_report
 from csxa_lightning.runs.lock import LOCK_FILE, RunLockedError
-from csxa_lightning.train import train
 from csxa_lightning.training import run_job
 from csxa_lightning.training.divergence import NonFiniteLossError
+from csxa_lightning.training.run import train
 from tests.helpers import (
     REPO,
     TINY_TRAINING,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from csxa_lightning.train import train
+from csxa_lightning.training.run import train
 from tests.helpers import compose_train_config
 
 

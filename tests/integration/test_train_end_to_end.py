@@ -16,7 +16,7 @@ from hydra.utils import instantiate
 
 from csxa_lightning.data.sampler import batch_bounds
 from csxa_lightning.runs.summary import sweep_objective
-from csxa_lightning.train import train
+from csxa_lightning.training.run import train
 from tests.helpers import PHANTOM_N, compose_train_config, git_head, run_module
 
 TINY = [

@@ -35,7 +35,7 @@ def test_every_torch_load_is_weights_only():
 
 def test_train_resumes_and_tests_with_weights_only():
     lightning_calls = [c for p, c in calls("trainer.fit") + calls("trainer.test")
-                       if p.name == "train.py"]  # fmt: skip
+                       if p.relative_to(PACKAGE).as_posix() == "training/run.py"]  # fmt: skip
     assert len(lightning_calls) == 2
     assert all(weights_only(c) is True for c in lightning_calls)
 
@@ -47,11 +47,11 @@ def test_train_resumes_and_tests_with_weights_only():
 BUILDERS = ("instantiate", "get_class", "get_method", "get_object", "import_module", "_locate",
             "__import__", "locate", "import_string")  # fmt: skip
 COMPOSED_CONFIG_ONLY = {
-    ("train.py", "fit_and_test"): "cfg.data, cfg.model, cfg.logger, cfg.trainer",
+    ("training/run.py", "fit_and_test"): "cfg.data, cfg.model, cfg.logger, cfg.trainer",
     ("training/checkpoints.py", "build_callbacks"): "cfg.callbacks",
     ("training/checkpoints.py", "finish_run_checkpoints"): "cfg.callbacks.model_checkpoint",
-    ("preview.py", "group_option"): "cfg's crop/color, or the package's own conf/ yaml",
-    ("preview.py", "preview"): "cfg.data",
+    ("results/preview.py", "group_option"): "cfg's crop/color, or the package's own conf/ yaml",
+    ("results/preview.py", "preview"): "cfg.data",
     ("bench/training.py", "load_data"): "the bench's composed cfg.data",
     ("bench/training.py", "real_model"): "the bench's composed cfg.model",
     ("bench/training.py", "measure_compiled_end_to_end"): "the bench's composed cfg.model",
@@ -88,7 +88,8 @@ def test_objects_are_built_from_names_only_where_the_name_is_the_users_config():
     readers = ("data/preprocess.py", "inference/loading.py", "training/checkpoints.py",
                "models/classifier.py", "training/decision.py", "runs/folder.py",
                "runs/identity.py", "results/cam_section.py", "predict.py", "evaluate.py",
-               "export.py", "report.py")  # fmt: skip
+               "export.py", "report.py", "inference/predict.py", "results/evaluation.py",
+               "inference/export.py", "inference/chosen_checkpoint.py")  # fmt: skip
     for reader in readers:
         assert not [
             s

@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 from csxa_lightning.config.checks import check_config, check_sweep_variants, config_problems
 from csxa_lightning.config.location import CONFIG_DIR
 from csxa_lightning.phantom.store import COMPLETE_MARKER, phantom_dir
-from csxa_lightning.train import train
+from csxa_lightning.training.run import train
 from csxa_lightning.utils.errors import ConfigValueError
 from tests.helpers import compose_train_config, run_module
 
@@ -147,6 +147,7 @@ def test_every_variant_names_itself_and_only_original_is_the_baseline():
         cfg = compose_train_config([f"+variant={name}"])
         variant = OmegaConf.to_container(cfg.variant)
         assert variant.pop("title")  # the report's name (tests/unit/test_runs.py)
+        assert variant.pop("order")  # its row in Table 1 (tests/unit/test_runs.py)
         assert variant == {"name": name, "baseline": name == "original"}
     assert compose_train_config([]).get("variant") is None  # a plain run has no variant
 

@@ -5,12 +5,14 @@ threshold the one metrics.json records, and the subgroup counts add up."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from csxa_lightning.metrics.calibration import brier_score, expected_calibration_error
-from csxa_lightning.results.clinical import calibration_rows
+from csxa_lightning.results.clinical import calibration_rows, table_label
 from csxa_lightning.results.document import build_report
 from csxa_lightning.results.judgement import checklist_markdown
 from csxa_lightning.runs.folder import find_runs
@@ -56,10 +58,13 @@ def test_calibration_rows_are_the_kernels_on_predictions_and_keep_the_recorded_r
     rows = {row["label"]: row for row in calibration_rows(runs)}
     base = next(r for r in runs if r.crop == "none")
     y, prob = base.predictions["label"], base.predictions["prob_diseased"]
-    assert rows[base.title]["brier"] == pytest.approx(brier_score(y, prob))
-    assert rows[base.title]["ece"] == pytest.approx(expected_calibration_error(y, prob))
+    assert table_label(base, runs) == "Original (ResNet50) (baseline)"  # named as in the tables
+    assert rows[table_label(base, runs)]["brier"] == pytest.approx(brier_score(y, prob))
+    assert rows[table_label(base, runs)]["ece"] == pytest.approx(
+        expected_calibration_error(y, prob)
+    )
     wide = next(r for r in runs if r.crop == "wide")
-    row = rows[wide.title]
+    row = rows[table_label(wide, runs)]
     assert (row["threshold"], row["rule"], row["temperature"]) == (0.85, "youden", 1.7)
     # fake_run's diseased films score 0.9 and its 4 wrong healthy 0.8: at 0.85 the 4 healthy
     # become right, the 2 diseased at 0.3 stay wrong
@@ -80,3 +85,39 @@ def test_the_report_has_the_sections_and_subgroups_add_up(sweep):
     assert f"gender 1 (n {N_HEALTHY + N_DISEASED}, healthy {N_HEALTHY})" in text
     assert f"<40 (n {N_HEALTHY + N_DISEASED}, healthy {N_HEALTHY})" in text
     assert json.loads((sweep / "wide" / "metrics.json").read_text())["threshold"] == 0.85
+
+
+BALANCE_DIR = Path(__file__).resolve().parents[2] / "conf" / "balance"
+
+
+def saved_balance(name):
+    """The balance block a run of balance=name saves (its conf/balance/ file's)."""
+    return {"balance": yaml.safe_load((BALANCE_DIR / f"{name}.yaml").read_text())}
+
+
+@pytest.mark.parametrize(
+    ("balance", "words"),
+    [
+        ("smote", "SMOTE (k_neighbors 5)"),
+        ("oversample", "random oversampling"),
+        ("weighted", "class weighting (weighted cross-entropy)"),
+        ("none", "none"),
+    ],
+)
+def test_the_checklist_names_the_balance_each_run_recorded(tmp_path, balance, words):
+    fake_run(tmp_path, "base", "resnet50", "none", "none", 10, 5, variant=("original", True),
+             saved=saved_balance(balance))  # fmt: skip
+    assert f", balance {words}, seeds 42;" in checklist_markdown(find_runs(tmp_path))
+
+
+def test_the_checklist_names_each_balance_when_the_runs_differ_and_old_runs_say_so(tmp_path):
+    fake_run(tmp_path, "base", "resnet50", "none", "none", 10, 5, variant=("original", True),
+             saved=saved_balance("smote"))  # fmt: skip
+    fake_run(tmp_path, "wide", "resnet50", "wide", "none", 4, 2, variant=("wide_cropped", False),
+             saved=saved_balance("weighted"))  # fmt: skip
+    fake_run(tmp_path, "old", "resnet50", "tight", "none", 4, 2, variant=("cropped", False))
+    text = checklist_markdown(find_runs(tmp_path))
+    assert (
+        "balance SMOTE (k_neighbors 5) (Original (ResNet50)); not recorded (Cropped); class "
+        "weighting (weighted cross-entropy) (Wide cropped)," in text
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from csxa_lightning.preview import PreviewCaseError, select_cases
+from csxa_lightning.results.preview import PreviewCaseError, select_cases
 
 # Stems are case id (4 digits), gender code (1), age (2): 0001035 is case 1, 1035130 case 1035.
 INDEX = pd.DataFrame(
@@ -36,7 +36,7 @@ def test_a_case_that_is_not_there_names_both_forms():
 
 
 def test_the_preview_names_each_films_class():
-    from csxa_lightning.preview import film_caption
+    from csxa_lightning.results.preview import film_caption
 
     assert film_caption({"stem": "2548130", "label": 0}) == "2548130 healthy"
     assert film_caption({"stem": "0001035", "label": 1}) == "0001035 diseased"

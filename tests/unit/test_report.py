@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
+from csxa_lightning.metrics.paper import PUBLISHED_TABLE1
 from csxa_lightning.metrics.stats import mcnemar_exact, two_proportion_ztest
 from csxa_lightning.results.document import build_report
+from csxa_lightning.runs.folder import find_runs
 
 N_HEALTHY, N_DISEASED = 20, 80
 
@@ -30,9 +33,12 @@ def fake_run(
     n_healthy=N_HEALTHY,
     n_diseased=N_DISEASED,
     first_case=1,
+    saved=None,
 ):
     """A finished run folder whose model misclassifies the first k images of each class.
-    variant: (name, baseline) as conf/variant/ marks it; recorded: metrics.json's content."""
+    variant: (name, baseline) as conf/variant/ marks it, or the whole variant block a run saves
+    (a dict); recorded: metrics.json's content; saved: more of the saved config (.hydra/
+    config.yaml), e.g. its balance block."""
     folder = sweep / name
     (folder / ".hydra").mkdir(parents=True)
     labels = np.r_[np.zeros(n_healthy, int), np.ones(n_diseased, int)]
@@ -57,8 +63,11 @@ def fake_run(
         "crop": {"name": crop},
         "color": {"name": color},
     }
-    if variant is not None:
+    if isinstance(variant, dict):
+        config["variant"] = variant
+    elif variant is not None:
         config["variant"] = {"name": variant[0], "baseline": variant[1]}
+    config.update(saved or {})
     (folder / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
     (folder / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump([f"crop={crop}"]))
     return (prob >= 0.5).astype(int) == labels
@@ -271,13 +280,139 @@ def test_the_second_table_shows_cohens_kappa_of_the_predictions(sweep):
     paths = build_report(root)
     table = pd.read_csv(paths["csv"]).set_index("variant")
     markdown = paths["md"].read_text()
-    header = next(line for line in markdown.splitlines() if "| Cohen's κ |" in line)
-    column = header.split(" | ").index("Cohen's κ")
-    for variant, row in table.iterrows():
+    lines = markdown.splitlines()
+    start = next(i for i, line in enumerate(lines) if "| Cohen's κ |" in line)
+    column = lines[start].split(" | ").index("Cohen's κ")
+    body = lines[start + 2 : start + 2 + len(table)]  # the runs' rows, in report.csv's order
+    for (variant, row), line in zip(table.iterrows(), body, strict=True):
+        assert line.startswith(f"| {variant}")
         predictions = pd.read_csv(f"{row['folder']}/predictions.csv")
         pred = (predictions["prob_diseased"] >= 0.5).astype(int)
         expected = cohen_kappa_score(predictions["label"], pred)
         assert row["cohen_kappa"] == pytest.approx(expected)
-        line = next(x for x in markdown.splitlines() if x.startswith(f"| {variant} | ") and
-                    x.count("|") == header.count("|"))  # fmt: skip
         assert line.split(" | ")[column] == f"{expected:.3f}"
+
+
+# --- the paper's order, the baseline marked, degenerate models named, the page's layout -------
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+
+
+def saved_variant(name):
+    """The variant block a run of +variant=name saves (its conf/variant/ file's)."""
+    return yaml.safe_load((CONF / "variant" / f"{name}.yaml").read_text())["variant"]
+
+
+def demo_sweep(root, arch="resnet18"):
+    """The seven variants of Table 1 trained with model=resnet18 (the demo's), their folders
+    named so that neither the folders' nor the titles' order is the paper's."""
+    for number, row in enumerate(PUBLISHED_TABLE1):
+        model = "vgg19" if row.variant == "original_vgg19" else arch
+        fake_run(root, f"{9 - number}_{row.variant}", model, row.crop, row.color, number, 1,
+                 variant=saved_variant(row.variant))  # fmt: skip
+
+
+def test_a_resnet18_sweep_comes_out_in_the_papers_order_with_the_baseline_first_and_marked(
+    tmp_path,
+):
+    demo_sweep(tmp_path)
+    titles = [
+        "Original (ResNet18)",
+        "Original (VGG19)",
+        "Cropped (ResNet18)",
+        "Wide cropped (ResNet18)",
+        "Colored (ResNet18)",
+        "Colored, cropped (ResNet18)",
+        "Colored, wide cropped (ResNet18)",
+    ]
+    assert [run.title for run in find_runs(tmp_path)] == titles
+    paths = build_report(tmp_path, cam_examples=0)
+    assert pd.read_csv(paths["csv"])["variant"].tolist() == titles
+    markdown = paths["md"].read_text()
+    table1 = markdown.split("## Table 1")[1].split("\n\n")[2].splitlines()[2:]
+    assert [line.split(" | ")[0] for line in table1] == [
+        "| Original (ResNet18) (baseline)",
+        *[f"| {title}" for title in titles[1:]],
+        '| Majority class (always "diseased")',
+    ]
+    # every table that lists runs marks the baseline's row, and only it
+    for table in ("## What the paper does not show", "### Against the baseline",
+                  "## Samples and optimizer steps", "## Calibration", "## Subgroups",
+                  "## Runs and their configs"):  # fmt: skip
+        section = markdown.split(table)[1].split("\n#")[0]  # to the next heading
+        rows = [x for x in section.splitlines() if x.startswith("| ")]
+        marked = [x for x in rows if "(baseline)" in x]
+        assert len(marked) == 1 and marked[0].startswith("| Original (ResNet18) (baseline) |")
+
+
+def test_runs_without_a_recorded_order_take_their_variants_row_and_others_come_last(tmp_path):
+    fake_run(tmp_path, "a", "resnet18", "tight", "none", 1, 1, variant=("mine", False))
+    fake_run(tmp_path, "b", "resnet18", "wide", "none", 1, 1, variant=("wide_cropped", False))
+    fake_run(tmp_path, "c", "resnet18", "none", "none", 1, 1, variant=("original", True))
+    fake_run(tmp_path, "d", "resnet18", "tight", "none", 1, 1)  # no variant: by crop and color
+    runs = find_runs(tmp_path)
+    assert [(run.path.name, run.order) for run in runs] == [
+        ("c", 1), ("d", 3), ("b", 4), ("a", None)
+    ]  # fmt: skip
+
+
+def test_a_model_that_answers_one_class_for_every_film_is_named_degenerate(tmp_path):
+    fake_run(tmp_path, "base", "resnet50", "none", "none", 10, 5, variant=("original", True))
+    fake_run(tmp_path, "sick", "resnet50", "wide", "none", 20, 0, variant=("wide_cropped", False))
+    fake_run(tmp_path, "well", "resnet50", "tight", "none", 0, 80, variant=("cropped", False))
+    paths = build_report(tmp_path, cam_examples=0)
+    table = pd.read_csv(paths["csv"], keep_default_na=False).set_index("variant")
+    assert table["constant_answer"].to_dict() == {
+        "Original (ResNet50)": "", "Cropped": "healthy", "Wide cropped": "diseased"
+    }  # fmt: skip
+    markdown = paths["md"].read_text()
+    assert '| Wide cropped — degenerate: always "diseased" | resnet50 | 80.00 |' in markdown
+    assert '| Cropped — degenerate: always "healthy" | 50.00 [50.0, 50.0] |' in markdown
+    assert '- Degenerate: Wide cropped. It answers "diseased" for every film' in markdown
+    assert "its specificity 0 by construction" in markdown
+    assert '- Degenerate: Cropped. It answers "healthy"' in markdown
+
+
+def test_the_evaluation_report_names_a_degenerate_model_above_its_metrics():
+    from csxa_lightning.results.evaluation_report import degenerate_markdown
+
+    counts = {"tp": 80, "fp": 20, "tn": 0, "fn": 0}
+    assert degenerate_markdown(counts).startswith(
+        '**A degenerate model.** It answers "diseased" for every film'
+    )
+    assert degenerate_markdown({**counts, "tn": 1}) is None
+
+
+def test_grad_cam_tiles_show_the_probability_to_three_decimals():
+    from csxa_lightning.results.cam_section import tile_title
+
+    assert tile_title(pd.Series({"stem": "0001130", "prob_diseased": 0.52749})) == (
+        "0001130  p=0.527"
+    )
+
+
+def test_the_page_aligns_numbers_right_text_left_and_boxes_every_table():
+    from csxa_lightning.results.html_page import html_report
+
+    text = (
+        "| variant | model | balanced accuracy | p | runs |\n|---|---|---|---|---|\n"
+        "| Original (baseline) | resnet50 | 71.88 [61.3, 83.1] | <0.0001 | all |\n"
+        "| Wide cropped | resnet50 | 50.00 [50.0, 50.0] | — | 3 |\n"
+    )
+    page = html_report(text, {})
+    assert page.count('<div class="table-box"><table>') == 1
+    assert '<th class="number">balanced accuracy</th>' in page
+    assert '<td class="number">71.88 [61.3, 83.1]</td>' in page
+    assert '<td class="number">&lt;0.0001</td>' in page and '<td class="number">—</td>' in page
+    assert "<td>resnet50</td>" in page and "<td>Original (baseline)</td>" in page
+    assert "<td>all</td>" in page and "<td>3</td>" in page  # a column of words and a number
+    assert "td.number{white-space:nowrap}" in page and "overflow-wrap:anywhere" in page
+
+
+def test_a_first_column_names_the_rows_unless_it_holds_measured_values():
+    from csxa_lightning.results.html_page import html_report
+
+    subgroups = html_report("| group | n |\n|---|---|\n| <40 | 12 |\n| 40-59 | 30 |\n", {})
+    assert "<td>&lt;40</td>" in subgroups and '<td class="number">12</td>' in subgroups
+    metrics = html_report("| accuracy % | AUPRC |\n|---|---|\n| 80.00 [71.1, 86.7] | 0.9 |\n", {})
+    assert '<td class="number">80.00 [71.1, 86.7]</td>' in metrics

@@ -17,7 +17,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from csxa_lightning.metrics.classification import NonFiniteProbabilityError, metrics_with_intervals
 from csxa_lightning.runs.lock import LOCK_FILE, LockHolder, RunLock, is_stale
-from csxa_lightning.training.run_job import hydra_quoted, resume_command
+from csxa_lightning.training.run_job import resume_command
+from csxa_lightning.utils.override_quoting import hydra_quoted
 
 NOW = datetime(2026, 1, 2, 8, 0, tzinfo=timezone.utc)
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+from csxa_lightning.metrics.paper import PUBLISHED_TABLE1
 from csxa_lightning.runs.folder import (
     CHECKPOINT_DIR,
     METRICS_FILE,
@@ -77,6 +78,15 @@ def test_a_variant_names_itself_as_the_paper_does(variant, model):
     cfg = compose_train_config([f"+variant={variant}", f"model={model}"])
     arch, crop, color = str(cfg.model.arch), str(cfg.crop.name), str(cfg.color.name)
     assert run_title(cfg.variant.title, arch, crop, color) == default_title(arch, crop, color)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_variant_saves_its_row_of_the_papers_table_one_first(variant):
+    """variant.order, saved with the run's config, is the variant's row in the paper's Table 1
+    (metrics/paper.py): find_runs sorts by it, and runs saved before it by that row."""
+    rows = [row.variant for row in PUBLISHED_TABLE1]
+    cfg = compose_train_config([f"+variant={variant}", "model=resnet18"])
+    assert cfg.variant.order == rows.index(variant) + 1
 
 
 @pytest.mark.parametrize("key", ["seed", "model.arch", "data.root"])

@@ -1,0 +1,126 @@
+"""Score films with a trained run: `predict(cfg)`, what `python -m csxa_lightning.predict` runs.
+
+Each PNG goes through the preprocessing stored in the checkpoint (the function that built the
+training cache) and the model's own normalization; a film with two channel orders is scored as
+the test split was, by averaging their probabilities, so a test image gets the probability its
+run wrote in predictions.csv. Writes one CSV row per image: file, case_id, stem, prob_diseased,
+pred, threshold (and cam, the path of its Grad-CAM overlay, with cam=true).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import torch
+from omegaconf import DictConfig
+
+from csxa_lightning.config.checks import PREDICT_RULES, check_values
+from csxa_lightning.inference.chosen_checkpoint import chosen_checkpoint
+from csxa_lightning.inference.inputs import find_annotations
+from csxa_lightning.inference.loading import load_trained_model
+from csxa_lightning.inference.output_paths import as_list, check_output
+from csxa_lightning.inference.scoring import (
+    ScoringInputError,
+    cam_folder,
+    case_id,
+    list_pngs,
+    pick_device,
+    required,
+    score,
+)
+from csxa_lightning.runs.folder import predictions_frame
+from csxa_lightning.utils.whole_files import write_text_whole
+
+log = logging.getLogger(__name__)
+
+DEFAULT_OUT = "predict.csv"
+
+
+def predict(cfg: DictConfig) -> pd.DataFrame:
+    """Write the CSV of predictions (cfg.out) and return it."""
+    check_values(cfg, PREDICT_RULES)  # before anything is read
+    ckpt = str(chosen_checkpoint(cfg))  # ckpt=FILE, or run=DIR's tested checkpoint
+    given = required(cfg, "input", "/path/to/CSXA/datasets-PNG")
+    pngs = list_pngs(given)
+    out = checked_out(cfg, given, pngs, ckpt)  # before any work
+    model = load_trained_model(ckpt, pick_device(str(cfg.device)))
+    preprocessor = model.preprocessor
+    jsons = (
+        find_annotations(pngs, cfg.annotations, preprocessor.crop.name)
+        if preprocessor.needs_keypoints
+        else [None] * len(pngs)
+    )
+    cam_dir = cam_folder_for(out, pngs) if cfg.cam else None
+    log.info(
+        "predicting %d image(s) with %s (%s, %s, %d px) on %s",
+        len(pngs),
+        model.path,
+        model.arch,
+        preprocessor.label,
+        preprocessor.image_size,
+        model.device,
+    )
+    stored = model.classifier.decision["threshold"]
+    threshold = float(stored if cfg.threshold is None else cfg.threshold)
+    prob = score(model, pngs, jsons, threshold, int(cfg.batch_size), int(cfg.num_workers), cam_dir)
+    rows = prediction_rows(pngs, prob, threshold, cam_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_text_whole(out, rows.to_csv(index=False))  # a failure leaves the file that was there
+    print(f"predictions: {out}" + (f" (Grad-CAM overlays in {cam_dir})" if cam_dir else ""))
+    return rows
+
+
+def checked_out(cfg: DictConfig, given, pngs: list[Path], ckpt: str) -> Path:
+    """cfg.out resolved, refused when it is a folder or would replace anything predict reads
+    (the CSV, and its Grad-CAM folder, never overwrite an input)."""
+    out = Path(str(cfg.out or DEFAULT_OUT)).expanduser()
+    if out.is_dir():
+        raise ScoringInputError(
+            f"out={out} is a folder; name the CSV, e.g. out={out / DEFAULT_OUT}"
+        )
+    inputs = {
+        "film": pngs,
+        "input folder": [p for p in as_list(given) if Path(str(p)).expanduser().is_dir()],
+        "checkpoint": [ckpt],
+        "annotations folder": as_list(cfg.annotations) if cfg.annotations else [],
+    }
+    return check_output("out", out, inputs)
+
+
+def cam_folder_for(out: Path, pngs: list[Path]) -> Path:
+    """The Grad-CAM overlays' folder beside out, created; refused when two films share a name
+    (their overlays would overwrite each other)."""
+    twice = [s for s, n in Counter(p.stem for p in pngs).items() if n > 1]
+    if twice:
+        raise ScoringInputError(
+            f"{twice[0]}.png: given twice (from different folders); with cam=true their "
+            "overlays would share a name: predict the folders separately"
+        )
+    cam_dir = cam_folder(out)
+    cam_dir.mkdir(parents=True, exist_ok=True)
+    return cam_dir
+
+
+def prediction_rows(
+    pngs: list[Path], prob: torch.Tensor, threshold: float, cam_dir: Path | None
+) -> pd.DataFrame:
+    """The columns and decision rule of a run's predictions.csv, without the label (unknown
+    here), with the file, the threshold and, with cam=true, each overlay's path."""
+    stems = [p.stem for p in pngs]
+    files = pd.DataFrame(
+        {
+            "case_id": pd.array([case_id(s) for s in stems], dtype="Int64"),
+            "stem": stems,
+            "label": pd.NA,
+        }
+    )
+    rows = predictions_frame(files, torch.arange(len(pngs)), prob, threshold)
+    rows = rows.drop(columns="label")
+    rows.insert(0, "file", [str(p) for p in pngs])
+    rows["threshold"] = threshold
+    if cam_dir is not None:
+        rows["cam"] = [str(cam_dir / f"{s}.png") for s in stems]
+    return rows
