@@ -42,6 +42,8 @@ def sweep_command(phantom, cache: Path, sweep: Path) -> list[str]:
         *phantom_command_line(phantom.root, cache),
         "trainer.max_epochs=2",  # a kill in the second epoch resumes from the first's checkpoint
         "trainer.deterministic=true",
+        # The kills read the progress bar, which is off where the output is a pipe.
+        "trainer.enable_progress_bar=true",
         f"hydra.sweep.dir={sweep}",
     )
 
@@ -87,7 +89,8 @@ def during_testing(rng: np.random.Generator, cache: Path, sweep: Path) -> Trigge
 def during_report(rng: np.random.Generator, cache: Path, sweep: Path) -> Trigger:
     """After every job has ended (each printed its metrics line and released its lock): the
     sweep's end callback is building the report."""
-    jobs = OutputCounter(r"^metrics: ")
+    # Each job's one line: its result ("...; metrics: PATH"), or "metrics: PATH (finished earlier".
+    jobs = OutputCounter(r"(^|; )metrics: ")
     delay = float(rng.uniform(0.2, 3.0))
 
     def fires(text: str) -> bool:
