@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from csxa_lightning.runs.folder import (
     METRICS_FILE,
-    checkpoint_candidates,
+    existing_checkpoint,
     is_finished,
     read_metrics,
 )
@@ -57,10 +57,9 @@ def tested_checkpoint(folder: Path) -> Path:
             f"training run's folder (the one holding {METRICS_FILE}), or a checkpoint with "
             f"ckpt=FILE, e.g. ckpt={folder / 'checkpoints' / 'last.ckpt'}"
         )
-    candidates = checkpoint_candidates(folder, read_metrics(folder))
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
+    found, candidates = existing_checkpoint(folder, read_metrics(folder))
+    if found is not None:
+        return found
     looked_for = " or ".join(str(c) for c in candidates)
     raise RunFolderError(
         f"run={folder}: its tested checkpoint is not there ({looked_for}); give another "

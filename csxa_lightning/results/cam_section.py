@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 
 from csxa_lightning.data.csxa import JSON_DIR, PNG_DIR
 from csxa_lightning.results.figures import png_bytes
-from csxa_lightning.runs.folder import Run, checkpoint_candidates, load_saved_config, run_repeat
+from csxa_lightning.runs.folder import Run, existing_checkpoint, load_saved_config, run_repeat
 
 # (title, true label, predicted label, sort by probability ascending: the most telling first);
 # a title names the classes, not their codes (diseased is the positive class).
@@ -47,10 +47,9 @@ class CamSection:
 def tested_checkpoint(run: Run) -> Path:
     """The checkpoint whose predictions are in predictions.csv (metrics.json names it), looked
     up in the run's own checkpoints/ first: the run folder may have been moved since."""
-    candidates = checkpoint_candidates(run.path, run.recorded)
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
+    found, candidates = existing_checkpoint(run.path, run.recorded)
+    if found is not None:
+        return found
     looked_for = " or ".join(str(c) for c in candidates)
     raise CamUnavailable(f"no checkpoint: {looked_for} not found")
 

@@ -187,6 +187,12 @@ def checkpoint_candidates(folder: Path, metrics: dict) -> list[Path]:
     return list(dict.fromkeys([folder / CHECKPOINT_DIR / Path(named).name, Path(named)]))
 
 
+def existing_checkpoint(folder: Path, metrics: dict) -> tuple[Path | None, list[Path]]:
+    """(the first of checkpoint_candidates that is a file, or None; the candidates looked at)."""
+    candidates = checkpoint_candidates(folder, metrics)
+    return next((c for c in candidates if c.is_file()), None), candidates
+
+
 @dataclass
 class Run:
     """One finished run folder."""
