@@ -19,7 +19,7 @@ LOCK_TOOLS := $(SCRATCH)/csxa-lock-tools
 LATEST_VENV := $(SCRATCH)/csxa-latest-venv
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lock test test-all test-slow test-gpu test-latest lint format demo demo-null \
+.PHONY: help venv lock lock-upgrade lock-compile test test-all test-slow test-gpu test-latest lint format demo demo-null \
 	report bench bench-data bench-device wheels clean
 
 # One column for the comments, as wide as the longest target; comments wrapped at 100 columns.
@@ -55,11 +55,20 @@ $(STAMP): $(LOCK) pyproject.toml
 
 venv: $(STAMP)  ## create .venv from requirements.lock (exactly what CI tested), package editable
 
-lock:  ## rewrite requirements.lock: the newest versions pyproject's ranges and LOCK_PINS allow
+# make lock adds what pyproject.toml newly names and keeps every other pin; make lock-upgrade
+# moves every package to the newest version the ranges and LOCK_PINS allow.
+lock:  ## add to requirements.lock what pyproject.toml newly names; every other pin stays
+	$(MAKE) --no-print-directory lock-compile LOCK_UPGRADE=
+
+lock-upgrade:  ## rewrite requirements.lock: the newest versions pyproject's ranges and LOCK_PINS allow
+	$(MAKE) --no-print-directory lock-compile LOCK_UPGRADE=--upgrade
+
+LOCK_UPGRADE ?=
+lock-compile:
 	test -x $(LOCK_TOOLS)/bin/pip-compile || ($(PYTHON) -m venv $(LOCK_TOOLS) && \
 		$(LOCK_TOOLS)/bin/python -m pip install --quiet $(PIP_TOOLS))
 	printf '%s\n' $(LOCK_PINS) > $(LOCK_TOOLS)/pins.txt
-	CUSTOM_COMPILE_COMMAND='make lock' $(LOCK_TOOLS)/bin/pip-compile --quiet --upgrade --extra dev \
+	CUSTOM_COMPILE_COMMAND='make lock' $(LOCK_TOOLS)/bin/pip-compile --quiet $(LOCK_UPGRADE) --extra dev \
 		--generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
 		--constraint $(LOCK_TOOLS)/pins.txt --output-file $(LOCK) pyproject.toml
 
@@ -114,7 +123,8 @@ bench-data: $(STAMP)  ## data pipeline speed and SMOTE memory on a CSXA-sized ph
 # antlr4 and grad-cam exist only as source archives: built into wheels (pure Python).
 DEVICE_PACKAGES := hydra-core omegaconf albumentations albucore pydantic pydantic-core \
 	annotated-types typing-inspection typing-extensions stringzilla simsimd imbalanced-learn \
-	sklearn-compat openpyxl et-xmlfile filelock ttach
+	sklearn-compat openpyxl et-xmlfile filelock ttach pydicom pylibjpeg pylibjpeg-libjpeg \
+	pylibjpeg-openjpeg
 empty :=
 space := $(empty) $(empty)
 locked = $(shell grep -E '^($(subst $(space),|,$(strip $(1))))==' $(LOCK) | cut -d' ' -f1)
