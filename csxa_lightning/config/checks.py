@@ -27,6 +27,8 @@ from csxa_lightning.data.cache import ON_BAD_FILE
 from csxa_lightning.data.datamodule import AUGMENT_ON
 from csxa_lightning.data.images import BIT_DEPTHS
 from csxa_lightning.data.transforms import ENHANCED_ORDERS
+from csxa_lightning.inference.scoring import TTA_CHOICES
+from csxa_lightning.metrics.ensembles import ENSEMBLE_METHODS
 from csxa_lightning.phantom.anatomy import EFFECTS
 from csxa_lightning.training.decision import DecisionSettings
 from csxa_lightning.utils.errors import ConfigValueError
@@ -238,6 +240,8 @@ SCORING_RULES = (
     Rule("num_workers", lambda v: _integer(v) and v >= 0, "an integer >= 0", "4"),
     Rule("seed", lambda v: v is None or _seed(v), f"null or {SEED_REQUIREMENT}", "0"),
     Rule("subgroup_min_count", lambda v: _integer(v) and v >= 1, "an integer >= 1", "10"),
+    Rule("ensemble", lambda v: v in ENSEMBLE_METHODS, one_of(ENSEMBLE_METHODS), "mean"),
+    Rule("tta", lambda v: v in TTA_CHOICES, one_of(TTA_CHOICES), "flip"),
 )
 PREDICT_RULES = (
     *SCORING_RULES,

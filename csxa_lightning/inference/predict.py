@@ -5,6 +5,10 @@ training cache) and the model's own normalization; a film with two channel order
 the test split was, by averaging their probabilities, so a test image gets the probability its
 run wrote in predictions.csv. Writes one CSV row per image: file, case_id, stem, prob_diseased,
 pred, threshold (and cam, the path of its Grad-CAM overlay, with cam=true).
+
+Several checkpoints (ckpt=[a,b,c] or run=[...]) are an ensemble: their probabilities are
+combined by ensemble=mean|vote (metrics/ensembles.py) and each member's own is kept in
+prob_member_i. tta=flip also scores each film's mirror image.
 """
 
 from __future__ import annotations
@@ -13,14 +17,15 @@ import logging
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 from omegaconf import DictConfig
 
 from csxa_lightning.config.checks import PREDICT_RULES, check_values
-from csxa_lightning.inference.chosen_checkpoint import chosen_checkpoint
+from csxa_lightning.inference.chosen_checkpoint import chosen_checkpoints
 from csxa_lightning.inference.inputs import find_annotations
-from csxa_lightning.inference.loading import load_trained_model
+from csxa_lightning.inference.members import load_members
 from csxa_lightning.inference.output_paths import as_list, check_output
 from csxa_lightning.inference.scoring import (
     ScoringInputError,
@@ -29,8 +34,9 @@ from csxa_lightning.inference.scoring import (
     list_pngs,
     pick_device,
     required,
-    score,
+    score_members,
 )
+from csxa_lightning.metrics.ensembles import EnsembleScore, ensemble_score
 from csxa_lightning.runs.folder import predictions_frame
 from csxa_lightning.utils.whole_files import write_text_whole
 
@@ -42,12 +48,17 @@ DEFAULT_OUT = "predict.csv"
 def predict(cfg: DictConfig) -> pd.DataFrame:
     """Write the CSV of predictions (cfg.out) and return it."""
     check_values(cfg, PREDICT_RULES)  # before anything is read
-    ckpt = str(chosen_checkpoint(cfg))  # ckpt=FILE, or run=DIR's tested checkpoint
+    ckpts = [str(c) for c in chosen_checkpoints(cfg)]  # ckpt=, run=, or a list of either
     given = required(cfg, "input", "/path/to/CSXA/datasets-PNG")
     pngs = list_pngs(given)
-    out = checked_out(cfg, given, pngs, ckpt)  # before any work
-    model = load_trained_model(ckpt, pick_device(str(cfg.device)))
-    preprocessor = model.preprocessor
+    out = checked_out(cfg, given, pngs, ckpts)  # before any work
+    if cfg.cam and len(ckpts) > 1:
+        raise ScoringInputError(
+            f"cam=true with {len(ckpts)} checkpoints: Grad-CAM shows one model's evidence; "
+            "predict with one checkpoint for the overlays, or drop cam=true"
+        )
+    models = load_members([Path(c) for c in ckpts], pick_device(str(cfg.device)))
+    preprocessor = models[0].preprocessor
     jsons = (
         find_annotations(pngs, cfg.annotations, preprocessor.crop.name)
         if preprocessor.needs_keypoints
@@ -57,23 +68,27 @@ def predict(cfg: DictConfig) -> pd.DataFrame:
     log.info(
         "predicting %d image(s) with %s (%s, %s, %d px) on %s",
         len(pngs),
-        model.path,
-        model.arch,
+        ", ".join(str(m.path) for m in models),
+        models[0].arch,
         preprocessor.label,
         preprocessor.image_size,
-        model.device,
+        models[0].device,
     )
-    stored = model.classifier.decision["threshold"]
-    threshold = float(stored if cfg.threshold is None else cfg.threshold)
-    prob = score(model, pngs, jsons, threshold, int(cfg.batch_size), int(cfg.num_workers), cam_dir)
-    rows = prediction_rows(pngs, prob, threshold, cam_dir)
+    stored = [float(m.classifier.decision["threshold"]) for m in models]
+    own = stored[0] if cfg.threshold is None else float(cfg.threshold)
+    cam = None if cam_dir is None else (cam_dir, own)
+    prob = score_members(
+        models, pngs, jsons, int(cfg.batch_size), int(cfg.num_workers), str(cfg.tta), cam
+    )
+    combined = ensemble_score(prob.numpy(), stored, str(cfg.ensemble))
+    rows = prediction_rows(pngs, combined, cfg.threshold, cam_dir, prob.numpy())
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text_whole(out, rows.to_csv(index=False))  # a failure leaves the file that was there
     print(f"predictions: {out}" + (f" (Grad-CAM overlays in {cam_dir})" if cam_dir else ""))
     return rows
 
 
-def checked_out(cfg: DictConfig, given, pngs: list[Path], ckpt: str) -> Path:
+def checked_out(cfg: DictConfig, given, pngs: list[Path], ckpts: list[str]) -> Path:
     """cfg.out resolved, refused when it is a folder or would replace anything predict reads
     (the CSV, and its Grad-CAM folder, never overwrite an input)."""
     out = Path(str(cfg.out or DEFAULT_OUT)).expanduser()
@@ -84,7 +99,7 @@ def checked_out(cfg: DictConfig, given, pngs: list[Path], ckpt: str) -> Path:
     inputs = {
         "film": pngs,
         "input folder": [p for p in as_list(given) if Path(str(p)).expanduser().is_dir()],
-        "checkpoint": [ckpt],
+        "checkpoint": ckpts,
         "annotations folder": as_list(cfg.annotations) if cfg.annotations else [],
     }
     return check_output("out", out, inputs)
@@ -105,10 +120,16 @@ def cam_folder_for(out: Path, pngs: list[Path]) -> Path:
 
 
 def prediction_rows(
-    pngs: list[Path], prob: torch.Tensor, threshold: float, cam_dir: Path | None
+    pngs: list[Path],
+    combined: EnsembleScore,
+    threshold: float | None,
+    cam_dir: Path | None,
+    members: np.ndarray,
 ) -> pd.DataFrame:
     """The columns and decision rule of a run's predictions.csv, without the label (unknown
-    here), with the file, the threshold and, with cam=true, each overlay's path."""
+    here), with the file, the threshold and, with cam=true, each overlay's path. threshold:
+    the user's (threshold=P), else the model's own (an ensemble's: metrics.ensembles). An
+    ensemble adds each member's probability, prob_member_1 .. prob_member_M, in ckpt= order."""
     stems = [p.stem for p in pngs]
     files = pd.DataFrame(
         {
@@ -117,10 +138,15 @@ def prediction_rows(
             "label": pd.NA,
         }
     )
-    rows = predictions_frame(files, torch.arange(len(pngs)), prob, threshold)
+    cut = combined.threshold if threshold is None else float(threshold)
+    prob = torch.from_numpy(np.asarray(combined.score, dtype=np.float32))
+    rows = predictions_frame(files, torch.arange(len(pngs)), prob, cut)
     rows = rows.drop(columns="label")
     rows.insert(0, "file", [str(p) for p in pngs])
-    rows["threshold"] = threshold
+    rows["threshold"] = cut
+    if len(members) > 1:
+        for i, member in enumerate(members, start=1):
+            rows[f"prob_member_{i}"] = member
     if cam_dir is not None:
         rows["cam"] = [str(cam_dir / f"{s}.png") for s in stems]
     return rows

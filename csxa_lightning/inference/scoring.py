@@ -80,6 +80,9 @@ def cam_folder(out: Path) -> Path:
     return out.with_name(f"{out.stem}_cam")
 
 
+TTA_CHOICES = ("none", "flip")
+
+
 def score(
     model: TrainedModel,
     pngs: list[Path],
@@ -88,40 +91,78 @@ def score(
     batch_size: int = 32,
     num_workers: int = 0,
     cam_dir: Path | None = None,
+    tta: str = "none",
 ) -> torch.Tensor:
     """Probability of diseased of every file, in order. With cam_dir: also the Grad-CAM overlay
     of the predicted class, cam_dir/<stem>.png, on the input the model saw."""
+    cam = None if cam_dir is None else (cam_dir, threshold)
+    return score_members([model], pngs, jsons, batch_size, num_workers, tta, cam)[0]
+
+
+def score_members(
+    models: list[TrainedModel],
+    pngs: list[Path],
+    jsons: list[Path | None],
+    batch_size: int = 32,
+    num_workers: int = 0,
+    tta: str = "none",
+    cam: tuple[Path, float] | None = None,
+) -> torch.Tensor:
+    """(members, films) probabilities of diseased: every film is read and preprocessed once
+    (the members share their preprocessing: inference/members.py checks it) and scored by each
+    model. tta=flip averages each model's probabilities of the film and its mirror image.
+    cam=(folder, threshold), one model only: its Grad-CAM overlays as in score()."""
+    if tta not in TTA_CHOICES:
+        raise ScoringInputError(f"tta={tta}: choose one of {', '.join(TTA_CHOICES)}; e.g. tta=flip")
+    first = models[0]
     loader = DataLoader(
-        PredictionInputs(pngs, jsons, model.preprocessor, model.min_size, model.max_pixels),
+        PredictionInputs(pngs, jsons, first.preprocessor, first.min_size, first.max_pixels),
         batch_size=batch_size,
         num_workers=num_workers,
         collate_fn=collate_inputs,
-        pin_memory=model.device.type == "cuda",
+        pin_memory=first.device.type == "cuda",
     )
-    if cam_dir is not None:
-        from csxa_lightning.models.cam import (  # pytorch_grad_cam takes ~3 s to import
-            grad_cam,
-            overlay,
-        )
-
-    prob = torch.empty(len(pngs), dtype=torch.float32)
+    prob = torch.empty(len(models), len(pngs), dtype=torch.float32)
     progress = tqdm(total=len(pngs), desc="predicting", unit="img", disable=None)
     try:
         for batch in loader:
             if batch.problems:
                 raise ScoringInputError(batch.problems[0])
-            images = batch.images.to(model.device, non_blocking=True)
-            with torch.inference_mode():
-                diseased = model.classifier.class_probabilities(images)[:, 1].float().cpu()
-            prob[batch.index] = diseased
-            if cam_dir is not None:
-                classes = (diseased >= threshold).long().tolist()
-                maps = grad_cam(model.classifier, model.arch, images, classes).maps
-                for row, i in enumerate(batch.index.tolist()):
-                    picture = overlay(batch.images[row, 0].numpy(), maps[row])
-                    target = cam_dir / f"{pngs[i].stem}.png"
-                    cv2.imwrite(str(target), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
+            images = batch.images.to(first.device, non_blocking=True)
+            for member, model in enumerate(models):
+                prob[member, batch.index] = diseased_probability(model, images, tta)
+            if cam is not None:
+                write_cam_overlays(first, batch, images, prob[0, batch.index], pngs, cam)
             progress.update(len(batch.index))
     finally:
         progress.close()
     return prob
+
+
+def diseased_probability(model: TrainedModel, images: torch.Tensor, tta: str) -> torch.Tensor:
+    """The model's (calibrated) probability of diseased of each film of the batch; tta=flip:
+    the mean of the film's and its horizontal mirror's (the flip training augments with)."""
+    with torch.inference_mode():
+        prob = model.classifier.class_probabilities(images)[:, 1].float()
+        if tta == "flip":
+            mirrored = model.classifier.class_probabilities(images.flip(-1))[:, 1].float()
+            prob = (prob + mirrored) / 2
+    return prob.cpu()
+
+
+def write_cam_overlays(
+    model: TrainedModel, batch, images: torch.Tensor, prob: torch.Tensor, pngs, cam
+) -> None:
+    """cam_dir/<stem>.png: the Grad-CAM overlay of the predicted class of each batch film."""
+    from csxa_lightning.models.cam import (  # pytorch_grad_cam takes ~3 s to import
+        grad_cam,
+        overlay,
+    )
+
+    cam_dir, threshold = cam
+    classes = (prob >= threshold).long().tolist()
+    maps = grad_cam(model.classifier, model.arch, images, classes).maps
+    for row, i in enumerate(batch.index.tolist()):
+        picture = overlay(batch.images[row, 0].numpy(), maps[row])
+        target = cam_dir / f"{pngs[i].stem}.png"
+        cv2.imwrite(str(target), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))

@@ -16,12 +16,13 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from csxa_lightning.config.checks import SCORING_RULES, check_values
-from csxa_lightning.inference.chosen_checkpoint import chosen_checkpoint
-from csxa_lightning.inference.labelled_films import csv_films, csxa_films
-from csxa_lightning.inference.loading import load_trained_model
+from csxa_lightning.inference.chosen_checkpoint import chosen_checkpoints
+from csxa_lightning.inference.labelled_films import LabelledSetError, csv_films, csxa_films
+from csxa_lightning.inference.members import common_architecture, load_members
 from csxa_lightning.inference.output_paths import check_output
-from csxa_lightning.inference.scoring import pick_device, required, score
+from csxa_lightning.inference.scoring import pick_device, required, score_members
 from csxa_lightning.metrics.classification import DEFAULT_RESAMPLES, metrics_with_intervals
+from csxa_lightning.metrics.ensembles import ensemble_score
 from csxa_lightning.metrics.thresholds import parse_rule
 from csxa_lightning.results.evaluation_report import write_evaluation_report
 from csxa_lightning.runs.environment import ENVIRONMENT_KEY, run_environment
@@ -33,12 +34,13 @@ log = logging.getLogger(__name__)
 
 
 def evaluate(cfg: DictConfig) -> dict:
-    """Score the labelled films with cfg.ckpt; write cfg.out; return its metrics.json."""
+    """Score the labelled films with cfg.ckpt (or an ensemble: ckpt=[a,b,c]); write cfg.out;
+    return its metrics.json."""
     check_values(cfg, SCORING_RULES)  # before anything is read
-    ckpt = chosen_checkpoint(cfg)  # ckpt=FILE, or run=DIR's tested checkpoint
+    ckpts = chosen_checkpoints(cfg)  # ckpt=FILE, run=DIR's tested checkpoint, or a list
     # Before any work: the report folder replaces nothing this command reads, nor a run.
     read = {
-        "checkpoint": [ckpt],
+        "checkpoint": ckpts,
         "labels file": [cfg.labels] if cfg.labels else [],
         "images folder": [cfg.images] if cfg.images else [],
         "annotations folder": [cfg.annotations] if cfg.annotations else [],
@@ -46,37 +48,40 @@ def evaluate(cfg: DictConfig) -> dict:
     }
     out = check_output("out", str(cfg.out), read)
     device = pick_device(str(cfg.device))
-    model = load_trained_model(ckpt, device)
-    threshold, rule = decision_threshold(cfg.threshold, model.classifier.decision)
-    run_folder = ckpt.expanduser().resolve().parent.parent  # <run>/checkpoints/x.ckpt
-    run = read_metrics(run_folder) if is_finished(run_folder) else {}
-    films, films_from, subset = labelled_films(cfg, model, run_folder)
-    log.info("evaluating %s on %d film(s) from %s", ckpt, len(films), films_from)
+    models = load_members(ckpts, device)
+    if cfg.threshold is not None:
+        decision_threshold(cfg.threshold, {})  # a rule that needs validation films: refused now
+    run_folders = [c.expanduser().resolve().parent.parent for c in ckpts]  # <run>/checkpoints/
+    run = read_metrics(run_folders[0]) if is_finished(run_folders[0]) else {}
+    films, films_from, subset = labelled_films(cfg, models[0], run_folders)
+    log.info(
+        "evaluating %s on %d film(s) from %s", ", ".join(map(str, ckpts)), len(films), films_from
+    )
     jsons = [None if pd.isna(j) else Path(j) for j in films["json_path"]]
     pngs = [Path(p) for p in films["png_path"]]
-    prob = score(model, pngs, jsons, threshold, int(cfg.batch_size), int(cfg.num_workers))
-    predictions = predictions_frame(films, torch.arange(len(films)), prob, threshold)
+    prob = score_members(
+        models, pngs, jsons, int(cfg.batch_size), int(cfg.num_workers), str(cfg.tta)
+    ).numpy()
+    decision = ensemble_decision(cfg, models, prob)
+    predictions = predictions_frame(
+        films, torch.arange(len(films)), torch.from_numpy(decision["score"]), decision["threshold"]
+    )
     seed = cfg.seed if cfg.seed is not None else run.get("bootstrap_seed", 0)
+    labels, probabilities = (predictions[c].to_numpy() for c in ("label", "prob_diseased"))
     metrics = metrics_with_intervals(
-        predictions["label"].to_numpy(),
-        predictions["prob_diseased"].to_numpy(),
-        threshold,
+        labels,
+        probabilities,
+        decision["threshold"],
         seed=int(seed),
         n_resamples=int(run.get("bootstrap_resamples", DEFAULT_RESAMPLES)),
     )
-    metrics.update(
-        checkpoint=str(ckpt),
-        arch=model.arch,
-        preprocessing=model.preprocessor.label,
-        films_from=films_from,
-        subset=subset,
-    )
+    metrics.update(model_keys(cfg, models), films_from=films_from, subset=subset)
     metrics[ENVIRONMENT_KEY] = run_environment(device)
     # How the threshold was set, the checkpoint's temperature (already applied to
     # prob_diseased; 1: none) and the headline metrics at 0.5 beside those at the threshold.
-    labels, probabilities = (predictions[c].to_numpy() for c in ("label", "prob_diseased"))
-    stored = {**model.classifier.decision, "threshold_rule": rule}
-    metrics.update(decision_keys(labels, probabilities, stored))
+    metrics.update(decision_keys(labels, probabilities, decision))
+    if len(models) > 1:  # each member applied its own temperature
+        metrics["temperature"] = decision["temperature"]
     out.mkdir(parents=True, exist_ok=True)
     written = write_run(out, predictions, metrics)
     report = write_evaluation_report(out, predictions, metrics, int(cfg.subgroup_min_count))
@@ -84,14 +89,64 @@ def evaluate(cfg: DictConfig) -> dict:
     return metrics
 
 
-def labelled_films(cfg: DictConfig, model, run_folder: Path) -> tuple[pd.DataFrame, str, str]:
+def ensemble_decision(cfg: DictConfig, models, prob) -> dict:
+    """The films' scores (one model's probability, or the members' combined by cfg.ensemble)
+    with the decision rule evaluate applies: threshold=P when given, else the model's own (an
+    ensemble's: the mean of its members' thresholds, or a majority vote)."""
+    stored = [m.classifier.decision for m in models]
+    combined = ensemble_score(prob, [float(d["threshold"]) for d in stored], str(cfg.ensemble))
+    if len(models) == 1:
+        threshold, rule = decision_threshold(cfg.threshold, stored[0])
+        return {**stored[0], "score": combined.score.astype("float32"), "threshold": threshold,
+                "threshold_rule": rule}  # fmt: skip
+    threshold, rule = combined.threshold, f"the ensemble's: {combined.threshold_rule}"
+    if cfg.threshold is not None:
+        threshold, rule = decision_threshold(cfg.threshold, {})
+    temperatures = sorted({float(d["temperature"]) for d in stored})
+    return {
+        "score": combined.score.astype("float32"),
+        "threshold": threshold,
+        "threshold_rule": rule,
+        # Each member's own temperature is applied to its probability before combining.
+        "temperature": temperatures[0] if len(temperatures) == 1 else None,
+        "fitted_on": 0,
+    }
+
+
+def model_keys(cfg: DictConfig, models) -> dict:
+    """What metrics.json says about the model: its checkpoint (an ensemble: its members, the
+    method and their count), architecture, preprocessing and test-time augmentation."""
+    keys = {
+        "checkpoint": str(models[0].path),
+        "arch": common_architecture(models),
+        "preprocessing": models[0].preprocessor.label,
+        "tta": str(cfg.tta),
+    }
+    if len(models) > 1:
+        keys["checkpoint"] = f"ensemble ({cfg.ensemble}) of {len(models)} checkpoints"
+        keys["ensemble"] = {"method": str(cfg.ensemble), "members": [str(m.path) for m in models]}
+    return keys
+
+
+def labelled_films(
+    cfg: DictConfig, model, run_folders: list[Path]
+) -> tuple[pd.DataFrame, str, str]:
     """(films, where they come from, subset): a labels CSV with its images folder, or a
-    CSXA-layout data.root (all its films, or the checkpoint's run's test films)."""
+    CSXA-layout data.root (all its films, or the checkpoint's run's test films; an ensemble's
+    members must then have tested the same films)."""
     crop = model.preprocessor.crop.name if model.preprocessor.needs_keypoints else None
     if cfg.labels:
         return csv_films(cfg.labels, cfg.images, cfg.annotations, crop), str(cfg.labels), "all"
     root = required(cfg, "data.root", "/path/to/CSXA (or labels=FILE.csv images=DIR)")
-    return csxa_films(root, str(cfg.subset), run_folder), str(root), str(cfg.subset)
+    films = [csxa_films(root, str(cfg.subset), folder) for folder in run_folders]
+    for folder, other in zip(run_folders[1:], films[1:], strict=True):
+        if set(other["stem"]) != set(films[0]["stem"]):
+            raise LabelledSetError(
+                f"subset=test: the run {folder} tested other films than {run_folders[0]} (their "
+                "split.csv differ); an ensemble is scored on films every member held out. Use "
+                "subset=all on a set none of them trained on, or members of one split"
+            )
+    return films[0], str(root), str(cfg.subset)
 
 
 def dataset_root_or_none(cfg: DictConfig) -> list:

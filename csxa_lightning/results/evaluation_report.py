@@ -155,6 +155,26 @@ def environment_line(env: dict) -> str:
     return ", ".join(f"{k} {v}" for k, v in env.items() if v is not None)
 
 
+def temperature_text(m: dict) -> str:
+    if m.get("temperature") is None:  # an ensemble whose members differ
+        return "each member's own temperature, applied before combining"
+    return f"temperature {m['temperature']:g} (1: uncalibrated)"
+
+
+def ensemble_lines(m: dict) -> list[str]:
+    """The members of an ensemble and test-time augmentation, when evaluate used them."""
+    lines = []
+    if m.get("ensemble"):
+        members = m["ensemble"]["members"]
+        lines.append(
+            f"- ensemble: {m['ensemble']['method']} of {len(members)} members: "
+            + ", ".join(f"`{p}`" for p in members)
+        )
+    if m.get("tta", "none") != "none":
+        lines.append(f"- test-time augmentation: {m['tta']} (each film and its mirror image)")
+    return lines
+
+
 def evaluation_markdown(
     metrics: dict, subgroups: pd.DataFrame, figures: dict[str, str], min_count: int
 ) -> str:
@@ -162,14 +182,15 @@ def evaluation_markdown(
     each figure's name to its link."""
     m = metrics
     parts = [
-        "# Evaluation of one checkpoint",
+        "# Evaluation of " + ("an ensemble" if m.get("ensemble") else "one checkpoint"),
         "\n".join(
             [
                 f"- checkpoint: `{m['checkpoint']}` ({m['arch']}, {m['preprocessing']})",
                 f"- films: {m['films_from']} (subset {m['subset']}); {m['n']} scored, "
                 f"{m['n_diseased']} diseased / {m['n_healthy']} healthy",
                 f"- decision threshold: {m['threshold']:g} ({m['threshold_rule']}); "
-                f"temperature {m['temperature']:g} (1: uncalibrated)",
+                + temperature_text(m),
+                *ensemble_lines(m),
                 f"- intervals: {m['ci_level']:.0%}; Wilson for accuracy, sensitivity and "
                 f"specificity, a stratified bootstrap ({m['bootstrap_resamples']} resamples, "
                 f"seed {m['bootstrap_seed']}) for the others",
