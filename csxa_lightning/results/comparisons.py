@@ -14,6 +14,7 @@ import pandas as pd
 
 from csxa_lightning.metrics.classification import compute_metrics
 from csxa_lightning.results.clinical import calibration_rows, reliability_tables, subgroup_tables
+from csxa_lightning.results.ensembles import Ensembles, sweep_ensembles
 from csxa_lightning.results.published import DecodedPaper, decoded_paper
 from csxa_lightning.results.repeats import repeat_summary
 from csxa_lightning.results.run_table import run_table
@@ -34,6 +35,7 @@ def compare_runs(runs: Sequence[Run]) -> Comparisons:
         baseline_title=baseline_title(table),
         majority=majority_row(table),
         repeats=repeat_summary(table),
+        ensembles=sweep_ensembles(runs),
         roc_curves=roc_curves(runs),
         calibration=tuple(calibration_rows(runs)),
         reliability=reliability_tables(runs),
@@ -64,6 +66,7 @@ class Comparisons:
     baseline_title: str  # the baseline variant's title, NO_BASELINE without one
     majority: Majority
     repeats: pd.DataFrame | None  # repeats.repeat_summary; None with a single repetition
+    ensembles: Ensembles | None  # ensembles.sweep_ensembles; None when no variant has seeds
     roc_curves: tuple[tuple[np.ndarray, np.ndarray], ...]  # (fpr, tpr) per run, as in table
     calibration: tuple[dict, ...]  # clinical.calibration_rows
     reliability: dict[str, dict]  # reliability table by run label

@@ -46,6 +46,9 @@ def build_report(sweep_dir: str | Path, cam_examples: int = 3) -> dict[str, Path
     write_text_whole(paths["md"], markdown_text)
     write_text_whole(paths["csv"], comparisons.table.to_csv(index=False))
     write_text_whole(paths["html"], html_report(markdown_text, pictures))
+    if comparisons.ensembles is not None and len(comparisons.ensembles.table):
+        paths["ensembles_csv"] = sweep_dir / "ensembles.csv"  # report.csv's columns, per ensemble
+        write_text_whole(paths["ensembles_csv"], comparisons.ensembles.table.to_csv(index=False))
     return paths
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from csxa_lightning.results.baseline import is_baseline
 from csxa_lightning.results.comparisons import Comparisons
+from csxa_lightning.results.ensemble_tables import ensemble_markdown
 from csxa_lightning.results.formatting import run_label
 from csxa_lightning.results.judgement import judgement_sections
 from csxa_lightning.results.paper_tables import decoded_table_markdown
@@ -136,6 +137,8 @@ def training_parts(c: Comparisons) -> list[str]:
     parts = ["## Samples and optimizer steps", TRAINING_NOTE, training_markdown(c.table)]
     if c.repeats is not None:
         parts += ["## Across seeds and folds (mean ± sd)", repeats_markdown(c.repeats)]
+    if c.ensembles is not None:
+        parts += ensemble_markdown(c.ensembles)
     return parts
 
 

@@ -212,6 +212,8 @@ class Run:
     recorded: dict = field(default_factory=dict)  # what training wrote into metrics.json
     phantom: dict | None = None  # data.phantom: the phantom set's settings; None on real data
     order: int | None = None  # its row in the paper's Table 1 (table1_row); None: not one of it
+    # An ensemble's members' seeds (results/ensembles.py); () for a run that trained.
+    members: tuple[int, ...] = ()
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -260,7 +262,11 @@ def run_title(name: str, arch: str, crop: str, color: str) -> str:
 
 
 def run_repeat(run: Run) -> str:
-    return f"seed {run.seed}" + (f", fold {run.fold}" if run.fold >= 0 else "")
+    fold = f", fold {run.fold}" if run.fold >= 0 else ""
+    if run.members:
+        seeds = ", ".join(str(s) for s in run.members)
+        return f"ensemble of seeds {seeds}{fold}"
+    return f"seed {run.seed}{fold}"
 
 
 def phantom_settings(config) -> dict | None:
