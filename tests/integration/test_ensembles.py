@@ -90,10 +90,12 @@ def test_members_with_other_preprocessing_are_refused(tiny_run, tmp_path):
 
 def test_tta_flip_averages_a_film_and_its_mirror_image(tiny_run, tmp_path):
     pngs = [Path(f) for f in films(tiny_run)]
-    flipped = predicted(tmp_path, "tta", f"ckpt={tiny_run.checkpoint}", f"input=[{','.join(map(str, pngs))}]", "tta=flip")  # fmt: skip
+    given = f"input=[{','.join(map(str, pngs))}]"
+    flipped = predicted(tmp_path, "tta", f"ckpt={tiny_run.checkpoint}", given, "tta=flip")
     model = load_trained_model(tiny_run.checkpoint)
     jsons = find_annotations(pngs, None, model.preprocessor.crop.name)
-    batch = collate_inputs([PredictionInputs(pngs, jsons, model.preprocessor)[i] for i in range(len(pngs))])  # fmt: skip
+    inputs = PredictionInputs(pngs, jsons, model.preprocessor)
+    batch = collate_inputs([inputs[i] for i in range(len(pngs))])
     with torch.inference_mode():
         plain = model.classifier.class_probabilities(batch.images)[:, 1]
         mirror = model.classifier.class_probabilities(batch.images.flip(-1))[:, 1]
