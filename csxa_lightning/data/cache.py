@@ -46,7 +46,8 @@ from csxa_lightning.data.cache_entry import (
     read_npy_header,
 )
 from csxa_lightning.data.case import MIN_SIZE, read_case
-from csxa_lightning.data.images import MAX_PIXELS, UnusableFilmError, read_film
+from csxa_lightning.data.films import read_film
+from csxa_lightning.data.images import MAX_PIXELS, UnusableFilmError
 from csxa_lightning.data.preprocess import Preprocessor
 from csxa_lightning.utils.errors import ConfigValueError, UserError
 from csxa_lightning.utils.quiet import CONSOLE
@@ -127,7 +128,7 @@ def preprocess_file(
     """The model input of one case; the one function training, prediction and preview share.
     min_size, max_pixels: the film sizes accepted (prediction: those its model trained with)."""
     keypoints = read_keypoints(json_path) if preprocessor.needs_keypoints else None
-    image, _ = read_film(png_path, preprocessor.bit_depth, max_pixels)
+    image, _ = read_film(png_path, preprocessor.bit_depth, max_pixels, preprocessor.dicom_window)
     height, width = image.shape[:2]
     if min(height, width) < min_size:
         raise UnusableFilmError(
@@ -179,7 +180,14 @@ def _preprocess_or_problem(
     films a second time (a truncated PNG shows only when decoded) and parse 1.4 GB of JSON at
     every run start, where an entry's list is computed once and kept in its manifest."""
     try:
-        case = read_case(png_path, json_path, preprocessor.bit_depth, min_size, max_pixels)
+        case = read_case(
+            png_path,
+            json_path,
+            preprocessor.bit_depth,
+            min_size,
+            max_pixels,
+            preprocessor.dicom_window,
+        )
         # The same call as preprocess_file's: an entry holds exactly what it computes.
         keypoints = case.keypoints if preprocessor.needs_keypoints else None
         return preprocessor(case.image, keypoints), case.depth

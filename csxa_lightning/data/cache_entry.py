@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 # 3: also the film's size against its annotation's, a minimum film size, and the films' bit
 # depths (16-bit films mapped by their real depth, counted in the manifest).
 # 4: also blank and near-constant films, films over data.max_pixels (from the PNG header), and
-# a landmark given twice far apart (images.read_film, annotations.read_annotation).
+# a landmark given twice far apart (films.read_film, annotations.read_annotation).
 CASE_CHECKS = 4
 # Not bumped for the checksum: an entry of the previous version (a manifest without checksum) is
 # reported as damaged and rebuilt in place, rather than left behind under an orphaned key.

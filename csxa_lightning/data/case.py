@@ -9,8 +9,9 @@ from typing import NamedTuple
 import numpy as np
 
 from csxa_lightning.data.annotations import check_inside, read_annotation
+from csxa_lightning.data.films import read_film
 from csxa_lightning.data.format_error import CSXAFormatError
-from csxa_lightning.data.images import MAX_PIXELS, crop_window, keypoint_box, read_film
+from csxa_lightning.data.images import MAX_PIXELS, crop_window, keypoint_box
 
 # Fewer pixels a side than this and a film is no radiograph (data.min_size): a 1x1 placeholder
 # would be trained on as a black square under crop=none.
@@ -29,8 +30,9 @@ def read_case(
     bit_depth: str | int = "auto",
     min_size: int = MIN_SIZE,
     max_pixels: int = MAX_PIXELS,
+    dicom_window: str = "first",
 ) -> Case:
-    """The film (8 bits per channel, see images.read_film), its 23 landmarks and the depth
+    """The film (8 bits per channel, see films.read_film), its 23 landmarks and the depth
     the film was mapped from, checked as every preprocessing variant needs them.
 
     A case is usable for all variants or for none: the film must decode and be at least
@@ -45,7 +47,7 @@ def read_case(
     """
     annotation = read_annotation(json_path)  # the annotation first: as the landmark crops did
     json_path = annotation.path
-    image, depth = read_film(png_path, bit_depth, max_pixels)
+    image, depth = read_film(png_path, bit_depth, max_pixels, dicom_window)
     height, width = image.shape[:2]
     if min(width, height) < min_size:
         raise CSXAFormatError(

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from csxa_lightning.data.format_error import CSXA_SOURCE, CSXAFormatError
-from csxa_lightning.data.listing import Listing, list_files, nested_folder_problem
+from csxa_lightning.data.listing import Listing, list_files, list_films, nested_folder_problem
 from csxa_lightning.data.sheet import SHEET_CLASS_TO_LABEL, read_sheet
 
 log = logging.getLogger(__name__)
@@ -118,10 +118,10 @@ def load_index(
 def list_dataset_files(png_dir: Path, json_dir: Path) -> tuple[Listing, Listing]:
     """The films and the annotation files; refused when there is no film, or no annotation
     file where a subfolder holds them (an archive unzipped into a folder of its own name)."""
-    png_listing, json_listing = list_files(png_dir, ".png"), list_files(json_dir, ".json")
+    png_listing, json_listing = list_films(png_dir), list_files(json_dir, ".json")
     if not png_listing.files:
         nested = nested_folder_problem(png_dir, ".png")
-        raise CSXAFormatError(nested or f"no .png files in {png_dir}. {CSXA_SOURCE}")
+        raise CSXAFormatError(nested or f"no .png (or .dcm) files in {png_dir}. {CSXA_SOURCE}")
     if not json_listing.files:
         nested = nested_folder_problem(json_dir, ".json")
         if nested:

@@ -23,6 +23,7 @@ from csxa_lightning.data.case import MIN_SIZE
 from csxa_lightning.data.csxa import MAX_JOIN_DISAGREEMENT, load_index
 from csxa_lightning.data.dataset import ArrayDataset
 from csxa_lightning.data.device_augment import DeviceAugmentation
+from csxa_lightning.data.dicom import window_text
 from csxa_lightning.data.format_error import CSXA_SOURCE
 from csxa_lightning.data.images import MAX_PIXELS
 from csxa_lightning.data.normalization import channel_stats
@@ -79,6 +80,7 @@ class CSXADataModule(L.LightningDataModule):
         augment_on: str = "auto",
         use_distributed_sampler: bool = True,
         bit_depth: str | int = "auto",
+        dicom_window: str | list = "first",
         min_size: int = MIN_SIZE,
         max_pixels: int = MAX_PIXELS,
         max_join_disagreement: float = MAX_JOIN_DISAGREEMENT,
@@ -87,7 +89,9 @@ class CSXADataModule(L.LightningDataModule):
         check_settings(root, augment_on)
         # data.bit_depth is a data setting; it changes the pixels, so the preprocessor (cache
         # key, checkpoint spec) carries it.
-        self.preprocess = replace(preprocess, bit_depth=bit_depth)
+        self.preprocess = replace(
+            preprocess, bit_depth=bit_depth, dicom_window=window_text(dicom_window)
+        )
         self.min_size = min_size
         self.max_pixels = max_pixels
         self.max_join_disagreement = max_join_disagreement

@@ -34,10 +34,11 @@ def read_image(path: str | Path) -> np.ndarray:
     return _decode(Path(path))[1]
 
 
-def read_film(
+def read_png_film(
     path: str | Path, bit_depth: str | int = "auto", max_pixels: int = MAX_PIXELS
 ) -> tuple[np.ndarray, int]:
-    """The film with 8 bits per channel, and the depth its values were mapped from.
+    """The PNG film with 8 bits per channel, and the depth its values were mapped from (every
+    command reads films through films.read_film, which reads DICOM files too).
 
     8-bit films come as stored. A 16-bit film is mapped by its real depth: bit_depth when it
     is a number, else (auto) the PNG's sBIT chunk, else the smallest of 10/12/14/16 bits that

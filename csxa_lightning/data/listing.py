@@ -8,6 +8,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from csxa_lightning.data.dicom import DICOM_SUFFIXES
+
 
 @dataclass
 class Listing:
@@ -43,6 +45,30 @@ def list_files(folder: Path, suffix: str) -> Listing:
                 "order. Keep the one that belongs to the case and remove the other."
             )
     return listing
+
+
+# The films a datasets-PNG/ folder may hold: CSXA's PNGs, or a hospital's DICOM files under the
+# same 7-digit stems (data/dicom.py reads them).
+FILM_SUFFIXES = (".png", *DICOM_SUFFIXES)
+
+
+def list_films(folder: Path) -> Listing:
+    """The films of a datasets-PNG/ folder: its PNG and DICOM files by stem. A stem with files
+    of two kinds (X.png beside X.dcm) is a collision: one case, two films."""
+    listings = [list_files(folder, suffix) for suffix in FILM_SUFFIXES]
+    films = Listing({}, listings[0].dot_files, {})
+    for listing in listings:
+        films.collisions.update(listing.collisions)
+        for stem, path in listing.files.items():
+            other = films.files.get(stem)
+            if other is not None:
+                films.collisions[stem] = (
+                    f"{other} and {path}: two films for one case; keep the one that belongs to "
+                    "the case and remove the other."
+                )
+            else:
+                films.files[stem] = path
+    return films
 
 
 def nested_folder_problem(folder: Path, suffix: str) -> str | None:

@@ -54,10 +54,14 @@ class Preprocessor:
     crop: Crop = CenterCrop()
     color: Color = GrayColor()
     image_size: int = 224
-    # How 16-bit films become 8 bits before this (data.bit_depth; images.read_film): "auto"
+    # How 16-bit films become 8 bits before this (data.bit_depth; films.read_film): "auto"
     # (sBIT, else the depth that holds the film's maximum) or 8, 10, 12, 14, 16. Kept here,
     # with the pixels it changes, so that the cache key and the checkpoint's spec carry it.
     bit_depth: str | int = "auto"
+    # How a DICOM film's values become grey levels (data.dicom_window, or predict's
+    # dicom.window; dicom.parse_window): "first" (its VOI LUT or first window), "none" or
+    # "<center>,<width>". PNG films ignore it.
+    dicom_window: str = "first"
 
     @property
     def needs_keypoints(self) -> bool:
@@ -87,6 +91,9 @@ class Preprocessor:
             "image_size": self.image_size,
             "bit_depth": self.bit_depth,
             "opencv": cv2.__version__,
+            # Only when not the default: the caches of every set built before DICOM input
+            # existed keep their keys (their pixels are the same).
+            **({} if self.dicom_window == "first" else {"dicom_window": self.dicom_window}),
         }
 
     @property

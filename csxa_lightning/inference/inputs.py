@@ -13,6 +13,7 @@ from torch.utils.data import Dataset
 
 from csxa_lightning.data.cache import preprocess_file
 from csxa_lightning.data.csxa import JSON_DIR
+from csxa_lightning.data.dicom import DicomReadError
 from csxa_lightning.data.images import MAX_PIXELS, ImageReadError, UnusableFilmError
 from csxa_lightning.data.preprocess import Preprocessor
 from csxa_lightning.utils.errors import UserError
@@ -85,6 +86,8 @@ class PredictionInputs(Dataset):
             return i, preprocess_file(
                 self.preprocessor, str(png), str(annotation or ""), self.min_size, self.max_pixels
             )
+        except DicomReadError as err:  # its own message names the file and the problem
+            return i, f"{str(err).split('; ')[0]}; leave it out of input="
         except UnusableFilmError as err:  # blank, too large, too small: the reason, not the fix
             return i, f"{str(err).split('; ')[0]}; leave it out of input="
         except ImageReadError:

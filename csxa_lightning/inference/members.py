@@ -6,10 +6,12 @@ threshold."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
+from csxa_lightning.data.dicom import window_text
 from csxa_lightning.inference.loading import TrainedModel, load_trained_model
 from csxa_lightning.utils.errors import UserError
 
@@ -18,13 +20,21 @@ class EnsembleError(UserError):
     """Checkpoints that cannot form one ensemble; the message names the first difference."""
 
 
-def load_members(paths: list[Path], device: torch.device) -> list[TrainedModel]:
+def load_members(
+    paths: list[Path], device: torch.device, dicom_window: object = None
+) -> list[TrainedModel]:
     """The trained model of every checkpoint, in order; EnsembleError when they do not share
-    their preprocessing (the message names the first setting that differs)."""
+    their preprocessing (the message names the first setting that differs). dicom_window (the
+    command's dicom.window): how DICOM films become grey levels, instead of the checkpoints'
+    own (None: theirs; "first" unless training set data.dicom_window)."""
     models = [load_trained_model(path, device) for path in paths]
     problem = shared_preprocessing_problem(models)
     if problem is not None:
         raise EnsembleError(problem)
+    if dicom_window is not None:
+        window = window_text(dicom_window)
+        for model in models:
+            model.preprocessor = replace(model.preprocessor, dicom_window=window)
     return models
 
 

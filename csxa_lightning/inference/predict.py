@@ -31,7 +31,7 @@ from csxa_lightning.inference.scoring import (
     ScoringInputError,
     cam_folder,
     case_id,
-    list_pngs,
+    list_films,
     pick_device,
     required,
     score_members,
@@ -50,14 +50,14 @@ def predict(cfg: DictConfig) -> pd.DataFrame:
     check_values(cfg, PREDICT_RULES)  # before anything is read
     ckpts = [str(c) for c in chosen_checkpoints(cfg)]  # ckpt=, run=, or a list of either
     given = required(cfg, "input", "/path/to/CSXA/datasets-PNG")
-    pngs = list_pngs(given)
+    pngs = list_films(given)
     out = checked_out(cfg, given, pngs, ckpts)  # before any work
     if cfg.cam and len(ckpts) > 1:
         raise ScoringInputError(
             f"cam=true with {len(ckpts)} checkpoints: Grad-CAM shows one model's evidence; "
             "predict with one checkpoint for the overlays, or drop cam=true"
         )
-    models = load_members([Path(c) for c in ckpts], pick_device(str(cfg.device)))
+    models = load_members([Path(c) for c in ckpts], pick_device(str(cfg.device)), cfg.dicom.window)
     preprocessor = models[0].preprocessor
     jsons = (
         find_annotations(pngs, cfg.annotations, preprocessor.crop.name)

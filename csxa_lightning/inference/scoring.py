@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from csxa_lightning.data.csxa import STEM_PATTERN
+from csxa_lightning.data.films import is_film_file
 from csxa_lightning.inference.inputs import PredictionInputs, collate_inputs
 from csxa_lightning.inference.loading import TrainedModel
 from csxa_lightning.utils.errors import UserError
@@ -33,18 +34,19 @@ def required(cfg: DictConfig, key: str, example: str):
     return value
 
 
-def list_pngs(spec) -> list[Path]:
-    """input=: a folder (its *.png, sorted by name), a file, or a list of files and folders."""
+def list_films(spec) -> list[Path]:
+    """input=: a folder (its PNG and DICOM films, *.png, *.dcm, *.dicom, sorted by name), a
+    file (a DICOM file may have no suffix), or a list of files and folders."""
     items = list(spec) if isinstance(spec, list | ListConfig) else [spec]
     files: list[Path] = []
     for item in items:
         path = Path(str(item)).expanduser()
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix.lower() == ".png" and p.is_file())
+            found = sorted(p for p in path.iterdir() if is_film_file(p) and p.is_file())
             if not found:
                 raise ScoringInputError(
-                    f"{path}: no .png files in this folder; point input= at the folder of the "
-                    "PNGs, or list files: input=[a.png,b.png]"
+                    f"{path}: no .png or .dcm files in this folder; point input= at the folder "
+                    "of the films, or list files: input=[a.png,b.dcm]"
                 )
             files += found
         elif path.is_file():

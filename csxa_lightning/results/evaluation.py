@@ -48,7 +48,7 @@ def evaluate(cfg: DictConfig) -> dict:
     }
     out = check_output("out", str(cfg.out), read)
     device = pick_device(str(cfg.device))
-    models = load_members(ckpts, device)
+    models = load_members(ckpts, device, cfg.dicom.window)
     if cfg.threshold is not None:
         decision_threshold(cfg.threshold, {})  # a rule that needs validation films: refused now
     run_folders = [c.expanduser().resolve().parent.parent for c in ckpts]  # <run>/checkpoints/

@@ -20,7 +20,9 @@ from csxa_lightning.config.location import CONFIG_DIR
 from csxa_lightning.data.annotations import read_keypoints
 from csxa_lightning.data.cache import preprocess_file
 from csxa_lightning.data.csxa import load_index
-from csxa_lightning.data.images import read_film, to_gray
+from csxa_lightning.data.dicom import window_text
+from csxa_lightning.data.films import read_film
+from csxa_lightning.data.images import to_gray
 from csxa_lightning.data.preprocess import Preprocessor
 from csxa_lightning.inference.output_paths import check_output
 from csxa_lightning.utils.errors import UserError
@@ -74,7 +76,12 @@ def to_picture(array: np.ndarray) -> np.ndarray:
 def film_with_boxes(row: pd.Series, cfg: DictConfig, size: int) -> np.ndarray:
     """The original film scaled to the tile height, with center (blue), tight (green) and
     wide (red) crop boxes."""
-    gray = to_gray(read_film(row["png_path"], cfg.data.get("bit_depth", "auto"))[0])
+    film = read_film(
+        row["png_path"],
+        cfg.data.get("bit_depth", "auto"),
+        dicom_window=cfg.data.get("dicom_window", "first"),
+    )
+    gray = to_gray(film[0])
     height, width = gray.shape
     picture = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
     keypoints = read_keypoints(row["json_path"])
@@ -112,6 +119,7 @@ def contact_sheet(row: pd.Series, cfg: DictConfig) -> np.ndarray:
                 color=group_option("color", color_name, cfg.color),
                 image_size=size,
                 bit_depth=cfg.data.get("bit_depth", "auto"),
+                dicom_window=window_text(cfg.data.get("dicom_window", "first")),
             )
             first_order = preprocess_file(preprocessor, row["png_path"], row["json_path"])[0]
             tiles.append(labelled(to_picture(first_order), f"{crop_name} / {color_name}"))

@@ -14,10 +14,10 @@ import pytest
 from csxa_lightning.data import cache
 from csxa_lightning.data.cache import cached_inputs, fingerprint
 from csxa_lightning.data.csxa import load_index
+from csxa_lightning.data.films import read_film
 from csxa_lightning.data.images import (
     film_bit_depth,
     png_significant_bits,
-    read_film,
     read_image,
     to_gray,
 )

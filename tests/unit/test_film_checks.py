@@ -1,4 +1,4 @@
-"""One set of film checks in the one reader every command uses (images.read_film): a blank or
+"""One set of film checks in the one reader every command uses (films.read_film): a blank or
 near-constant film, an animated PNG whose default image is blank, and a film too large to decode
 safely are refused with one line naming the file, instead of being trained, tested or decoded
 at gigabytes."""
@@ -12,7 +12,8 @@ import cv2
 import numpy as np
 import pytest
 
-from csxa_lightning.data.images import MAX_PIXELS, UnusableFilmError, read_film
+from csxa_lightning.data.films import read_film
+from csxa_lightning.data.images import MAX_PIXELS, UnusableFilmError
 
 
 def film(height: int = 64, width: int = 64) -> np.ndarray:

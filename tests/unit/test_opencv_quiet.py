@@ -12,7 +12,7 @@ import numpy as np
 
 READ = (
     "from pathlib import Path\n"
-    "from csxa_lightning.data.images import read_film\n"
+    "from csxa_lightning.data.films import read_film\n"
     "try:\n    read_film(Path({path!r}))\nexcept Exception as err:\n    print(err)\n"
 )
 
