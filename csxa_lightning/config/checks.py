@@ -21,6 +21,7 @@ from hydra.types import RunMode
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 from omegaconf import DictConfig, OmegaConf
 
+from csxa_lightning.config.task_checks import task_problems
 from csxa_lightning.data.augment import BORDER_MODES, INTERPOLATIONS
 from csxa_lightning.data.balance import MIN_K_NEIGHBORS, MIN_MEMORY_BUDGET_MB
 from csxa_lightning.data.cache import ON_BAD_FILE
@@ -297,7 +298,7 @@ def callback_problems(cfg: DictConfig) -> list[str]:
 
 def config_problems(cfg: DictConfig) -> list[str]:
     """One line per impossible value: `key=value: must be ...; e.g. key=example`."""
-    problems = value_problems(cfg, RULES) + callback_problems(cfg)
+    problems = value_problems(cfg, RULES) + callback_problems(cfg) + task_problems(cfg)
     if "threshold" in cfg or "calibrate" in cfg:
         val_fraction = OmegaConf.select(cfg, "data.val_fraction", default=0)
         has_validation = _number(val_fraction) and val_fraction > 0

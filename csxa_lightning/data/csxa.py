@@ -74,8 +74,9 @@ def load_index(
     """One row per usable CSXA image: the sheet joined to the PNGs on the case id.
 
     Columns: case_id, stem, gender, age (from the file name, which wins over the sheet),
-    label (1 diseased, 0 healthy), curvature, sheet_age, png_path, json_path. Rows are sorted
-    by case_id. What was dropped, and why, is counted in ``df.attrs["drops"]`` and logged.
+    label (1 diseased, 0 healthy), curvature, sheet_age, sheet_gender, png_path, json_path,
+    pixel_mm (the sheet's mm per pixel, NaN where unknown). Rows are sorted by case_id. What
+    was dropped, and why, is counted in ``df.attrs["drops"]`` and logged.
     Cases whose files cannot be told apart (X.png next to X.PNG) are not rows: they are in
     ``df.attrs["bad_files"]`` ({stem: problem}), for data.on_bad_file to stop or skip.
 
@@ -181,6 +182,8 @@ def index_frame(
             "sheet_gender": joined["sheet_gender"].astype("Int64"),
             "png_path": [str(pngs[s]) for s in joined["stem"]],
             "json_path": [str(jsons[s]) for s in joined["stem"]],
+            # Last, so that selections of the columns before it keep their order.
+            "pixel_mm": joined["pixel_mm"].astype("float64"),
         }
     ).sort_values("case_id", ignore_index=True)
 

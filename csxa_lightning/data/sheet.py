@@ -1,5 +1,6 @@
 """datasets.xlsx, CSXA's sheet of cases: columns A..E of Sheet1 (case id, gender, age,
-classification, curvature), checked by content, not by name.
+classification, curvature), checked by content, not by name; and, from the columns after E,
+the pixel equivalent (mm per pixel), found by its header (pixel_sizes).
 
 Cells that read as blank although they are not are found here too: formulas whose value was
 never computed (a sheet written by a script, or saved by a program that does not calculate,
@@ -65,6 +66,13 @@ SHEET_COLUMNS = (
 # Columns whose blanks lose a case: the join key and the label.
 LABEL_COLUMNS = {"A": "case id", "D": "classification"}
 
+# The pixel size's column lies after E, where CSXA documents no order: it is found by its
+# header ("Pixel equivalent (mm/pixel)" in the phantom), which must name pixels and either
+# "equivalent" or millimetres. In a sheet without a header row it is found by content: the one
+# column after E whose every filled cell is a number in this range (a radiograph's detector
+# pixel is 0.05..0.5 mm; angles and distances, the other columns, are larger).
+PIXEL_MM_RANGE = (0.0, 1.0)
+
 # The first bytes of the file types a "datasets.xlsx" turns out to be.
 ZIP_MAGIC = b"PK\x03\x04"  # .xlsx is a zip of XML files
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # encrypted .xlsx, or legacy .xls
@@ -75,15 +83,16 @@ def read_sheet(xlsx_path: Path) -> pd.DataFrame:
 
     The header row is recognised by content (column A reads "Number", or at least is not a case
     id), so a sheet whose title row was deleted loses no case; it is read with a WARNING.
-    Returns columns case_id, sheet_gender, sheet_age, sheet_class, curvature; class and
-    curvature are nullable integers (a few rows have none).
+    Returns columns case_id, sheet_gender, sheet_age, sheet_class, curvature, pixel_mm; class
+    and curvature are nullable integers (a few rows have none); pixel_mm is float mm per
+    pixel, NaN where unknown (pixel_sizes).
     """
     raw = read_cells(xlsx_path)
     names_row = header_row(raw.iloc[:, 0].tolist())
     if names_row != 1:
         warn_moved_header(xlsx_path, names_row)
     header = [str(v) for v in raw.iloc[names_row].tolist()] if names_row >= 0 else ["(none)"] * 5
-    data = raw.iloc[names_row + 1 :].reset_index(drop=True)
+    data = raw.iloc[names_row + 1 :, : len(COLUMNS)].reset_index(drop=True)
     data.columns = [column.name for column in SHEET_COLUMNS]
     data = data.dropna(how="all")
     first_data_row = names_row + 2  # the spreadsheet's 1-based number of data row 0
@@ -95,12 +104,16 @@ def read_sheet(xlsx_path: Path) -> pd.DataFrame:
         }
     )
     check_unique_case_ids(xlsx_path, sheet, first_data_row)
+    # The rows of the columns after E that belong to the data rows kept above.
+    pixels = pixel_sizes(xlsx_path, raw.iloc[:, len(COLUMNS) :], names_row)
+    sheet["pixel_mm"] = pixels.loc[sheet.index].to_numpy(dtype=np.float64)
     return sheet
 
 
 def read_cells(xlsx_path: Path) -> pd.DataFrame:
-    """Columns A..E of Sheet1 as pandas reads them, every row, header rows included; refused
-    when the file is no .xlsx, has no such sheet, or too few columns or rows."""
+    """Every column of Sheet1 as pandas reads them (A..E first), every row, header rows
+    included; refused when the file is no .xlsx, has no such sheet, or too few columns or
+    rows."""
     with open(xlsx_path, "rb") as f:
         head = f.read(512)
     problem = sheet_file_problem(head)
@@ -109,9 +122,8 @@ def read_cells(xlsx_path: Path) -> pd.DataFrame:
         raise CSXAFormatError(f"{xlsx_path} is {problem}")
     try:
         # keep_default_na=False: a cell reading "n/a" or "NA" is text to report, not a blank.
-        raw = pd.read_excel(
-            xlsx_path, sheet_name=SHEET_NAME, header=None, usecols="A:E", keep_default_na=False
-        )
+        # Every column: the pixel size lies somewhere after E (pixel_sizes).
+        raw = pd.read_excel(xlsx_path, sheet_name=SHEET_NAME, header=None, keep_default_na=False)
         raw = raw.replace("", None)  # truly empty cells (read as "" now) are blanks
     except (ValueError, KeyError, zipfile.BadZipFile) as err:  # missing sheet or broken file
         raise CSXAFormatError(
@@ -162,6 +174,75 @@ def column_values(
             f"{column.holds}; is this the original CSXA datasets.xlsx? {CSXA_SOURCE}"
         )
     return values.astype("Int64")
+
+
+def pixel_sizes(xlsx_path: Path, extra: pd.DataFrame, names_row: int) -> pd.Series:
+    """The pixel equivalent (mm per pixel) of every data row, from the columns after E (extra,
+    every row of the sheet): float, NaN where a cell is empty or not a positive number.
+
+    The column is found by its header in the names row (pixel_size_column); none there: every
+    value NaN, with an INFO line. A cell that holds something else than a positive number
+    does not stop the run: it is NaN, and one WARNING names the first such cell."""
+    data = extra.iloc[names_row + 1 :].reset_index(drop=True)
+    position, how = pixel_size_column(extra, names_row)
+    if position is None:
+        log.info(
+            "%s, sheet %s: no pixel size column (a header naming the pixel equivalent in mm, "
+            "after column E); millimetres are unknown, landmark errors are in pixels only.",
+            xlsx_path,
+            SHEET_NAME,
+        )
+        return pd.Series(np.nan, index=data.index, dtype=np.float64)
+    letter = get_column_letter(len(COLUMNS) + 1 + position)
+    log.debug("%s: pixel sizes from column %s (%s)", xlsx_path, letter, how)
+    cells = data.iloc[:, position]
+    values = pd.to_numeric(cells, errors="coerce").astype(np.float64)
+    usable = np.isfinite(values) & (values > 0)
+    bad = cells.notna() & ~usable
+    if bad.any():
+        first = bad.idxmax()
+        log.warning(
+            "%s, sheet %s, column %s (%s): %d cell(s) are not a positive number of mm per "
+            "pixel, the first %s%d (%r); those films have no millimetre figures. Correct the "
+            "cells, or leave them empty.",
+            xlsx_path,
+            SHEET_NAME,
+            letter,
+            how,
+            int(bad.sum()),
+            letter,
+            first + names_row + 2,
+            cells.at[first],
+        )
+    return values.where(usable)
+
+
+def pixel_size_column(extra: pd.DataFrame, names_row: int) -> tuple[int | None, str]:
+    """(position among the columns after E, how it was found) of the pixel size column, or
+    (None, why not). By its header when the sheet has a names row; in a sheet without one
+    (its data start in row 1), by content: the only column after E whose filled cells are all
+    numbers in PIXEL_MM_RANGE."""
+    if names_row >= 0:
+        for position, value in enumerate(extra.iloc[names_row].tolist()):
+            if is_pixel_size_header(value):
+                return position, f"header {value!r}"
+        return None, "no header names it"
+    low, high = PIXEL_MM_RANGE
+    found = []
+    for position in range(extra.shape[1]):
+        cells = extra.iloc[:, position].dropna()
+        values = pd.to_numeric(cells, errors="coerce")
+        if len(cells) and values.notna().all() and ((values > low) & (values < high)).all():
+            found.append(position)
+    if len(found) == 1:
+        return found[0], "no header row: the one column of pixel-sized numbers"
+    return None, "no header row, and no single column of pixel-sized numbers"
+
+
+def is_pixel_size_header(value: object) -> bool:
+    """A header that names the pixel size: "pixel" and "equiv" or "mm", in any case."""
+    text = str(value).casefold() if value is not None else ""
+    return "pixel" in text and ("equiv" in text or "mm" in text)
 
 
 def check_unique_case_ids(xlsx_path: Path, sheet: pd.DataFrame, first_row: int) -> None:

@@ -58,6 +58,8 @@ from csxa_lightning.training.decision import (
     check_temperature_data,
     decide,
 )
+from csxa_lightning.training.landmark_run import TASK as LANDMARK_TASK
+from csxa_lightning.training.landmark_run import fit_and_test_landmarks, landmark_result_line
 from csxa_lightning.training.run_job import RunJob, in_multirun, use_commands
 from csxa_lightning.training.trackers import log_config, log_final_metrics
 
@@ -118,6 +120,9 @@ def finished_lines(out: Path, metrics: dict, in_sweep: bool) -> list[str]:
         f"{metrics.get('auroc', float('nan')):.4f}; metrics: {out / METRICS_FILE}"
     )
     tested = recorded_checkpoint(metrics)
+    if metrics.get("task") == LANDMARK_TASK:
+        result = f"{landmark_result_line(metrics)}; metrics: {out / METRICS_FILE}"
+        return [result] + ([] if in_sweep or tested is None else [f"checkpoint: {tested}"])
     if in_sweep or tested is None:
         return [result]
     return [result, f"checkpoint: {tested}", *use_commands(tested, metrics.get("dataset_root"))]
@@ -136,6 +141,8 @@ def folder_name_excluded_keys() -> list[str]:
 
 
 def fit_and_test(cfg: DictConfig, out: Path) -> dict:
+    if OmegaConf.select(cfg, "task.name", default="classify") == LANDMARK_TASK:
+        return fit_and_test_landmarks(cfg, out)
     recorded_departures = departures(cfg)  # a config it cannot read fails before training
     L.seed_everything(cfg.seed, workers=True)
     if torch.cuda.is_available():

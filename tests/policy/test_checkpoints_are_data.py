@@ -48,6 +48,10 @@ BUILDERS = ("instantiate", "get_class", "get_method", "get_object", "import_modu
             "__import__", "locate", "import_string")  # fmt: skip
 COMPOSED_CONFIG_ONLY = {
     ("training/run.py", "fit_and_test"): "cfg.data, cfg.model, cfg.logger, cfg.trainer",
+    (
+        "training/landmark_run.py",
+        "fit_and_test_landmarks",
+    ): "cfg.data, cfg.model, cfg.logger, cfg.trainer",
     ("training/checkpoints.py", "build_callbacks"): "cfg.callbacks",
     ("training/checkpoints.py", "finish_run_checkpoints"): "cfg.callbacks.model_checkpoint",
     ("results/preview.py", "group_option"): "cfg's crop/color, or the package's own conf/ yaml",
