@@ -18,6 +18,7 @@ import numpy as np
 
 from csxa_lightning.data.format_error import CSXA_SOURCE, CSXAFormatError
 from csxa_lightning.data.keypoints import CANONICAL_BY_NORMALIZED, KEYPOINT_LABELS, normalize_label
+from csxa_lightning.utils.whole_files import write_text_whole
 
 # A landmark saved twice or as a small polygon (2548130.json) is one point clicked again: its
 # copies lie within a few pixels of each other. Farther apart, they are two different points.
@@ -224,3 +225,38 @@ def guess_encoding(raw: bytes) -> str:
         if encoding != "GB18030" or all("\u4e00" <= c <= "\u9fff" for c in beyond_ascii):
             return encoding
     return "LATIN1"
+
+
+def write_annotation(
+    json_path: str | Path,
+    image_name: str,
+    width: int,
+    height: int,
+    keypoints: dict[str, tuple[float, float]],
+) -> Path:
+    """A LabelMe file of the 23 landmarks (one "point" shape each) that read_annotation reads
+    back unchanged: how predicted landmarks (inference/landmark_model.py) reach the crops that
+    read annotated ones. Points are clipped onto the image (a prediction a little past the
+    edge is still the film's); no imageData."""
+    shapes = [
+        {
+            "label": label,
+            "points": [[min(max(float(x), 0.0), width), min(max(float(y), 0.0), height)]],
+            "shape_type": "point",
+            "group_id": None,
+            "flags": {},
+        }
+        for label, (x, y) in keypoints.items()
+    ]
+    doc = {
+        "version": "5.0.1",
+        "flags": {},
+        "shapes": shapes,
+        "imagePath": image_name,
+        "imageData": None,
+        "imageHeight": int(height),
+        "imageWidth": int(width),
+    }
+    path = Path(json_path)
+    write_text_whole(path, json.dumps(doc, indent=1))
+    return path

@@ -26,6 +26,7 @@ from csxa_lightning.data.device_augment import DeviceAugmentation
 from csxa_lightning.data.dicom import window_text
 from csxa_lightning.data.format_error import CSXA_SOURCE
 from csxa_lightning.data.images import MAX_PIXELS
+from csxa_lightning.data.landmark_source import ANNOTATED, LandmarkSource, with_landmark_source
 from csxa_lightning.data.normalization import channel_stats
 from csxa_lightning.data.preprocess import Preprocessor
 from csxa_lightning.data.sampler import EpochSampler, FoldedBatchSampler, ShardSampler
@@ -87,17 +88,15 @@ class CSXADataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         check_settings(root, augment_on)
-        # data.bit_depth is a data setting; it changes the pixels, so the preprocessor (cache
-        # key, checkpoint spec) carries it.
-        self.preprocess = replace(
-            preprocess, bit_depth=bit_depth, dicom_window=window_text(dicom_window)
-        )
-        self.min_size = min_size
-        self.max_pixels = max_pixels
+        # bit_depth and dicom_window change pixels: the preprocessor (cache key, spec) holds them
+        window = window_text(dicom_window)
+        self.preprocess = replace(preprocess, bit_depth=bit_depth, dicom_window=window)
+        self.min_size, self.max_pixels = min_size, max_pixels
         self.max_join_disagreement = max_join_disagreement
         self.balance = balance if balance is not None else NoBalancing()
         self.augment = augment if augment is not None else NoAugmentation()
         self.root = root
+        self.landmark_source: LandmarkSource | None = None  # None: the annotated landmarks
         # data=phantom: the settings the folder `root` was generated with (conf/data/phantom.yaml
         # builds root from them); a record only, the datamodule reads the folder.
         self.phantom = dict(phantom) if phantom is not None else None
@@ -201,6 +200,8 @@ class CSXADataModule(L.LightningDataModule):
         """Sets ``index`` (the usable cases) and ``skipped``; returns the cache entry of every
         listed case and which of its rows are usable."""
         full_index = load_index(self.dataset_root(), self.max_join_disagreement)
+        if self.preprocess.needs_keypoints:  # landmarks=predicted: the model's LabelMe files
+            full_index = with_landmark_source(full_index, self.landmark_source)
         # Cases the listing already found unusable (two files differing only in case) are not
         # in the index; the cache build finds the rest. Both go the way data.on_bad_file says.
         listed = full_index.attrs.get("bad_files", {})
@@ -285,7 +286,15 @@ class CSXADataModule(L.LightningDataModule):
             "opencv": cv2.__version__,
             "min_size": self.min_size,
             "max_pixels": self.max_pixels,
+            "landmarks": self.landmarks_state(),
         }
+
+    def landmarks_state(self) -> dict:
+        """Where the crops' landmarks came from: annotated, or a landmark model (its identity
+        and checkpoint path); annotated for a crop that needs none."""
+        if self.landmark_source is None or not self.preprocess.needs_keypoints:
+            return dict(ANNOTATED)
+        return self.landmark_source.state()
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Resuming from a checkpoint: its model was trained on inputs preprocessed as the
@@ -295,6 +304,13 @@ class CSXADataModule(L.LightningDataModule):
             # Rebuilt, so that a spec written before a field existed (bit_depth) reads as that
             # field's default, which is what that checkpoint's inputs were made with.
             saved = Preprocessor.from_spec(saved).spec()
+        landmarks = state_dict.get("landmarks", ANNOTATED)
+        if landmarks.get("identity") != self.landmarks_state().get("identity"):
+            raise UserError(
+                f"the checkpoint being resumed cropped to landmarks from {landmarks}, this run "
+                f"from {self.landmarks_state()}; resume with the same landmarks= and "
+                "landmarks.ckpt=, or start over with force=true"
+            )
         if saved is not None and saved != self.preprocess.spec():
             raise UserError(
                 f"the checkpoint being resumed was trained with preprocessing {saved}, this run "

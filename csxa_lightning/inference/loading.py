@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import inspect
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import torch
 
 from csxa_lightning.data.images import MAX_PIXELS
+from csxa_lightning.data.landmark_source import ANNOTATED, SOURCES
 from csxa_lightning.data.preprocess import Preprocessor
 from csxa_lightning.models.classifier import CSXAClassifier, DecisionError
 from csxa_lightning.utils.errors import UserError
@@ -46,6 +47,9 @@ class TrainedModel:
     opencv: str  # OpenCV version that made the training inputs
     min_size: int = 1  # the smallest film side training accepted (data.min_size); 1: unknown
     max_pixels: int = MAX_PIXELS  # the largest film training accepted (data.max_pixels)
+    # Where its keypoint crops' landmarks came from in training (data/landmark_source.py):
+    # {"source": "annotated"}, or a landmark model's {"source", "identity", "ckpt"}.
+    landmarks: dict = field(default_factory=lambda: dict(ANNOTATED))
 
     @property
     def device(self) -> torch.device:
@@ -83,7 +87,15 @@ def load_trained_model(path: str | Path, device: str | torch.device = "cpu") -> 
         )
     classifier = trained_classifier(checkpoint, path).eval().to(device)
     arch = str(classifier.hparams["arch"])
-    return TrainedModel(classifier, preprocessor, path, arch, opencv, **film_limits(stored, path))
+    return TrainedModel(
+        classifier,
+        preprocessor,
+        path,
+        arch,
+        opencv,
+        **film_limits(stored, path),
+        landmarks=checked_landmarks(stored.get("landmarks", ANNOTATED), path),
+    )
 
 
 def read_checkpoint(path: Path) -> dict:
@@ -139,6 +151,17 @@ def trained_classifier(checkpoint: dict, path: Path) -> CSXAClassifier:
     except DecisionError as err:
         raise CheckpointError(f"{path}: {err}") from err
     return classifier
+
+
+def checked_landmarks(stored, path: Path) -> dict:
+    """The landmark source a checkpoint records, as plain text values of known keys."""
+    keys = {"source", "identity", "ckpt"}
+    plain = isinstance(stored, dict) and all(isinstance(v, str) for v in stored.values())
+    if not plain or not set(stored) <= keys or stored.get("source") not in SOURCES:
+        raise CheckpointError(
+            f"{path}: its landmarks record {stored!r} is not one this package writes; edited?"
+        )
+    return dict(stored)
 
 
 def film_limits(stored: dict, path: Path) -> dict[str, int]:

@@ -44,7 +44,13 @@ def input_settings(model: TrainedModel) -> dict[str, object]:
     the film sizes the model accepts."""
     settings = flattened(model.preprocessor.config())
     settings.pop("opencv", None)
-    return {**settings, "data.min_size": model.min_size, "data.max_pixels": model.max_pixels}
+    return {
+        **settings,
+        "data.min_size": model.min_size,
+        "data.max_pixels": model.max_pixels,
+        # crops from other landmarks are other pixels
+        **({"landmarks": model.landmarks} if model.preprocessor.needs_keypoints else {}),
+    }
 
 
 def flattened(tree: dict, prefix: str = "") -> dict[str, object]:

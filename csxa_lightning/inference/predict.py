@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
+from tempfile import TemporaryDirectory
 
 import numpy as np
 import pandas as pd
@@ -24,7 +26,7 @@ from omegaconf import DictConfig
 
 from csxa_lightning.config.checks import PREDICT_RULES, check_values
 from csxa_lightning.inference.chosen_checkpoint import chosen_checkpoints
-from csxa_lightning.inference.inputs import find_annotations
+from csxa_lightning.inference.crop_landmarks import crop_annotations
 from csxa_lightning.inference.members import load_members
 from csxa_lightning.inference.output_paths import as_list, check_output
 from csxa_lightning.inference.scoring import (
@@ -47,6 +49,12 @@ DEFAULT_OUT = "predict.csv"
 
 def predict(cfg: DictConfig) -> pd.DataFrame:
     """Write the CSV of predictions (cfg.out) and return it."""
+    # The predicted landmarks' LabelMe files (landmarks=predicted) live until the end.
+    with ExitStack() as stack:
+        return predict_in(cfg, stack)
+
+
+def predict_in(cfg: DictConfig, stack: ExitStack) -> pd.DataFrame:
     check_values(cfg, PREDICT_RULES)  # before anything is read
     ckpts = [str(c) for c in chosen_checkpoints(cfg)]  # ckpt=, run=, or a list of either
     given = required(cfg, "input", "/path/to/CSXA/datasets-PNG")
@@ -59,11 +67,8 @@ def predict(cfg: DictConfig) -> pd.DataFrame:
         )
     models = load_members([Path(c) for c in ckpts], pick_device(str(cfg.device)), cfg.dicom.window)
     preprocessor = models[0].preprocessor
-    jsons = (
-        find_annotations(pngs, cfg.annotations, preprocessor.crop.name)
-        if preprocessor.needs_keypoints
-        else [None] * len(pngs)
-    )
+    workdir = stack.enter_context(TemporaryDirectory(prefix="csxa-landmarks-"))
+    jsons = crop_annotations(cfg, models[0], pngs, Path(workdir))
     cam_dir = cam_folder_for(out, pngs) if cfg.cam else None
     log.info(
         "predicting %d image(s) with %s (%s, %s, %d px) on %s",

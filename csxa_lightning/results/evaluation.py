@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from tempfile import TemporaryDirectory
 
 import pandas as pd
 import torch
@@ -17,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from csxa_lightning.config.checks import SCORING_RULES, check_values
 from csxa_lightning.inference.chosen_checkpoint import chosen_checkpoints
+from csxa_lightning.inference.crop_landmarks import crop_annotations, landmark_choice
 from csxa_lightning.inference.labelled_films import LabelledSetError, csv_films, csxa_films
 from csxa_lightning.inference.members import common_architecture, load_members
 from csxa_lightning.inference.output_paths import check_output
@@ -57,11 +59,12 @@ def evaluate(cfg: DictConfig) -> dict:
     log.info(
         "evaluating %s on %d film(s) from %s", ", ".join(map(str, ckpts)), len(films), films_from
     )
-    jsons = [None if pd.isna(j) else Path(j) for j in films["json_path"]]
     pngs = [Path(p) for p in films["png_path"]]
-    prob = score_members(
-        models, pngs, jsons, int(cfg.batch_size), int(cfg.num_workers), str(cfg.tta)
-    ).numpy()
+    with TemporaryDirectory(prefix="csxa-landmarks-") as workdir:
+        jsons = film_annotations(cfg, models[0], films, Path(workdir))
+        prob = score_members(
+            models, pngs, jsons, int(cfg.batch_size), int(cfg.num_workers), str(cfg.tta)
+        ).numpy()
     decision = ensemble_decision(cfg, models, prob)
     predictions = predictions_frame(
         films, torch.arange(len(films)), torch.from_numpy(decision["score"]), decision["threshold"]
@@ -87,6 +90,14 @@ def evaluate(cfg: DictConfig) -> dict:
     report = write_evaluation_report(out, predictions, metrics, int(cfg.subgroup_min_count))
     print(f"metrics: {written}\nreport: {report['html']}")
     return metrics
+
+
+def film_annotations(cfg: DictConfig, model, films: pd.DataFrame, workdir: Path) -> list:
+    """The LabelMe file each film's crop reads: the labelled set's own (json_path), or a
+    landmark model's (landmarks=predicted, or the checkpoint's training) written to workdir."""
+    if model.preprocessor.needs_keypoints and landmark_choice(cfg, model)[0] == "predicted":
+        return crop_annotations(cfg, model, [Path(p) for p in films["png_path"]], workdir)
+    return [None if pd.isna(j) else Path(j) for j in films["json_path"]]
 
 
 def ensemble_decision(cfg: DictConfig, models, prob) -> dict:
@@ -134,7 +145,12 @@ def labelled_films(
     """(films, where they come from, subset): a labels CSV with its images folder, or a
     CSXA-layout data.root (all its films, or the checkpoint's run's test films; an ensemble's
     members must then have tested the same films)."""
-    crop = model.preprocessor.crop.name if model.preprocessor.needs_keypoints else None
+    annotated = (
+        not model.preprocessor.needs_keypoints or landmark_choice(cfg, model)[0] == "annotated"
+    )
+    crop = (
+        model.preprocessor.crop.name if model.preprocessor.needs_keypoints and annotated else None
+    )
     if cfg.labels:
         return csv_films(cfg.labels, cfg.images, cfg.annotations, crop), str(cfg.labels), "all"
     root = required(cfg, "data.root", "/path/to/CSXA (or labels=FILE.csv images=DIR)")

@@ -109,6 +109,8 @@ def run_summary(
         departures=recorded_departures,
         # the folder the images were read from (data.root, or the phantom set's folder)
         dataset_root=str(datamodule.dataset_root()),
+        # where the keypoint crops' landmarks came from: annotated, or a landmark model's
+        landmarks=datamodule.landmarks_state(),
         # the tested checkpoint; null: the model of the last epoch, tested without one
         checkpoint=checkpoint.best_model_path or None,
         selected_by=checkpoint.monitor or "last epoch",

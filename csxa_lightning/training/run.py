@@ -58,6 +58,7 @@ from csxa_lightning.training.decision import (
     check_temperature_data,
     decide,
 )
+from csxa_lightning.training.landmark_crops import landmark_source, write_test_crop_boxes
 from csxa_lightning.training.landmark_run import TASK as LANDMARK_TASK
 from csxa_lightning.training.landmark_run import fit_and_test_landmarks, landmark_result_line
 from csxa_lightning.training.run_job import RunJob, in_multirun, use_commands
@@ -150,6 +151,7 @@ def fit_and_test(cfg: DictConfig, out: Path) -> dict:
 
     timer = Timer()
     datamodule: CSXADataModule = instantiate(cfg.data)
+    datamodule.landmark_source = landmark_source(cfg, datamodule.cache_dir)
     datamodule.setup("fit")
     timer.lap("data")
     # A decision rule the validation slice cannot fit stops before training, not after it.
@@ -187,8 +189,9 @@ def fit_and_test(cfg: DictConfig, out: Path) -> dict:
         cfg, recorded_departures, predictions, datamodule, trainer, timer, decision
     )
     if trainer.is_global_zero:
+        boxes = write_test_crop_boxes(out, datamodule)  # before metrics.json, which ends a run
         metrics_file = write_run(out, predictions, metrics)
-        files = [out / PREDICTIONS_FILE, metrics_file]
+        files = [out / PREDICTIONS_FILE, metrics_file, *filter(None, [boxes])]
         log_final_metrics(loggers, cfg, metrics, trainer.global_step, files)
         trainer.checkpoint_callback.finish(tested)  # RunModelCheckpoint: the tidy-up
     return metrics
