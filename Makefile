@@ -19,7 +19,7 @@ LOCK_TOOLS := $(SCRATCH)/csxa-lock-tools
 LATEST_VENV := $(SCRATCH)/csxa-latest-venv
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lock lock-upgrade lock-compile test test-all test-slow test-gpu test-latest lint format demo demo-null \
+.PHONY: help venv lock lock-upgrade lock-compile test test-all test-slow test-gpu test-latest lint format demo demo-seeds demo-landmarks demo-null \
 	report bench bench-data bench-device wheels clean
 
 # One column for the comments, as wide as the longest target; comments wrapped at 100 columns.
@@ -104,6 +104,13 @@ format: $(STAMP)  ## ruff: apply fixes and formatting
 
 demo: $(STAMP)  ## the Table 1 grid at demo scale on the planted-effect phantom, then its report
 	$(BIN)/python -m csxa_lightning.train experiment=demo
+
+demo-seeds: $(STAMP)  ## the demo's original and wide-crop variants over three seeds: the report's ensembles
+	$(BIN)/python -m csxa_lightning.train experiment=demo_seeds
+
+demo-landmarks: $(STAMP)  ## a landmark model, then the original and wide crop on annotated and predicted landmarks, and the report
+	$(BIN)/python -m csxa_lightning.train experiment=demo_landmark_model
+	$(BIN)/python -m csxa_lightning.train experiment=demo_landmarks
 
 demo-null: $(STAMP)  ## the same grid on the null phantom (labels independent of the films)
 	$(BIN)/python -m csxa_lightning.train experiment=demo_null

@@ -22,6 +22,7 @@ from csxa_lightning.data.films import read_film
 from csxa_lightning.data.images import MAX_PIXELS, to_gray
 from csxa_lightning.data.letterbox import letterbox_image
 from csxa_lightning.models.landmark_model import CSXALandmarks
+from csxa_lightning.runs.folder import existing_checkpoint, is_finished, read_metrics
 from csxa_lightning.utils.errors import UserError
 
 # Where Lightning keeps LandmarkDataModule.state_dict() in a checkpoint (its class name).
@@ -59,6 +60,23 @@ def file_identity(path: Path) -> str:
         for block in iter(lambda: file.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def landmark_checkpoint_file(path: Path) -> Path:
+    """landmarks.ckpt= names a checkpoint, or a finished task=landmarks run folder: the
+    checkpoint its metrics.json names (found in the folder's own checkpoints/)."""
+    if not path.is_dir():
+        return path
+    found, candidates = (
+        (None, []) if not is_finished(path) else existing_checkpoint(path, read_metrics(path))
+    )
+    if found is None:
+        raise LandmarkModelError(
+            f"landmarks.ckpt={path}: a folder without a finished landmark run's checkpoint "
+            f"(looked for {', '.join(map(str, candidates)) or 'metrics.json'}); give the run "
+            "folder of a finished task=landmarks run, or its checkpoint file"
+        )
+    return found
 
 
 def read_landmark_checkpoint(path: Path) -> dict:
@@ -99,7 +117,7 @@ def checked_settings(stored: dict, path: Path) -> tuple[dict, dict]:
 
 def load_landmark_model(path: str | Path, device: str | torch.device = "cpu") -> LandmarkModel:
     """The landmark model of a task=landmarks checkpoint, ready to place landmarks."""
-    path = Path(path).expanduser()
+    path = landmark_checkpoint_file(Path(path).expanduser())
     stored = read_landmark_checkpoint(path)
     network, settings = checked_settings(stored, path)
     module = CSXALandmarks(**network, pretrained="none", download=False, channels_last=False)

@@ -15,6 +15,7 @@ import pandas as pd
 from csxa_lightning.metrics.classification import compute_metrics
 from csxa_lightning.results.clinical import calibration_rows, reliability_tables, subgroup_tables
 from csxa_lightning.results.ensembles import Ensembles, sweep_ensembles
+from csxa_lightning.results.landmark_comparison import landmark_comparisons
 from csxa_lightning.results.published import DecodedPaper, decoded_paper
 from csxa_lightning.results.repeats import repeat_summary
 from csxa_lightning.results.run_table import run_table
@@ -36,6 +37,7 @@ def compare_runs(runs: Sequence[Run]) -> Comparisons:
         majority=majority_row(table),
         repeats=repeat_summary(table),
         ensembles=sweep_ensembles(runs),
+        landmarks=landmark_comparisons(runs),
         roc_curves=roc_curves(runs),
         calibration=tuple(calibration_rows(runs)),
         reliability=reliability_tables(runs),
@@ -67,6 +69,7 @@ class Comparisons:
     majority: Majority
     repeats: pd.DataFrame | None  # repeats.repeat_summary; None with a single repetition
     ensembles: Ensembles | None  # ensembles.sweep_ensembles; None when no variant has seeds
+    landmarks: pd.DataFrame | None  # landmark_comparison; None without predicted landmarks
     roc_curves: tuple[tuple[np.ndarray, np.ndarray], ...]  # (fpr, tpr) per run, as in table
     calibration: tuple[dict, ...]  # clinical.calibration_rows
     reliability: dict[str, dict]  # reliability table by run label

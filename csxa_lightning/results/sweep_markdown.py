@@ -12,6 +12,7 @@ from csxa_lightning.results.comparisons import Comparisons
 from csxa_lightning.results.ensemble_tables import ensemble_markdown
 from csxa_lightning.results.formatting import run_label
 from csxa_lightning.results.judgement import judgement_sections
+from csxa_lightning.results.landmark_tables import landmark_markdown
 from csxa_lightning.results.paper_tables import decoded_table_markdown
 from csxa_lightning.results.software import environment_warning, software_markdown
 from csxa_lightning.results.sweep_header import phantom_markdown, protocol_markdown
@@ -139,6 +140,8 @@ def training_parts(c: Comparisons) -> list[str]:
         parts += ["## Across seeds and folds (mean ± sd)", repeats_markdown(c.repeats)]
     if c.ensembles is not None:
         parts += ensemble_markdown(c.ensembles)
+    if c.landmarks is not None:
+        parts += landmark_markdown(c.landmarks)
     return parts
 
 

@@ -214,6 +214,8 @@ class Run:
     order: int | None = None  # its row in the paper's Table 1 (table1_row); None: not one of it
     # An ensemble's members' seeds (results/ensembles.py); () for a run that trained.
     members: tuple[int, ...] = ()
+    # Where its keypoint crops' landmarks came from: annotated, or predicted (a landmark model)
+    landmarks: str = "annotated"
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -373,6 +375,10 @@ def read_run(folder: Path) -> Run:
     # paper's name of its crop and color.
     name = variant.get("title")
     title = run_title(str(name), arch, crop, color) if name else default_title(arch, crop, color)
+    recorded = read_metrics(folder)
+    landmarks = str((recorded.get("landmarks") or {}).get("source", "annotated"))
+    if landmarks == "predicted":
+        title += " (predicted landmarks)"
     run = Run(
         folder,
         arch,
@@ -385,9 +391,10 @@ def read_run(folder: Path) -> Run:
         predictions,
         variant=variant.get("name"),
         is_baseline=bool(variant["baseline"]) if "baseline" in variant else None,
-        recorded=read_metrics(folder),
+        recorded=recorded,
         phantom=phantom_settings(config),
         order=table1_row(variant, arch, crop, color),
+        landmarks=landmarks,
     )
     # The seed training used for metrics.json's intervals: the report's are the same numbers.
     seed = run.recorded.get("bootstrap_seed", bootstrap_seed(run.seed))
