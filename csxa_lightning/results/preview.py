@@ -3,7 +3,9 @@
 normalization) under the chosen crop and color, named <stem>__<crop>__<color>.png (color
 'enhanced-<order>' for each channel order; three-channel inputs are saved with their channels as
 R, G, B), and <stem>__contact_sheet.png: the film with the three crop boxes, then all six
-crop x color variants side by side.
+crop x color variants side by side. With landmarks=predicted landmarks.ckpt=..., the film
+again with the landmark model's landmarks (magenta) and its crop boxes, beside the annotated
+ones (yellow), and the variants cut from the predicted landmarks, as training would cut them.
 """
 
 from __future__ import annotations
@@ -24,11 +26,14 @@ from csxa_lightning.data.dicom import window_text
 from csxa_lightning.data.films import read_film
 from csxa_lightning.data.images import to_gray
 from csxa_lightning.data.preprocess import Preprocessor
+from csxa_lightning.inference.landmark_model import predicted_landmarks
 from csxa_lightning.inference.output_paths import check_output
 from csxa_lightning.utils.errors import UserError
 from csxa_lightning.utils.labels import CLASS_NAMES
 
 CROPS = ("none", "tight", "wide")
+# landmarks=predicted: the column of the landmark model's LabelMe file of each case.
+PREDICTED_JSON = "predicted_json_path"
 COLORS = ("none", "enhanced")
 # The box of each crop on the film (BGR): none blue, tight green, wide red.
 BOX_COLORS = ((255, 80, 0), (0, 200, 0), (0, 0, 255))
@@ -73,9 +78,12 @@ def to_picture(array: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(array[::-1].transpose(1, 2, 0))  # OpenCV writes BGR
 
 
-def film_with_boxes(row: pd.Series, cfg: DictConfig, size: int) -> np.ndarray:
+def film_with_boxes(
+    row: pd.Series, cfg: DictConfig, size: int, landmarks: str = "json_path"
+) -> np.ndarray:
     """The original film scaled to the tile height, with center (blue), tight (green) and
-    wide (red) crop boxes."""
+    wide (red) crop boxes, from the landmarks of row[landmarks] (annotated: yellow points;
+    predicted_json_path, a landmark model's: magenta)."""
     film = read_film(
         row["png_path"],
         cfg.data.get("bit_depth", "auto"),
@@ -84,14 +92,15 @@ def film_with_boxes(row: pd.Series, cfg: DictConfig, size: int) -> np.ndarray:
     gray = to_gray(film[0])
     height, width = gray.shape
     picture = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
-    keypoints = read_keypoints(row["json_path"])
+    keypoints = read_keypoints(row[landmarks])
     thickness = max(2, height // 250)
     for name, box_color in zip(CROPS, BOX_COLORS, strict=True):
         crop = group_option("crop", name, cfg.crop)
         x0, y0, x1, y1 = crop.window(height, width, keypoints)
         cv2.rectangle(picture, (x0, y0), (x1 - 1, y1 - 1), box_color, thickness)
+    point_color = (255, 0, 255) if landmarks == PREDICTED_JSON else (0, 255, 255)
     for x, y in keypoints.values():
-        cv2.circle(picture, (int(x), int(y)), thickness + 1, (0, 255, 255), -1)
+        cv2.circle(picture, (int(x), int(y)), thickness + 1, point_color, -1)
     return cv2.resize(picture, (round(width * size / height), size), interpolation=cv2.INTER_AREA)
 
 
@@ -111,7 +120,11 @@ def labelled(tile: np.ndarray, text: str) -> np.ndarray:
 
 def contact_sheet(row: pd.Series, cfg: DictConfig) -> np.ndarray:
     size = int(cfg.image_size)
-    tiles = [labelled(film_with_boxes(row, cfg, size), film_caption(row))]
+    tiles = [labelled(film_with_boxes(row, cfg, size), film_caption(row) + " annotated")]
+    if PREDICTED_JSON in row:  # landmarks=predicted: the model's landmarks and boxes beside
+        picture = film_with_boxes(row, cfg, size, PREDICTED_JSON)
+        tiles.append(labelled(picture, film_caption(row) + " predicted"))
+    crop_json = row.get(PREDICTED_JSON, row["json_path"])
     for crop_name in CROPS:
         for color_name in COLORS:
             preprocessor = Preprocessor(
@@ -121,9 +134,18 @@ def contact_sheet(row: pd.Series, cfg: DictConfig) -> np.ndarray:
                 bit_depth=cfg.data.get("bit_depth", "auto"),
                 dicom_window=window_text(cfg.data.get("dicom_window", "first")),
             )
-            first_order = preprocess_file(preprocessor, row["png_path"], row["json_path"])[0]
+            first_order = preprocess_file(preprocessor, row["png_path"], crop_json)[0]
             tiles.append(labelled(to_picture(first_order), f"{crop_name} / {color_name}"))
     return np.hstack(tiles)
+
+
+def with_predicted_landmarks(cfg: DictConfig, rows: pd.DataFrame) -> pd.DataFrame:
+    """rows with predicted_json_path, the landmark model's LabelMe file of each film, when
+    landmarks=predicted (the files training's crops would read, from the same cache)."""
+    if OmegaConf.select(cfg, "landmarks.source", default="annotated") != "predicted":
+        return rows
+    source = predicted_landmarks(str(cfg.landmarks.ckpt), cfg.data.cache_dir)
+    return rows.assign(**{PREDICTED_JSON: source.annotation_files(rows)})
 
 
 def preview(cfg: DictConfig) -> list[Path]:
@@ -135,12 +157,12 @@ def preview(cfg: DictConfig) -> list[Path]:
     index = load_index(datamodule.dataset_root())
     preprocessor: Preprocessor = datamodule.preprocess
     written = []
-    for _, row in select_cases(index, list(cfg.cases)).iterrows():
+    for _, row in with_predicted_landmarks(cfg, select_cases(index, list(cfg.cases))).iterrows():
         # The film checks of training (data.min_size, data.max_pixels): preview what trains.
         inputs = preprocess_file(
             preprocessor,
             row["png_path"],
-            row["json_path"],
+            row.get(PREDICTED_JSON, row["json_path"]),
             datamodule.min_size,
             datamodule.max_pixels,
         )

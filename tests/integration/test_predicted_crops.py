@@ -8,13 +8,14 @@ import json
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
 from csxa_lightning.data.annotations import read_annotation
-from csxa_lightning.data.cache import fingerprint
+from csxa_lightning.data.cache import fingerprint, preprocess_file
 from csxa_lightning.data.csxa import load_index
 from csxa_lightning.data.landmark_source import with_landmark_source
 from csxa_lightning.data.preprocess import Preprocessor
@@ -26,6 +27,7 @@ from csxa_lightning.inference.landmark_model import (
     predicted_landmarks,
 )
 from csxa_lightning.inference.predict import predict
+from csxa_lightning.results.preview import preview
 from csxa_lightning.training.run import train
 from tests.helpers import compose_config, compose_train_config, phantom_training
 
@@ -117,3 +119,44 @@ def test_predicted_landmark_files_read_back_as_the_model_placed_them(
         assert annotation.keypoints[name] == pytest.approx(
             (min(max(x, 0), width), min(max(y, 0), height))
         )
+
+
+def test_preview_shows_predicted_landmarks_beside_the_annotated_ones(
+    phantom, landmark_checkpoint, tmp_path
+):
+    common = [
+        "data=csxa",
+        f"data.root={phantom.root}",
+        f"paths.cache_dir={tmp_path / 'cache'}",
+        "crop=tight",
+        "image_size=32",
+    ]
+    sheets = {}
+    for name, extra in (
+        ("annotated", []),
+        ("predicted", ["landmarks=predicted", f"landmarks.ckpt={landmark_checkpoint}"]),
+    ):
+        written = preview(compose_config("preview", [*common, *extra, f"out={tmp_path / name}"]))
+        sheet = next(p for p in written if p.name.endswith("__contact_sheet.png"))
+        sheets[name] = cv2.imread(str(sheet))
+        stem = sheet.name.split("__")[0]
+        model_input = cv2.imread(
+            str(tmp_path / name / f"{stem}__tight__none.png"), cv2.IMREAD_UNCHANGED
+        )
+        crop_json = (
+            tmp_path
+            / "cache"
+            / "landmarks"
+            / load_landmark_model(landmark_checkpoint).identity[:24]
+            / f"{stem}.json"
+            if name == "predicted"
+            else Path(phantom.root) / "datasets-JSON" / f"{stem}.json"
+        )
+        expected = preprocess_file(
+            Preprocessor(crop=KeypointCrop(), image_size=32),
+            str(Path(phantom.root) / "datasets-PNG" / f"{stem}.png"),
+            str(crop_json),
+        )[0, 0]
+        np.testing.assert_array_equal(model_input, expected)  # the crop training would cut
+    # One more tile: the film with the model's landmarks and boxes.
+    assert sheets["predicted"].shape[1] > sheets["annotated"].shape[1]
