@@ -14,6 +14,7 @@ from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, MulticlassA
 
 from csxa_lightning.metrics.calibration import PROB_EPS  # the clipping the fit used
 from csxa_lightning.models.backbones import build_backbone
+from csxa_lightning.models.lightning_parts import gathered_once, optimizers
 from csxa_lightning.utils.errors import UserError
 
 # Where a checkpoint keeps the decision rule fitted on the validation slice after training
@@ -246,18 +247,7 @@ class CSXAClassifier(L.LightningModule):
         self.test_outputs.append((batch["index"].detach().cpu(), prob.detach().cpu()))
 
     def on_test_epoch_end(self) -> None:
-        """Under DDP each rank scored its shard, padded to equal length with repeats: gather
-        every rank's (index, probability) and keep each test image once."""
-        if self.trainer.world_size == 1 or not self.test_outputs:
-            return
-        index = torch.cat([i for i, _ in self.test_outputs]).to(self.device)
-        prob = torch.cat([p for _, p in self.test_outputs]).to(self.device)
-        all_index = self.all_gather(index).flatten().cpu()
-        all_prob = self.all_gather(prob).flatten().cpu()
-        order = torch.argsort(all_index, stable=True)
-        keep = torch.ones(len(order), dtype=torch.bool)
-        keep[1:] = all_index[order][1:] != all_index[order][:-1]  # first of each repeat
-        self.test_outputs = [(all_index[order][keep], all_prob[order][keep])]
+        self.test_outputs = gathered_once(self, self.test_outputs)  # DDP: each film once
 
     def test_probabilities(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(row indices into the test frame, probability of diseased) of the last test run,
@@ -269,11 +259,4 @@ class CSXAClassifier(L.LightningModule):
         return index, prob
 
     def configure_optimizers(self):
-        optimizer = self.optimizer_factory(params=self.parameters())
-        if self.scheduler_factory is None:
-            return optimizer
-        scheduler = self.scheduler_factory(optimizer=optimizer)
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"},
-        }
+        return optimizers(self.parameters(), self.optimizer_factory, self.scheduler_factory)

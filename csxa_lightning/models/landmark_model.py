@@ -19,6 +19,7 @@ import torch
 from csxa_lightning.models.backbones import weights_file
 from csxa_lightning.models.heatmap_readout import heatmap_loss
 from csxa_lightning.models.landmark_net import LandmarkNet, predict_points
+from csxa_lightning.models.lightning_parts import gathered_once, optimizers
 from csxa_lightning.utils.errors import ConfigValueError
 
 # One grey channel normalized as ImageNet's three are on average (mean and std of the RGB
@@ -136,18 +137,7 @@ class CSXALandmarks(L.LightningModule):
         self.test_outputs.append((batch["index"].detach().cpu(), points.cpu()))
 
     def on_test_epoch_end(self) -> None:
-        """Under DDP each rank tested its shard (padded with repeats): gather every rank's
-        (index, points) and keep each test film once."""
-        if self.trainer.world_size == 1 or not self.test_outputs:
-            return
-        index = torch.cat([i for i, _ in self.test_outputs]).to(self.device)
-        points = torch.cat([p for _, p in self.test_outputs]).to(self.device)
-        all_index = self.all_gather(index).flatten().cpu()
-        all_points = self.all_gather(points).flatten(0, 1).cpu()
-        order = torch.argsort(all_index, stable=True)
-        keep = torch.ones(len(order), dtype=torch.bool)
-        keep[1:] = all_index[order][1:] != all_index[order][:-1]
-        self.test_outputs = [(all_index[order][keep], all_points[order][keep])]
+        self.test_outputs = gathered_once(self, self.test_outputs)  # DDP: each film once
 
     def test_points(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(rows of the test frame, their points in input pixels (N, K, 2)) of the last test."""
@@ -159,11 +149,4 @@ class CSXALandmarks(L.LightningModule):
         )
 
     def configure_optimizers(self):
-        optimizer = self.optimizer_factory(params=self.parameters())
-        if self.scheduler_factory is None:
-            return optimizer
-        scheduler = self.scheduler_factory(optimizer=optimizer)
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"},
-        }
+        return optimizers(self.parameters(), self.optimizer_factory, self.scheduler_factory)

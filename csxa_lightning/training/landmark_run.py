@@ -11,6 +11,7 @@ of the test films are used only to score.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import lightning as L
@@ -21,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from csxa_lightning.metrics.landmarks import fit_mean_shape, place_mean_shape
 from csxa_lightning.runs.environment import ENVIRONMENT_KEY, run_environment
-from csxa_lightning.runs.folder import write_metrics, write_split
+from csxa_lightning.runs.folder import STAGING_DIR, write_metrics, write_split
 from csxa_lightning.runs.landmark_results import landmark_table, scored, write_landmark_table
 from csxa_lightning.runs.summary import Timer, selection_score
 from csxa_lightning.training.checkpoints import (
@@ -30,8 +31,10 @@ from csxa_lightning.training.checkpoints import (
     resume_checkpoint,
 )
 from csxa_lightning.training.trackers import log_config, log_final_metrics
+from csxa_lightning.utils.errors import UserError
 
 TASK = "landmarks"
+log = logging.getLogger(__name__)
 
 
 def film_sizes(frame) -> np.ndarray:
@@ -90,7 +93,8 @@ def run_keys(cfg: DictConfig, datamodule, trainer, timer: Timer) -> dict:
 
 
 def fit_and_test_landmarks(cfg: DictConfig, out: Path) -> dict:
-    """Fit, test the selected checkpoint, write split.csv, landmarks.csv and metrics.json."""
+    """Fit, test the selected checkpoint, write split.csv, landmarks.csv and metrics.json, then
+    the run's report (report.md, report.html, figures/)."""
     L.seed_everything(cfg.seed, workers=True)
     timer = Timer()
     datamodule = instantiate(cfg.data)
@@ -117,9 +121,28 @@ def fit_and_test_landmarks(cfg: DictConfig, out: Path) -> dict:
     metrics[ENVIRONMENT_KEY] = run_environment(trainer.strategy.root_device)
     if trainer.is_global_zero:
         files = [write_landmark_table(out, table), write_metrics(out, metrics)]
+        files += landmark_report(out)  # after metrics.json: the report is read from it
         log_final_metrics(loggers, cfg, flat_scores(metrics), trainer.global_step, files)
         trainer.checkpoint_callback.finish(tested)
     return metrics
+
+
+def landmark_report(out: Path) -> list[Path]:
+    """report.md and report.html (results/landmark_report.py), from the files just written. A
+    report that cannot be built is logged, not raised: the run has finished (metrics.json is
+    there) and its report can be rebuilt from the folder at any time."""
+    # Imported when used: the report's modules (markdown, matplotlib) are not needed to train.
+    from csxa_lightning.results.landmark_report import write_landmark_report
+
+    try:
+        paths = write_landmark_report(out)
+    except UserError as err:
+        log.warning("landmark report not built: %s", err)
+        return []
+    # A forced retraining writes in its staging folder, which then replaces the run's files.
+    folder = out.parent if out.name == STAGING_DIR else out
+    log.info("landmark report: %s", folder / paths["html"].name)
+    return [paths["md"], paths["html"]]
 
 
 def flat_scores(metrics: dict) -> dict:
