@@ -19,6 +19,10 @@ from csxa_lightning.results.evaluation import evaluate
 from tests.dicom_files import PATIENT_ID, PATIENT_NAME, write_dicom
 from tests.helpers import compose_config
 
+# Writing DICOM copies of a phantom set and evaluating both: about 10 s (make test stays
+# under 10 minutes; CI runs the slow tests too). tests/unit/test_dicom.py checks the reader fast.
+pytestmark = pytest.mark.slow
+
 
 def dicom_copy(film: Path, target: Path, kind: int) -> None:
     """The film as DICOM, in one of four encodings that all display as the PNG's grey levels."""

@@ -15,7 +15,7 @@ import pytest
 from csxa_lightning.config.checks import config_problems
 from csxa_lightning.data.keypoints import KEYPOINT_LABELS
 from csxa_lightning.training.run import train
-from tests.helpers import compose_train_config
+from tests.helpers import compose_train_config, phantom_training
 
 LANDMARK_TRAINING = ["task=landmarks", "image_size=64", "data.batch_size=8"]
 
@@ -61,3 +61,25 @@ def test_classifier_settings_are_refused_with_the_landmark_task(given, refused):
         f"{refused}: task=landmarks places landmarks on the whole film; "
         f"{refused.split('=')[0].split(' ')[0]}= applies to task=classify only: leave it out"
     ]
+
+
+@pytest.mark.slow  # about 3 minutes on 2 CPU cores
+def test_a_small_landmark_model_beats_the_mean_shape_baseline(tmp_path):
+    """300 phantom films, ResNet18 from scratch at 128 px, 12 epochs: its test MRE is below a
+    half of the mean-shape baseline's (the issue's target, a third, is met by the longer
+    training of experiment=demo_landmark_model; README)."""
+    from csxa_lightning.phantom.store import generate_phantom
+
+    root = tmp_path / "CSXA"
+    generate_phantom(root, n=300, seed=3, healthy_fraction=0.3)
+    overrides = [
+        *phantom_training(root, tmp_path),
+        "task=landmarks",
+        "image_size=128",
+        "trainer.max_epochs=12",
+        "data.batch_size=16",
+    ]
+    metrics = train(compose_train_config(overrides))
+    model, baseline = metrics["model"], metrics["mean_shape_baseline"]
+    assert model["mre_px"] < 0.5 * baseline["mre_px"]
+    assert model["sdr_4mm"] > baseline["sdr_4mm"]

@@ -11,7 +11,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 # The placeholders of the key table, as the README defines them.
 PLACEHOLDERS = {"<metric>": "[a-z0-9_]+?", "<class>": "(?:healthy|diseased)"}
 # Files a run writes only sometimes (data.on_bad_file=skip with bad files).
-CONDITIONAL_FILES = {"skipped_files.csv"}
+CONDITIONAL_FILES = {"skipped_files.csv", "crop_boxes.csv"}
 
 
 def section(title: str) -> str:

@@ -189,6 +189,7 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.mark.slow  # about 7 s: make test stays under 10 min
 def test_a_tiny_landmark_net_overfits_blobs(one_thread):
     torch.manual_seed(0)
     generator = torch.Generator().manual_seed(1)

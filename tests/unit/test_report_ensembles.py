@@ -44,6 +44,7 @@ def three_seed_sweep(tmp_path):
     return tmp_path, labels, {k: np.mean(v, axis=0) for k, v in prob.items()}, prob
 
 
+@pytest.mark.slow  # about 5 s: make test stays under 10 min
 def test_each_variant_gets_the_ensemble_of_its_seeds(three_seed_sweep):
     root, labels, mean, members = three_seed_sweep
     paths = build_report(root, cam_examples=0)

@@ -63,6 +63,7 @@ def test_a_predicted_landmark_run_is_compared_with_its_annotated_twin(sweep):
     assert row["iou_films"] == 100 and row["why_not"] == ""
 
 
+@pytest.mark.slow  # about 4 s: make test stays under 10 min
 def test_the_report_shows_the_section_and_names_a_run_without_a_twin(sweep):
     root, *_ = sweep
     paths = build_report(root, cam_examples=0)
