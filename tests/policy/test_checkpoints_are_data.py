@@ -93,7 +93,9 @@ def test_objects_are_built_from_names_only_where_the_name_is_the_users_config():
                "models/classifier.py", "training/decision.py", "runs/folder.py",
                "runs/identity.py", "results/cam_section.py", "predict.py", "evaluate.py",
                "export.py", "report.py", "inference/predict.py", "results/evaluation.py",
-               "inference/export.py", "inference/chosen_checkpoint.py")  # fmt: skip
+               "inference/export.py", "inference/chosen_checkpoint.py",
+               "inference/landmark_model.py", "inference/crop_landmarks.py",
+               "runs/landmark_results.py", "results/landmark_report.py")  # fmt: skip
     for reader in readers:
         assert not [
             s

@@ -79,3 +79,20 @@ def test_the_report_shows_the_section_and_names_a_run_without_a_twin(sweep):
         "on annotated landmarks." in markdown
     )
     assert json.loads((root / "wide_pred" / "metrics.json").read_text())["landmarks"] == PREDICTED
+
+
+def test_a_sweep_of_landmark_models_names_each_runs_own_report(tmp_path, capsys):
+    from omegaconf import OmegaConf
+
+    from csxa_lightning.config.hydra_callbacks import ReportOnMultirunEnd
+
+    for seed in (1, 2):
+        run = tmp_path / f"task=landmarks,seed={seed}"
+        run.mkdir()
+        (run / "landmarks.csv").write_text("case_id,stem\n")
+        (run / "report.html").write_text("<html></html>")
+    config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}})
+    ReportOnMultirunEnd().on_multirun_end(config)
+    assert capsys.readouterr().out.splitlines() == [
+        f"report: {tmp_path / f'task=landmarks,seed={seed}' / 'report.html'}" for seed in (1, 2)
+    ]
