@@ -48,6 +48,7 @@ def dead_pid() -> int:
 # --- one job per run folder -------------------------------------------------------------------
 
 
+@pytest.mark.slow  # about 18 s (two training processes): make test stays under 10 min
 def test_of_two_concurrent_jobs_on_one_folder_exactly_one_trains(phantom, tmp_path):
     folder = tmp_path / "run=1,x=2"
     arguments = [

@@ -225,6 +225,7 @@ def test_every_set_of_identical_variants_is_listed():
     ]
 
 
+@pytest.mark.slow  # about 9 s (a subprocess; the in-process check is fast): make test < 10 min
 def test_command_line_sweep_of_identical_variants_stops_before_the_first_job(tmp_path):
     """The real --multirun: refused by the sweep callback before any job, as one error line."""
     result = run_cli(
