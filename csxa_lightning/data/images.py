@@ -55,6 +55,15 @@ def read_png_film(
     return check_not_blank(path, to_8bit(image, depth)), depth
 
 
+def not_gray_uint8(array: object) -> str | None:
+    """None for a 2-D uint8 array (a gray film); else what it is ("float64 of shape (2, 3)"),
+    for the caller's message, which names what to pass instead."""
+    if isinstance(array, np.ndarray) and array.ndim == 2 and array.dtype == np.uint8:
+        return None
+    dtype = getattr(array, "dtype", type(array).__name__)
+    return f"{dtype} of shape {getattr(array, 'shape', None)}"
+
+
 def check_not_blank(path: str | Path, image: np.ndarray) -> np.ndarray:
     """image, or UnusableFilmError when its values span fewer than MIN_GREY_LEVELS (of an
     animated PNG, the default image is what every reader decodes, so that is what counts). A

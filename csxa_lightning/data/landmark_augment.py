@@ -39,6 +39,7 @@ from csxa_lightning.data.device_augment import (
     check_probability,
     check_range,
 )
+from csxa_lightning.data.images import not_gray_uint8
 from csxa_lightning.utils.errors import ConfigValueError
 
 # Why a flip does not swap "left" and "right" landmarks, as pose estimation does. There,
@@ -150,11 +151,10 @@ class NoLandmarkAugmentation:
 def check_sample(image: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(points float64 (K, 2), visible bool (K,): both coordinates finite), or a ValueError
     naming what is wrong with the sample."""
-    if not isinstance(image, np.ndarray) or image.ndim != 2 or image.dtype != np.uint8:
-        shape = getattr(image, "shape", None)
-        dtype = getattr(image, "dtype", type(image).__name__)
+    problem = not_gray_uint8(image)
+    if problem is not None:
         raise ValueError(
-            f"landmark augmentation takes a 2-D uint8 image, got {dtype} of shape {shape}; "
+            f"landmark augmentation takes a 2-D uint8 image, got {problem}; "
             "augment the letterboxed gray input (letterbox.letterbox_image), before the color "
             "step"
         )

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from csxa_lightning.data.images import not_gray_uint8
+
 
 @dataclass(frozen=True)
 class Letterbox:
@@ -140,11 +142,10 @@ def letterbox_image(
 
 def check_gray(gray: np.ndarray) -> tuple[int, int]:
     """(height, width) of a 2-D uint8 film, or a ValueError saying what to pass."""
-    if not isinstance(gray, np.ndarray) or gray.ndim != 2 or gray.dtype != np.uint8:
-        shape = getattr(gray, "shape", None)
-        dtype = getattr(gray, "dtype", type(gray).__name__)
+    problem = not_gray_uint8(gray)
+    if problem is not None:
         raise ValueError(
-            f"letterbox_image takes a 2-D uint8 gray film, got {dtype} of shape {shape}; "
+            f"letterbox_image takes a 2-D uint8 gray film, got {problem}; "
             "convert it first with images.to_gray (and read_film for 16-bit PNGs)"
         )
     return gray.shape[0], gray.shape[1]
